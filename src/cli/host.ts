@@ -1,0 +1,70 @@
+/**
+ * Run shipit's checks on the host (no engine): the same steps, verdicts and summary as the Dagger
+ * functions, with execa instead of containers.
+ *
+ *   npx tsx src/cli/host.ts ci [--source=DIR] [--config=FILE] [--version=V] [--commit=SHA]
+ *   npx tsx src/cli/host.ts lint|typecheck|test|build [...]
+ */
+import { mkdtemp, readFile, copyFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve, basename } from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig } from "../core/load.js";
+import { planChecks } from "../core/plan.js";
+import { runCheck, runCi } from "../core/pipeline.js";
+import { renderSummary, gateError } from "../core/summary.js";
+import { ShipitError } from "../core/errors.js";
+import { HostRunner, hostSourceView } from "../runners/host.js";
+import { packScript } from "../assets.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      source: { type: "string", default: join(ROOT, "test/fixtures/sample-bot") },
+      config: { type: "string" },
+      version: { type: "string" },
+      commit: { type: "string" },
+      output: { type: "string", short: "o" },
+    },
+  });
+  const fn = positionals[0] ?? "ci";
+  const source = resolve(values.source);
+  const view = hostSourceView(source);
+  const config = await loadConfig(view, values.config ? { text: await readFile(values.config, "utf8"), origin: values.config } : undefined);
+  const runDir = await mkdtemp(join(tmpdir(), "shipit-run-"));
+  const runner = await HostRunner.create(source, config, { cacheRoot: join(ROOT, ".shipit/host"), runDir });
+  const plan = planChecks(config, runner.layout, await packScript(), { version: values.version, commit: values.commit });
+
+  if (fn === "ci") {
+    const report = await runCi(plan, runner, config);
+    console.log(report.summary);
+    if (report.build && values.output) await exportArtifact(join(runner.layout.out, "build", report.build.artifact), values.output);
+    return report.ok ? 0 : 1;
+  }
+  if (fn === "lint" || fn === "typecheck" || fn === "test" || fn === "build") {
+    const gate = await runCheck(fn as "lint", plan, runner, config);
+    console.log(renderSummary(`shipit ${fn} (${config.name})`, [gate]));
+    if (gate.status !== "passed") console.error(gateError(gate));
+    return gate.status === "passed" ? 0 : 1;
+  }
+  console.error(`unknown function "${fn}": use ci, lint, typecheck, test or build`);
+  return 2;
+}
+
+async function exportArtifact(from: string, to: string): Promise<void> {
+  const dest = to.endsWith("/") ? join(to, basename(from)) : to;
+  await mkdir(resolve(dest, ".."), { recursive: true });
+  await copyFile(from, dest);
+  console.log(`artifact exported to ${dest}`);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof ShipitError ? err.message : err);
+    process.exit(2);
+  },
+);

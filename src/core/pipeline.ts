@@ -1,0 +1,90 @@
+import type { ResolvedConfig } from "./config.js";
+import {
+  evaluateBuild,
+  evaluateDeps,
+  evaluateLint,
+  evaluateTest,
+  evaluateTypecheck,
+  skipped,
+  type BuildInfo,
+  type Gate,
+  type TestVerdict,
+} from "./gates.js";
+import type { CheckPlan } from "./plan.js";
+import type { Layout, Step, StepResult } from "./step.js";
+import { renderSummary } from "./summary.js";
+
+/** Runs steps somewhere (a Dagger engine, the host). Tool exit codes come back as results, never as throws. */
+export interface Runner {
+  readonly layout: Layout;
+  /** Build the dependency layer from the requirement files alone (before the source is copied in). */
+  prepare(deps: Step): Promise<StepResult>;
+  /** Run a step on top of the dependency layer, with the source in place. */
+  run(step: Step): Promise<StepResult>;
+}
+
+export type CheckName = "lint" | "typecheck" | "test" | "build";
+
+export interface CiReport {
+  ok: boolean;
+  gates: Gate[];
+  test: TestVerdict | null;
+  build: BuildInfo | null;
+  summary: string;
+}
+
+function prepareDeps(plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate> {
+  return runner.prepare(plan.deps).then((r) => evaluateDeps(r, config));
+}
+
+export async function runCheck(name: "lint" | "typecheck", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate>;
+export async function runCheck(name: "test", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<TestVerdict>;
+export async function runCheck(name: "build", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate & { info: BuildInfo | null }>;
+export async function runCheck(name: CheckName, plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate> {
+  const deps = await prepareDeps(plan, runner, config);
+  return depsBlocked(name, deps) ?? evaluate(name, await runner.run(plan[name]), plan, runner, config);
+}
+
+function depsBlocked(name: CheckName, deps: Gate): Gate | null {
+  if (deps.status === "passed") return null;
+  return { ...skipped(name, "blocked: dependencies failed"), status: "failed", detail: deps.detail };
+}
+
+function evaluate(name: CheckName, r: StepResult, plan: CheckPlan, runner: Runner, config: ResolvedConfig): Gate {
+  switch (name) {
+    case "lint":
+      return evaluateLint(r, r.reports[plan.lint.reports[0]!] ?? null, runner.layout.src);
+    case "typecheck":
+      return evaluateTypecheck(r);
+    case "test":
+      return evaluateTest(r, r.reports[plan.test.reports[0]!] ?? null, r.reports[plan.test.reports[1]!] ?? null, config);
+    case "build":
+      return evaluateBuild(r);
+  }
+}
+
+/**
+ * lint, typecheck and test concurrently on one dependency layer, then build. Never stops at the
+ * first failure: every gate gets a row in the summary.
+ */
+export async function runCi(plan: CheckPlan, runner: Runner, config: ResolvedConfig, title = `shipit ci (${config.name})`): Promise<CiReport> {
+  const deps = await prepareDeps(plan, runner, config);
+  if (deps.status !== "passed") {
+    const gates = [deps, ...(["lint", "typecheck", "test", "build"] as const).map((n) => skipped(n, "blocked: dependencies failed"))];
+    return { ok: false, gates, test: null, build: null, summary: renderSummary(title, gates) };
+  }
+  const [lint, typecheck, test] = await Promise.all([
+    runner.run(plan.lint).then((r) => evaluate("lint", r, plan, runner, config)),
+    runner.run(plan.typecheck).then((r) => evaluate("typecheck", r, plan, runner, config)),
+    runner.run(plan.test).then((r) => evaluate("test", r, plan, runner, config) as TestVerdict),
+  ]);
+  const build = evaluateBuild(await runner.run(plan.build));
+  const gates: Gate[] = [deps, lint, typecheck, test, build];
+  return {
+    ok: gates.every((g) => g.status === "passed"),
+    gates,
+    test,
+    build: build.info,
+    summary: renderSummary(title, gates),
+  };
+}

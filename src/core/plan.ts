@@ -1,0 +1,159 @@
+import type { ResolvedConfig } from "./config.js";
+import { step, type Layout, type Step } from "./step.js";
+
+export interface CheckPlan {
+  /** Builds the virtualenv from the requirement files only, before the source is copied in. */
+  deps: Step;
+  lint: Step;
+  typecheck: Step;
+  test: Step;
+  build: Step;
+}
+
+export interface BuildOptions {
+  version?: string;
+  commit?: string;
+}
+
+/** Python image tag as a cache-name fragment: `python:3.11-slim` → `python3.11-slim`. */
+export function imageTag(image: string): string {
+  const last = image.split("/").pop()!;
+  return last.replace(/[^A-Za-z0-9.]+/g, "").replace(/@.*/, "");
+}
+
+const bin = (l: Layout, tool: string) => `${l.venv}/bin/${tool}`;
+
+export function planDeps(c: ResolvedConfig, l: Layout): Step {
+  const tools = [
+    `ruff==${c.tools.ruff}`,
+    `mypy==${c.tools.mypy}`,
+    `pytest==${c.tools.pytest}`,
+    `pytest-cov==${c.tools.pytestCov}`,
+  ];
+  const reqArgs = c.requirements.flatMap((r) => ["-r", `${l.deps}/${r}`]);
+  const pipCache = `${l.caches}/pip`;
+  const uvCache = `${l.caches}/uv`;
+  const tag = imageTag(c.python.image);
+  const commands: string[][] = [["python3", "-m", "venv", l.venv]];
+  const caches: Record<string, string> = { [pipCache]: `shipit-pip-${tag}` };
+  const env: Record<string, string> = { PIP_CACHE_DIR: pipCache, PIP_DISABLE_PIP_VERSION_CHECK: "1" };
+  if (c.python.installer === "uv") {
+    commands.push([bin(l, "python"), "-m", "pip", "install", "--quiet", `uv==${c.tools.uv}`]);
+    commands.push([bin(l, "uv"), "pip", "install", "--python", bin(l, "python"), ...reqArgs, ...tools]);
+    caches[uvCache] = `shipit-uv-${c.tools.uv}-${tag}`;
+    Object.assign(env, { UV_CACHE_DIR: uvCache, UV_LINK_MODE: "copy", UV_NO_PROGRESS: "1" });
+  } else {
+    commands.push([bin(l, "python"), "-m", "pip", "install", "--quiet", ...reqArgs, ...tools]);
+  }
+  return step({ id: "deps", commands, cwd: l.deps, env, caches, timeoutMs: 30 * 60_000 });
+}
+
+export function planLint(c: ResolvedConfig, l: Layout): Step {
+  const report = `${l.out}/lint/ruff.json`;
+  const select = c.lint.select.length ? ["--select", c.lint.select.join(",")] : [];
+  const commands = [
+    ["mkdir", "-p", `${l.out}/lint`],
+    [bin(l, "ruff"), "check", "--no-cache", "--exit-zero", "--output-format=json", `--output-file=${report}`, ...select, ...c.lint.paths],
+  ];
+  if (c.lint.format) commands.push([bin(l, "ruff"), "format", "--no-cache", "--check", ...c.lint.paths]);
+  return step({ id: "lint", commands, cwd: l.src, reports: [report], okExitCodes: [0, 1] });
+}
+
+export function planTypecheck(c: ResolvedConfig, l: Layout): Step {
+  return step({
+    id: "typecheck",
+    commands: [
+      [bin(l, "mypy"), "--no-color-output", "--show-error-codes", "--cache-dir", `${l.out}/.mypy_cache`, ...c.typecheck.flags, ...c.typecheck.paths],
+    ],
+    cwd: l.src,
+    okExitCodes: [0, 1],
+    env: { MYPY_FORCE_COLOR: "0", TERM: "dumb" },
+  });
+}
+
+export const TEST_REPORTS = { junit: "junit.xml", coverageXml: "coverage.xml", coverageJson: "coverage.json" } as const;
+
+export function planTest(c: ResolvedConfig, l: Layout): Step {
+  const dir = `${l.out}/test`;
+  return step({
+    id: "test",
+    commands: [
+      ["mkdir", "-p", dir],
+      [
+        bin(l, "python"),
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        `--junitxml=${dir}/${TEST_REPORTS.junit}`,
+        "--cov",
+        `--cov-report=xml:${dir}/${TEST_REPORTS.coverageXml}`,
+        `--cov-report=json:${dir}/${TEST_REPORTS.coverageJson}`,
+        "--cov-report=term",
+        // shipit decides the gate from coverage.json; pytest-cov must not fail the run on fail_under itself.
+        "--cov-fail-under=0",
+        ...c.test.args,
+        ...c.test.paths,
+      ],
+    ],
+    cwd: l.src,
+    env: { COVERAGE_FILE: `${dir}/.coverage`, PYTHONDONTWRITEBYTECODE: "1" },
+    reports: [`${dir}/${TEST_REPORTS.junit}`, `${dir}/${TEST_REPORTS.coverageJson}`],
+    okExitCodes: [0, 1, 5],
+  });
+}
+
+export const PACK_SCRIPT = "pack_artifact.py";
+
+export function artifactName(c: ResolvedConfig, version: string): string {
+  return `${c.name}-${version}.tar.gz`;
+}
+
+export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts: BuildOptions = {}): Step {
+  const version = opts.version ?? c.build.version;
+  const dir = `${l.out}/build`;
+  const pipCache = `${l.caches}/pip`;
+  const wheel = c.requirements.length
+    ? [[bin(l, "python"), "-m", "pip", "wheel", "--quiet", "--wheel-dir", `${l.out}/wheels`, ...c.requirements.flatMap((r) => ["-r", r])]]
+    : [];
+  return step({
+    id: "build",
+    commands: [
+      ["mkdir", "-p", dir, `${l.out}/wheels`],
+      ...wheel,
+      [
+        bin(l, "python"),
+        `${l.assets}/${PACK_SCRIPT}`,
+        "--src",
+        l.src,
+        "--out",
+        `${dir}/${artifactName(c, version)}`,
+        "--wheels",
+        `${l.out}/wheels`,
+        "--name",
+        c.name,
+        "--version",
+        version,
+        "--commit",
+        opts.commit ?? "unknown",
+        ...c.build.include.flatMap((p) => ["--include", p]),
+        ...c.requirements.flatMap((p) => ["--requirements", p]),
+      ],
+    ],
+    cwd: l.src,
+    env: { PIP_CACHE_DIR: pipCache, PIP_DISABLE_PIP_VERSION_CHECK: "1" },
+    caches: { [pipCache]: `shipit-pip-${imageTag(c.python.image)}` },
+    files: { [`${l.assets}/${PACK_SCRIPT}`]: packScript },
+    reports: [`${dir}/manifest.json`],
+  });
+}
+
+export function planChecks(c: ResolvedConfig, l: Layout, packScript: string, opts: BuildOptions = {}): CheckPlan {
+  return {
+    deps: planDeps(c, l),
+    lint: planLint(c, l),
+    typecheck: planTypecheck(c, l),
+    test: planTest(c, l),
+    build: planBuild(c, l, packScript, opts),
+  };
+}

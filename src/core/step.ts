@@ -1,0 +1,66 @@
+/** A pipeline step as plain data. Runners (Dagger, host) turn it into processes; nothing here runs anything. */
+export interface Step {
+  id: string;
+  /** Commands run in order; the first non-zero exit ends the step. */
+  commands: string[][];
+  env: Record<string, string>;
+  /** Environment variable name → secret name; the runner supplies the value, never in argv. */
+  secretEnv: Record<string, string>;
+  /** Files written into the runtime before the commands run (path → contents), e.g. shipit's own helper scripts. */
+  files: Record<string, string>;
+  /** Cache directories: path → cache name (names carry tool and version). */
+  caches: Record<string, string>;
+  /** Working directory. */
+  cwd: string;
+  /** Report files the step writes; read back as text after the step, present or not. */
+  reports: string[];
+  /** Exit codes that are results, not tool crashes (e.g. pytest 1 = tests failed). */
+  okExitCodes: number[];
+  timeoutMs: number;
+}
+
+/** Where things live for one runner. The Dagger runner uses fixed container paths, the host runner temp folders. */
+export interface Layout {
+  src: string;
+  venv: string;
+  out: string;
+  /** Requirement files are copied here (same relative paths) for the dependency layer. */
+  deps: string;
+  /** shipit's own helper scripts. */
+  assets: string;
+  caches: string;
+}
+
+export const CONTAINER_LAYOUT: Layout = {
+  src: "/src",
+  venv: "/opt/venv",
+  out: "/out",
+  deps: "/deps",
+  assets: "/opt/shipit",
+  caches: "/root/.cache",
+};
+
+export interface StepResult {
+  id: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  /** Report path → text, or null when the step did not write it. */
+  reports: Record<string, string | null>;
+  /** The command that ended the step (the failing one, or the last). */
+  argv: string[];
+}
+
+export function step(init: Partial<Step> & Pick<Step, "id" | "commands" | "cwd">): Step {
+  return {
+    env: {},
+    secretEnv: {},
+    files: {},
+    caches: {},
+    reports: [],
+    okExitCodes: [0],
+    timeoutMs: 20 * 60_000,
+    ...init,
+  };
+}

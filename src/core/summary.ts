@@ -1,0 +1,25 @@
+import type { Gate } from "./gates.js";
+
+const STATUS = { passed: "ok", failed: "FAILED", skipped: "skipped" } as const;
+
+export function formatDuration(ms: number): string {
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+/** One table of every gate, then the details of each failed gate, then a verdict line naming the failures. */
+export function renderSummary(title: string, gates: Gate[]): string {
+  const rows = [["gate", "status", "duration", "figure"], ...gates.map((g) => [g.name, STATUS[g.status], g.status === "skipped" ? "-" : formatDuration(g.durationMs), g.figure])];
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const table = rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join("  ").trimEnd());
+  table.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  ") + "  " + "-".repeat(6));
+  const failedGates = gates.filter((g) => g.status === "failed");
+  const details = failedGates.map((g) => `\n[${g.name}] ${g.detail}`);
+  const verdict = failedGates.length
+    ? `${title}: FAILED gates: ${failedGates.map((g) => g.name).join(", ")}`
+    : `${title}: all ${gates.filter((g) => g.status === "passed").length} gates passed`;
+  return [`${title}`, ...table, ...details, "", verdict].join("\n");
+}
+
+export function gateError(g: Gate): string {
+  return `${g.name} gate failed: ${g.figure}\n${g.detail}`;
+}

@@ -1,0 +1,153 @@
+import { createHash } from "node:crypto";
+import { cp, mkdir, readFile, rm, stat, writeFile, readdir } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+import { execa } from "execa";
+import type { ResolvedConfig, SourceView } from "../core/config.js";
+import type { Runner } from "../core/pipeline.js";
+import type { Layout, Step, StepResult } from "../core/step.js";
+
+/** Folders never copied from a source tree into a run, nor packed (same list as the Dagger `source` ignore). */
+export const IGNORED = [".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".shipit", ".coverage"];
+
+/** A SourceView over a host folder. */
+export function hostSourceView(root: string): SourceView {
+  return {
+    async kind(p) {
+      try {
+        const s = await stat(join(root, p));
+        return s.isDirectory() ? "dir" : "file";
+      } catch {
+        return null;
+      }
+    },
+    async read(p) {
+      try {
+        return await readFile(join(root, p), "utf8");
+      } catch {
+        return null;
+      }
+    },
+    async entries() {
+      return (await readdir(root)).filter((e) => !IGNORED.includes(e)).sort();
+    },
+  };
+}
+
+export interface HostRunnerOptions {
+  /** Where venvs and package caches persist between runs (default: <repo>/.shipit/host). */
+  cacheRoot: string;
+  /** Folder for this run's source copy and reports. */
+  runDir: string;
+  /** Secret name → value, handed to steps through their environment only. */
+  secrets?: Record<string, string>;
+}
+
+/**
+ * Runs steps as host processes with execa. The venv is keyed by the requirement files and tool pins,
+ * so a source-only change reuses it, as the Dagger layer cache does.
+ */
+export class HostRunner implements Runner {
+  readonly layout: Layout;
+  private copied: Promise<void> | undefined;
+
+  private constructor(
+    private readonly source: string,
+    layout: Layout,
+    private readonly opts: HostRunnerOptions,
+  ) {
+    this.layout = layout;
+  }
+
+  static async create(source: string, config: ResolvedConfig, opts: HostRunnerOptions): Promise<HostRunner> {
+    const hash = createHash("sha256");
+    hash.update(JSON.stringify([config.python, config.tools, config.requirements, process.version]));
+    for (const r of config.requirements) hash.update(await readFile(join(source, r)));
+    const key = hash.digest("hex").slice(0, 16);
+    const layout: Layout = {
+      src: join(opts.runDir, "src"),
+      out: join(opts.runDir, "out"),
+      deps: join(opts.runDir, "deps"),
+      assets: join(opts.runDir, "assets"),
+      venv: join(opts.cacheRoot, "venvs", key),
+      caches: join(opts.cacheRoot, "caches"),
+    };
+    return new HostRunner(resolve(source), layout, opts);
+  }
+
+  async prepare(deps: Step): Promise<StepResult> {
+    const marker = join(this.layout.venv, ".shipit-ready");
+    if (await exists(marker)) return { id: deps.id, exitCode: 0, stdout: "venv reused", stderr: "", durationMs: 0, reports: {}, argv: [] };
+    await rm(this.layout.venv, { recursive: true, force: true });
+    await mkdir(this.layout.deps, { recursive: true });
+    await cp(this.source, this.layout.deps, { recursive: true, filter: (s) => keep(this.source, s, /requirements|constraints|\.txt$/) });
+    const result = await this.exec(deps);
+    if (result.exitCode === 0) await writeFile(marker, new Date().toISOString());
+    else await rm(this.layout.venv, { recursive: true, force: true });
+    return result;
+  }
+
+  async run(step: Step): Promise<StepResult> {
+    this.copied ??= (async () => {
+      await rm(this.layout.src, { recursive: true, force: true });
+      await cp(this.source, this.layout.src, { recursive: true, filter: (s) => keep(this.source, s) });
+    })();
+    await this.copied;
+    return this.exec(step);
+  }
+
+  private async exec(step: Step): Promise<StepResult> {
+    for (const [path, contents] of Object.entries(step.files)) {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, contents, { mode: 0o755 });
+    }
+    for (const path of Object.keys(step.caches)) await mkdir(path, { recursive: true });
+    const env: Record<string, string> = { ...step.env };
+    for (const [name, secret] of Object.entries(step.secretEnv)) {
+      const value = this.opts.secrets?.[secret];
+      if (value === undefined) throw new Error(`step ${step.id} needs secret "${secret}", which was not provided`);
+      env[name] = value;
+    }
+    const started = performance.now();
+    let stdout = "";
+    let stderr = "";
+    let exitCode = 0;
+    let argv: string[] = [];
+    for (const [i, cmd] of step.commands.entries()) {
+      argv = cmd;
+      const last = i === step.commands.length - 1;
+      const r = await execa(cmd[0]!, cmd.slice(1), {
+        cwd: step.cwd,
+        env,
+        reject: false,
+        timeout: step.timeoutMs,
+        stdin: "ignore",
+        all: false,
+      });
+      stdout += r.stdout;
+      stderr += r.stderr;
+      exitCode = r.exitCode ?? (r.timedOut ? 124 : 1);
+      if (r.timedOut) stderr += `\nshipit: step ${step.id} timed out after ${step.timeoutMs} ms`;
+      if (r.failed && r.exitCode === undefined) stderr += `\n${r.message}`;
+      const ok = last ? step.okExitCodes.includes(exitCode) : exitCode === 0;
+      if (!ok || exitCode !== 0) break;
+    }
+    const reports: Record<string, string | null> = {};
+    for (const p of step.reports) reports[p] = await readFile(p, "utf8").catch(() => null);
+    return { id: step.id, exitCode, stdout, stderr, durationMs: performance.now() - started, reports, argv };
+  }
+}
+
+function keep(root: string, path: string, only?: RegExp): boolean {
+  const rel = relative(root, path);
+  if (rel === "") return true;
+  const parts = rel.split("/");
+  if (parts.some((p) => IGNORED.includes(p))) return false;
+  return only ? true : true;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
