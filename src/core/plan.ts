@@ -17,8 +17,8 @@ export interface BuildOptions {
 
 /** Python image tag as a cache-name fragment: `python:3.11-slim` → `python3.11-slim`. */
 export function imageTag(image: string): string {
-  const last = image.split("/").pop()!;
-  return last.replace(/[^A-Za-z0-9.]+/g, "").replace(/@.*/, "");
+  const last = image.replace(/@.*/, "").split("/").pop()!;
+  return last.replace(/[^A-Za-z0-9.-]+/g, "");
 }
 
 const bin = (l: Layout, tool: string) => `${l.venv}/bin/${tool}`;

@@ -18,7 +18,7 @@ const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Arra
 
 /** pytest's JUnit XML → counts and the failing test ids (`file::Class::name`) with their first message line. */
 export function parseJUnit(xml: string): JUnitSummary {
-  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "" }).parse(xml) as Record<string, unknown>;
+  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", htmlEntities: true }).parse(xml) as Record<string, unknown>;
   const root = (doc["testsuites"] ?? doc) as Record<string, unknown>;
   const suites = asArray(root["testsuite"] as Record<string, unknown> | Record<string, unknown>[] | undefined);
   if (suites.length === 0) throw new Error("JUnit report has no <testsuite>: not a pytest JUnit XML file");

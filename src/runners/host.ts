@@ -54,6 +54,7 @@ export class HostRunner implements Runner {
     private readonly source: string,
     layout: Layout,
     private readonly opts: HostRunnerOptions,
+    private readonly requirementFiles: string[],
   ) {
     this.layout = layout;
   }
@@ -71,15 +72,23 @@ export class HostRunner implements Runner {
       venv: join(opts.cacheRoot, "venvs", key),
       caches: join(opts.cacheRoot, "caches"),
     };
-    return new HostRunner(resolve(source), layout, opts);
+    return new HostRunner(resolve(source), layout, opts, config.requirements);
   }
 
   async prepare(deps: Step): Promise<StepResult> {
+    // Concurrent runs (test workers) share venvs by key: one builds, the others wait and reuse.
+    return withDirLock(`${this.layout.venv}.lock`, () => this.prepareLocked(deps));
+  }
+
+  private async prepareLocked(deps: Step): Promise<StepResult> {
     const marker = join(this.layout.venv, ".shipit-ready");
     if (await exists(marker)) return { id: deps.id, exitCode: 0, stdout: "venv reused", stderr: "", durationMs: 0, reports: {}, argv: [] };
     await rm(this.layout.venv, { recursive: true, force: true });
     await mkdir(this.layout.deps, { recursive: true });
-    await cp(this.source, this.layout.deps, { recursive: true, filter: (s) => keep(this.source, s, /requirements|constraints|\.txt$/) });
+    for (const r of this.requirementFiles) {
+      await mkdir(dirname(join(this.layout.deps, r)), { recursive: true });
+      await cp(join(this.source, r), join(this.layout.deps, r));
+    }
     const result = await this.exec(deps);
     if (result.exitCode === 0) await writeFile(marker, new Date().toISOString());
     else await rm(this.layout.venv, { recursive: true, force: true });
@@ -137,12 +146,29 @@ export class HostRunner implements Runner {
   }
 }
 
-function keep(root: string, path: string, only?: RegExp): boolean {
+function keep(root: string, path: string): boolean {
   const rel = relative(root, path);
-  if (rel === "") return true;
-  const parts = rel.split("/");
-  if (parts.some((p) => IGNORED.includes(p))) return false;
-  return only ? true : true;
+  return rel === "" || !rel.split("/").some((p) => IGNORED.includes(p));
+}
+
+/** mkdir is atomic: whoever creates the folder holds the lock. A lock older than `staleMs` was left by a dead run. */
+async function withDirLock<T>(lock: string, fn: () => Promise<T>, staleMs = 15 * 60_000): Promise<T> {
+  await mkdir(dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > staleMs) await rm(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
 }
 
 async function exists(p: string): Promise<boolean> {
