@@ -14,7 +14,7 @@ describe("the real ruff, mypy and pytest through the host runner", () => {
   test("clean sample bot: every gate green, one summary table", async () => {
     const s = await hostSetup(await makeVariant("clean"), { version: "1.0.0", commit: "abc1234" });
     const report = await runCi(s.plan, s.runner, s.config);
-    expect(report.gates.map((g) => [g.name, g.status])).toEqual([
+    expect(report.gates.map((g) => [g.name, g.status]), report.summary).toEqual([
       ["dependencies", "passed"],
       ["lint", "passed"],
       ["typecheck", "passed"],
