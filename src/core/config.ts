@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../config/defaults.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "./errors.js";
+import { UserEnvironmentsSchema } from "./environments.js";
 
 /** A path inside the source tree: relative, no `..`, no leading slash. A trailing `/` means "must be a directory". */
 const RelPath = z
@@ -19,7 +20,18 @@ const Tools = z.strictObject({
   pytest: Version.describe("pytest version installed for the test gate"),
   pytestCov: Version.describe("pytest-cov version installed for the test gate"),
   uv: Version.describe("uv version used to install dependencies when python.installer is uv"),
+  bandit: Version.describe("bandit version installed for the security gate (static analysis)"),
+  detectSecrets: Version.describe("detect-secrets version installed for the security gate (committed credentials)"),
+  pipAudit: Version.describe("pip-audit version installed for the security gate (dependency audit)"),
 });
+
+const Level = z.enum(["low", "medium", "high"]);
+
+/** A gitignore-style pattern (`*.db`, `config-*.json`, `bot/rosey/config.json`): no negation, no `..`. */
+const IgnorePattern = z
+  .string()
+  .min(1, "must not be empty")
+  .refine((p) => !p.startsWith("!") && !p.split("/").includes(".."), { message: "must be a gitignore-style pattern without '!' or '..'" });
 
 /** The full, resolved shape (defaults filled in). */
 export const FullConfigSchema = z.strictObject({
@@ -56,6 +68,30 @@ export const FullConfigSchema = z.strictObject({
     include: z.array(RelPath).min(1).describe("Application files and folders packed into the release artifact"),
     version: Version.describe("Artifact version when no --version argument is given"),
   }),
+  security: z.strictObject({
+    paths: z.array(RelPath).min(1).describe("Paths bandit scans; default: the typecheck paths"),
+    severity: Level.describe("Lowest bandit severity that fails the gate"),
+    confidence: Level.describe("Lowest bandit confidence that fails the gate (low: any confidence)"),
+    secretKeys: z
+      .array(z.string().regex(/^[A-Za-z0-9_.*?-]+$/, "must be a key name or a glob such as *password or *_key"))
+      .min(1)
+      .describe("Config keys that hold secrets (case-insensitive globs over the key name); in config files they must hold placeholders"),
+    configFiles: z.array(IgnorePattern).describe("Committed config files (gitignore-style patterns) whose secret keys must hold placeholders, not values"),
+    mustIgnore: z
+      .array(IgnorePattern)
+      .describe("Paths and patterns .gitignore must cover (databases, logs, key files); the file a *.dist or *.example template stands for is always added"),
+    secretsBaseline: RelPath.describe(
+      "A detect-secrets baseline (`detect-secrets scan > .secrets.baseline`, then `detect-secrets audit`): the entries audited as false positives are accepted. Used when the file exists",
+    ),
+    auditService: z.enum(["pypi", "osv"]).describe("Advisory source pip-audit asks: PyPI's JSON API or the OSV API"),
+    osvUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").describe("OSV query endpoint when auditService is osv"),
+    auditUnreachable: z
+      .enum(["warn", "fail"])
+      .describe("What the gate does when no advisory source is reachable: warn (green, with a warning) or fail (red)"),
+    ignoreVulns: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "must be an advisory id such as GHSA-xxxx or PYSEC-2024-1")).describe(
+      "Advisory ids the dependency audit accepts (each one reviewed: say why in your commit)",
+    ),
+  }),
 });
 export type FullConfig = z.infer<typeof FullConfigSchema>;
 
@@ -70,6 +106,10 @@ export const UserConfigSchema = z.strictObject({
   typecheck: FullConfigSchema.shape.typecheck.partial().optional(),
   test: FullConfigSchema.shape.test.partial().optional(),
   build: FullConfigSchema.shape.build.partial().optional(),
+  security: FullConfigSchema.shape.security.partial().optional(),
+  environments: UserEnvironmentsSchema.optional().describe(
+    "Deploy environments: overrides of the test and prod defaults in config/environments.json, or new ones",
+  ),
 });
 export type UserConfig = z.infer<typeof UserConfigSchema>;
 
@@ -81,10 +121,17 @@ export interface SourceView {
   read(path: string): Promise<string | null>;
   /** Top-level entry names, for "did you mean" hints. */
   entries(): Promise<string[]>;
+  /**
+   * Every regular file in the tree, as sorted relative paths with `/` separators (the runner's own
+   * exclusions, such as `.git` and virtualenvs, left out). Used by the security gate.
+   */
+  files(): Promise<string[]>;
 }
 
 export interface ResolvedConfig extends FullConfig {
   coverage: { threshold: number; from: string };
+  /** shipit.json's `environments`, resolved per environment by resolveEnvironment. */
+  environments: Record<string, unknown>;
   /** Where the config came from, for messages. */
   origin: string;
 }
@@ -96,6 +143,7 @@ const PATH_KEYS = [
   ["typecheck", "paths"],
   ["test", "paths"],
   ["build", "include"],
+  ["security", "paths"],
 ] as const;
 
 /**
@@ -119,6 +167,7 @@ export async function resolveConfig(
     typecheck: { ...DEFAULTS.typecheck, ...user.typecheck },
     test: { ...DEFAULTS.test, ...user.test },
     build: { ...DEFAULTS.build, ...user.build },
+    security: { ...DEFAULTS.security, ...user.security },
   };
 
   const top = await view.entries();
@@ -146,13 +195,15 @@ export async function resolveConfig(
     }
   }
   if (issues.length) throw new ConfigError(origin, issues);
+  // bandit follows the code the typecheck gate checks unless told otherwise.
+  if (!user.security?.paths) merged.security.paths = [...merged.typecheck.paths];
 
   const coverage =
     user.test?.coverageThreshold !== undefined
       ? { threshold: user.test.coverageThreshold, from: `${origin} test.coverageThreshold` }
       : ((await repoCoverageThreshold(view)) ?? { threshold: DEFAULTS.test.coverageThreshold, from: "shipit default" });
   merged.test.coverageThreshold = coverage.threshold;
-  return { ...merged, coverage, origin };
+  return { ...merged, coverage, origin, environments: user.environments ?? {} };
 }
 
 export function parseUserConfig(text: string | null, origin: string): UserConfig {

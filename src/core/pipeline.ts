@@ -3,11 +3,13 @@ import {
   evaluateBuild,
   evaluateDeps,
   evaluateLint,
+  evaluateSecurity,
   evaluateTest,
   evaluateTypecheck,
   skipped,
   type BuildInfo,
   type Gate,
+  type SecurityVerdict,
   type TestVerdict,
 } from "./gates.js";
 import type { CheckPlan } from "./plan.js";
@@ -23,12 +25,14 @@ export interface Runner {
   run(step: Step): Promise<StepResult>;
 }
 
-export type CheckName = "lint" | "typecheck" | "test" | "build";
+export type CheckName = "lint" | "typecheck" | "test" | "security" | "build";
 
 export interface CiReport {
   ok: boolean;
   gates: Gate[];
   test: TestVerdict | null;
+  /** The security verdict with its findings, for security.json and security.sarif. */
+  security: SecurityVerdict | null;
   build: BuildInfo | null;
   summary: string;
 }
@@ -39,10 +43,42 @@ function prepareDeps(plan: CheckPlan, runner: Runner, config: ResolvedConfig): P
 
 export async function runCheck(name: "lint" | "typecheck", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate>;
 export async function runCheck(name: "test", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<TestVerdict>;
+export async function runCheck(name: "security", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<SecurityVerdict>;
 export async function runCheck(name: "build", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate & { info: BuildInfo | null }>;
 export async function runCheck(name: CheckName, plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate> {
   const deps = await prepareDeps(plan, runner, config);
-  return depsBlocked(name, deps) ?? evaluate(name, await runner.run(plan[name]), plan, runner, config);
+  const blocked = depsBlocked(name, deps);
+  if (blocked) return name === "security" ? blockedSecurity(blocked, plan, config) : blocked;
+  if (name === "security") return runSecurity(plan, runner, config);
+  return evaluate(name, await runner.run(plan[name]), plan, runner, config);
+}
+
+/** The security gate's three steps side by side on the dependency layer, then one verdict. */
+async function runSecurity(plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<SecurityVerdict> {
+  const s = plan.security;
+  const [code, secrets, audit] = await Promise.all([runner.run(s.code), s.secrets ? runner.run(s.secrets) : null, s.audit ? runner.run(s.audit) : null]);
+  return evaluateSecurity({ code, secrets, audit }, s, config);
+}
+
+/** A security verdict for a gate whose tools never ran: what the inspection of the tree found, and why the rest is missing. */
+function blockedSecurity(g: Gate, plan: CheckPlan, config: ResolvedConfig): SecurityVerdict {
+  return {
+    ...g,
+    findings: plan.security.source.findings,
+    errors: [g.figure],
+    audit: {
+      status: "failed",
+      service: config.security.auditService,
+      policy: config.security.auditUnreachable,
+      packages: 0,
+      vulnerable: 0,
+      notAudited: [],
+      text: "dependency audit: not run",
+      reason: g.figure,
+    },
+    thresholds: { severity: config.security.severity, confidence: config.security.confidence },
+    scanned: { files: 0, paths: config.security.paths },
+  };
 }
 
 function depsBlocked(name: CheckName, deps: Gate): Gate | null {
@@ -50,7 +86,7 @@ function depsBlocked(name: CheckName, deps: Gate): Gate | null {
   return { ...skipped(name, "blocked: dependencies failed"), status: "failed", detail: deps.detail };
 }
 
-function evaluate(name: CheckName, r: StepResult, plan: CheckPlan, runner: Runner, config: ResolvedConfig): Gate {
+function evaluate(name: Exclude<CheckName, "security">, r: StepResult, plan: CheckPlan, runner: Runner, config: ResolvedConfig): Gate {
   switch (name) {
     case "lint":
       return evaluateLint(r, r.reports[plan.lint.reports[0]!] ?? null, runner.layout.src);
@@ -64,26 +100,28 @@ function evaluate(name: CheckName, r: StepResult, plan: CheckPlan, runner: Runne
 }
 
 /**
- * lint, typecheck and test concurrently on one dependency layer, then build. Never stops at the
- * first failure: every gate gets a row in the summary.
+ * lint, typecheck, test and security concurrently on one dependency layer, then build. Never stops
+ * at the first failure: every gate gets a row in the summary.
  */
 export async function runCi(plan: CheckPlan, runner: Runner, config: ResolvedConfig, title = `shipit ci (${config.name})`): Promise<CiReport> {
   const deps = await prepareDeps(plan, runner, config);
   if (deps.status !== "passed") {
-    const gates = [deps, ...(["lint", "typecheck", "test", "build"] as const).map((n) => skipped(n, "blocked: dependencies failed"))];
-    return { ok: false, gates, test: null, build: null, summary: renderSummary(title, gates) };
+    const gates = [deps, ...(["lint", "typecheck", "test", "security", "build"] as const).map((n) => skipped(n, "blocked: dependencies failed"))];
+    return { ok: false, gates, test: null, security: null, build: null, summary: renderSummary(title, gates) };
   }
-  const [lint, typecheck, test] = await Promise.all([
+  const [lint, typecheck, test, security] = await Promise.all([
     runner.run(plan.lint).then((r) => evaluate("lint", r, plan, runner, config)),
     runner.run(plan.typecheck).then((r) => evaluate("typecheck", r, plan, runner, config)),
     runner.run(plan.test).then((r) => evaluate("test", r, plan, runner, config) as TestVerdict),
+    runSecurity(plan, runner, config),
   ]);
   const build = evaluateBuild(await runner.run(plan.build));
-  const gates: Gate[] = [deps, lint, typecheck, test, build];
+  const gates: Gate[] = [deps, lint, typecheck, test, security, build];
   return {
     ok: gates.every((g) => g.status === "passed"),
     gates,
     test,
+    security,
     build: build.info,
     summary: renderSummary(title, gates),
   };

@@ -1,4 +1,6 @@
 import type { ResolvedConfig } from "./config.js";
+import type { SecurityPlanView } from "./gates.js";
+import type { SourceScan } from "./security.js";
 import { step, type Layout, type Step } from "./step.js";
 
 export interface CheckPlan {
@@ -7,7 +9,26 @@ export interface CheckPlan {
   lint: Step;
   typecheck: Step;
   test: Step;
+  security: SecurityPlan;
   build: Step;
+}
+
+/** shipit's own helper scripts (their text), shipped into the steps that run them. */
+export interface Assets {
+  /** src/python/pack_artifact.py */
+  pack: string;
+  /** src/python/audit_pins.py */
+  auditPins: string;
+}
+
+/** The security gate: three steps run side by side, plus what the inspection of the tree found. */
+export interface SecurityPlan extends SecurityPlanView {
+  /** bandit on security.paths. */
+  code: Step;
+  /** detect-secrets on every file a commit holds; null when there is none. */
+  secrets: Step | null;
+  /** The installed closure of the requirement files, then pip-audit on it; null without requirement files. */
+  audit: Step | null;
 }
 
 export interface BuildOptions {
@@ -29,6 +50,9 @@ export function planDeps(c: ResolvedConfig, l: Layout): Step {
     `mypy==${c.tools.mypy}`,
     `pytest==${c.tools.pytest}`,
     `pytest-cov==${c.tools.pytestCov}`,
+    `bandit==${c.tools.bandit}`,
+    `detect-secrets==${c.tools.detectSecrets}`,
+    `pip-audit==${c.tools.pipAudit}`,
   ];
   const reqArgs = c.requirements.flatMap((r) => ["-r", `${l.deps}/${r}`]);
   const pipCache = `${l.caches}/pip`;
@@ -41,7 +65,9 @@ export function planDeps(c: ResolvedConfig, l: Layout): Step {
     commands.push([bin(l, "python"), "-m", "pip", "install", "--quiet", `uv==${c.tools.uv}`]);
     commands.push([bin(l, "uv"), "pip", "install", "--python", bin(l, "python"), ...reqArgs, ...tools]);
     caches[uvCache] = `shipit-uv-${c.tools.uv}-${tag}`;
-    Object.assign(env, { UV_CACHE_DIR: uvCache, UV_LINK_MODE: "copy", UV_NO_PROGRESS: "1" });
+    // UV_SYSTEM_CERTS: trust the image's CA store, as pip does, so CA certificates the engine
+    // installs into containers (Dagger's custom-CA support) apply to uv too.
+    Object.assign(env, { UV_CACHE_DIR: uvCache, UV_LINK_MODE: "copy", UV_NO_PROGRESS: "1", UV_SYSTEM_CERTS: "1" });
   } else {
     commands.push([bin(l, "python"), "-m", "pip", "install", "--quiet", ...reqArgs, ...tools]);
   }
@@ -148,12 +174,95 @@ export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts
   });
 }
 
-export function planChecks(c: ResolvedConfig, l: Layout, packScript: string, opts: BuildOptions = {}): CheckPlan {
+export const AUDIT_SCRIPT = "audit_pins.py";
+export const SECURITY_REPORTS = {
+  bandit: "bandit.json",
+  pins: "audit-pins.json",
+  pinned: "audit-requirements.txt",
+  audit: "pip-audit.json",
+} as const;
+
+/**
+ * The security gate's steps. bandit reports every finding (`--exit-zero`); the gate applies the
+ * thresholds. detect-secrets reads exactly the files .gitignore lets through. The audit pins the
+ * packages the requirement files installed and asks only the advisory source about them
+ * (`--no-deps --disable-pip`: no resolver, no package index).
+ */
+export function planSecurity(c: ResolvedConfig, l: Layout, source: SourceScan, auditScript: string): SecurityPlan {
+  const dir = `${l.out}/security`;
+  const reports = { bandit: `${dir}/${SECURITY_REPORTS.bandit}`, pins: `${dir}/${SECURITY_REPORTS.pins}`, audit: `${dir}/${SECURITY_REPORTS.audit}` };
+  const code = step({
+    id: "security-code",
+    commands: [
+      ["mkdir", "-p", dir],
+      [bin(l, "bandit"), "--recursive", "--format", "json", "--output", reports.bandit, "--quiet", "--exit-zero", ...c.security.paths],
+    ],
+    cwd: l.src,
+    reports: [reports.bandit],
+  });
+  const secrets = source.tracked.length
+    ? step({
+        id: "security-secrets",
+        // A file named like an option ("-x") is passed as "./-x"; the gate strips the "./" again.
+        commands: [[bin(l, "detect-secrets"), "scan", ...source.tracked.map((f) => (f.startsWith("-") ? `./${f}` : f))]],
+        cwd: l.src,
+      })
+    : null;
+  const auditCache = `${l.caches}/pip-audit`;
+  const audit = c.requirements.length
+    ? step({
+        id: "security-audit",
+        commands: [
+          ["mkdir", "-p", dir],
+          [
+            bin(l, "python"),
+            `${l.assets}/${AUDIT_SCRIPT}`,
+            "--out",
+            `${dir}/${SECURITY_REPORTS.pinned}`,
+            "--json",
+            reports.pins,
+            ...c.requirements.flatMap((r) => ["-r", r]),
+          ],
+          [
+            bin(l, "pip-audit"),
+            "--requirement",
+            `${dir}/${SECURITY_REPORTS.pinned}`,
+            "--no-deps",
+            "--disable-pip",
+            "--format",
+            "json",
+            "--output",
+            reports.audit,
+            "--progress-spinner",
+            "off",
+            "--vulnerability-service",
+            c.security.auditService,
+            ...(c.security.auditService === "osv" ? ["--osv-url", c.security.osvUrl] : []),
+            "--cache-dir",
+            auditCache,
+            ...c.security.ignoreVulns.flatMap((id) => ["--ignore-vuln", id]),
+          ],
+        ],
+        cwd: l.src,
+        env: { PIP_DISABLE_PIP_VERSION_CHECK: "1" },
+        caches: { [auditCache]: "shipit-pip-audit" },
+        files: { [`${l.assets}/${AUDIT_SCRIPT}`]: auditScript },
+        reports: [reports.pins, reports.audit],
+        // pip-audit exits 1 both for "vulnerabilities found" and for "could not audit"; the report tells them apart.
+        okExitCodes: [0, 1],
+        timeoutMs: 10 * 60_000,
+      })
+    : null;
+  return { source, reports, code, secrets, audit };
+}
+
+export function planChecks(c: ResolvedConfig, l: Layout, assets: Assets, source: SourceScan, opts: BuildOptions = {}): CheckPlan {
   return {
     deps: planDeps(c, l),
     lint: planLint(c, l),
     typecheck: planTypecheck(c, l),
     test: planTest(c, l),
-    build: planBuild(c, l, packScript, opts),
+    security: planSecurity(c, l, source, assets.auditPins),
+    build: planBuild(c, l, assets.pack, opts),
   };
 }

@@ -148,3 +148,143 @@ function relativeTo(file: string, root: string): string {
   const r = root.endsWith("/") ? root : `${root}/`;
   return file.startsWith(r) ? file.slice(r.length) : file;
 }
+
+/* ------------------------------------------------------------------ security -- */
+
+const BanditLevel = z.string().transform((s) => s.toLowerCase()).pipe(z.enum(["low", "medium", "high", "undefined"]));
+const BanditJson = z.object({
+  errors: z.array(z.object({ filename: z.string(), reason: z.string() })).default([]),
+  results: z.array(
+    z.object({
+      filename: z.string(),
+      line_number: z.number(),
+      test_id: z.string(),
+      test_name: z.string(),
+      issue_severity: BanditLevel,
+      issue_confidence: BanditLevel,
+      issue_text: z.string(),
+      more_info: z.string().optional(),
+    }),
+  ),
+});
+
+export interface BanditIssue {
+  file: string;
+  line: number;
+  rule: string;
+  name: string;
+  severity: "low" | "medium" | "high";
+  confidence: "low" | "medium" | "high";
+  /** bandit's one-line reason, with any quoted password value cut off. */
+  message: string;
+  moreInfo?: string;
+}
+export interface BanditReport {
+  issues: BanditIssue[];
+  errors: { file: string; reason: string }[];
+}
+
+/** bandit's hard-coded-password checks (B105-B107) quote the value in their text: keep the words, drop the value. */
+function redactBandit(rule: string, text: string): string {
+  return /^B10[5-7]$/.test(rule) ? text.replace(/:\s*['"].*$/s, "") : text.replace(/\s+/g, " ").trim();
+}
+
+/** bandit's JSON report (`-f json`) → issues with paths relative to the source root. Bandit's `code` excerpts are dropped. */
+export function parseBanditJson(text: string): BanditReport {
+  const parsed = BanditJson.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`bandit JSON report has an unexpected shape: ${parsed.error.issues[0]?.message}`);
+  const level = (l: string) => (l === "undefined" ? "low" : (l as "low" | "medium" | "high"));
+  return {
+    issues: parsed.data.results.map((r) => ({
+      file: r.filename.replace(/^\.\//, ""),
+      line: r.line_number,
+      rule: r.test_id,
+      name: r.test_name,
+      severity: level(r.issue_severity),
+      confidence: level(r.issue_confidence),
+      message: redactBandit(r.test_id, r.issue_text),
+      ...(r.more_info ? { moreInfo: r.more_info } : {}),
+    })),
+    errors: parsed.data.errors.map((e) => ({ file: e.filename.replace(/^\.\//, ""), reason: e.reason })),
+  };
+}
+
+const DetectSecretsJson = z.object({
+  results: z.record(
+    z.string(),
+    z.array(z.object({ type: z.string(), filename: z.string(), line_number: z.number().optional(), hashed_secret: z.string(), is_secret: z.boolean().optional() })),
+  ),
+});
+
+export interface DetectedSecret {
+  file: string;
+  line: number;
+  /** detect-secrets' secret type, e.g. "Private Key", "Secret Keyword". */
+  type: string;
+  /** detect-secrets' SHA-1 of the secret: matched against a baseline, never printed nor reported. */
+  hash: string;
+  /** From a baseline: the audit's verdict (false = a false positive); undefined when not audited. */
+  isSecret?: boolean;
+}
+
+/** detect-secrets' `scan` output, or a baseline it wrote → where each secret is, its type, and its hash for matching. */
+export function parseDetectSecretsJson(text: string): DetectedSecret[] {
+  const parsed = DetectSecretsJson.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`detect-secrets output has an unexpected shape: ${parsed.error.issues[0]?.message}`);
+  return Object.values(parsed.data.results)
+    .flat()
+    .map((s) => ({
+      file: s.filename.replace(/^\.\//, ""),
+      line: s.line_number ?? 0,
+      type: s.type,
+      hash: s.hashed_secret,
+      ...(s.is_secret === undefined ? {} : { isSecret: s.is_secret }),
+    }))
+    .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+}
+
+const PipAuditJson = z.object({
+  dependencies: z.array(
+    z.object({
+      name: z.string(),
+      version: z.string().optional(),
+      skip_reason: z.string().optional(),
+      vulns: z
+        .array(z.object({ id: z.string(), fix_versions: z.array(z.string()).default([]), aliases: z.array(z.string()).default([]), description: z.string().nullish() }))
+        .optional(),
+    }),
+  ),
+});
+
+export interface AuditedPackage {
+  name: string;
+  version: string | null;
+  /** Why pip-audit could not audit it, when it could not. */
+  skipped: string | null;
+  vulns: { id: string; aliases: string[]; fixVersions: string[]; description: string }[];
+}
+
+/** pip-audit's JSON report (`-f json`) → each package with its advisories, or why it was skipped. */
+export function parsePipAuditJson(text: string): AuditedPackage[] {
+  const parsed = PipAuditJson.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`pip-audit JSON report has an unexpected shape: ${parsed.error.issues[0]?.message}`);
+  return parsed.data.dependencies.map((d) => ({
+    name: d.name,
+    version: d.version ?? null,
+    skipped: d.skip_reason ?? null,
+    vulns: (d.vulns ?? []).map((v) => ({ id: v.id, aliases: v.aliases, fixVersions: v.fix_versions, description: firstLine(v.description ?? "") })),
+  }));
+}
+
+const AuditPins = z.object({
+  packages: z.array(z.object({ name: z.string(), version: z.string(), file: z.string(), line: z.number(), direct: z.boolean() })),
+  problems: z.array(z.object({ requirement: z.string(), file: z.string(), line: z.number(), reason: z.string() })),
+});
+export type AuditPinsReport = z.infer<typeof AuditPins>;
+
+/** src/python/audit_pins.py's JSON: the audited packages and the requirement file line that brought each in. */
+export function parseAuditPins(text: string): AuditPinsReport {
+  const parsed = AuditPins.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`audit pins report has an unexpected shape: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}

@@ -14,10 +14,11 @@ export function renderSummary(title: string, gates: Gate[]): string {
   table.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  ") + "  " + "-".repeat(6));
   const failedGates = gates.filter((g) => g.status === "failed");
   const details = failedGates.map((g) => `\n[${g.name}] ${g.detail}`);
+  const warnings = gates.filter((g) => g.warning).map((g) => `\n[${g.name}] warning: ${g.warning}`);
   const verdict = failedGates.length
     ? `${title}: FAILED gates: ${failedGates.map((g) => g.name).join(", ")}`
     : `${title}: all ${gates.filter((g) => g.status === "passed").length} gates passed`;
-  return [`${title}`, ...table, ...details, "", verdict].join("\n");
+  return [`${title}`, ...table, ...details, ...warnings, "", verdict].join("\n");
 }
 
 export function gateError(g: Gate): string {

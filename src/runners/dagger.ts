@@ -18,6 +18,13 @@ export function directorySourceView(dir: Directory): SourceView {
     async entries() {
       return (await dir.entries()).map((e) => e.replace(/\/$/, "")).sort();
     },
+    async files() {
+      // The engine marks folders with a trailing '/'; a path that prefixes another is a folder too.
+      const all = (await dir.glob("**/*")).map((p) => p.replace(/^\.\//, ""));
+      const dirs = new Set(all.filter((p) => p.endsWith("/")).map((p) => p.slice(0, -1)));
+      for (const p of all) for (let i = p.indexOf("/"); i > 0; i = p.indexOf("/", i + 1)) dirs.add(p.slice(0, i));
+      return all.filter((p) => !p.endsWith("/") && !dirs.has(p)).sort();
+    },
   };
 }
 

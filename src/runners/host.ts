@@ -30,6 +30,19 @@ export function hostSourceView(root: string): SourceView {
     async entries() {
       return (await readdir(root)).filter((e) => !IGNORED.includes(e)).sort();
     },
+    async files() {
+      const out: string[] = [];
+      const walk = async (rel: string): Promise<void> => {
+        for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
+          if (IGNORED.includes(e.name)) continue;
+          const p = rel ? `${rel}/${e.name}` : e.name;
+          if (e.isDirectory()) await walk(p);
+          else if (e.isFile() || (e.isSymbolicLink() && (await stat(join(root, p)).then((s) => s.isFile(), () => false)))) out.push(p);
+        }
+      };
+      await walk("");
+      return out.sort();
+    },
   };
 }
 

@@ -108,3 +108,33 @@ test("parseIni reads sections and ignores comments and continuation lines", () =
 test("the committed JSON Schema is generated from the zod schema", () => {
   expect(schemaJson).toEqual(JSON.parse(JSON.stringify(z.toJSONSchema(UserConfigSchema))));
 });
+
+test("security.paths follows the typecheck paths unless set; a set path must exist", async () => {
+  const c = await resolveConfig(JSON.stringify({ typecheck: { paths: ["lib", "bot"] } }), "shipit.json", memoryView(ROSEY));
+  expect(c.security.paths).toEqual(["lib", "bot"]);
+  expect((await resolveConfig(null, "defaults", memoryView(ROSEY))).security).toMatchObject({
+    paths: ["lib", "common", "bot", "web"],
+    severity: "high",
+    confidence: "low",
+    auditService: "pypi",
+    auditUnreachable: "warn",
+  });
+  const e = await configError(JSON.stringify({ security: { paths: ["lib", "bots"] } }));
+  expect(e.message).toMatchInlineSnapshot(`
+    "invalid shipit config (shipit.json):
+      - security.paths[1] = "bots": does not exist in the source. Fix: did you mean "bot"? Otherwise remove the entry"
+  `);
+});
+
+test.each([
+  [{ security: { auditUnreachable: "ignore" } }, `security.auditUnreachable = "ignore"`, `use one of "warn", "fail"`],
+  [{ security: { severity: "critical" } }, `security.severity = "critical"`, `use one of "low", "medium", "high"`],
+  [{ security: { secretKeys: ["pass word"] } }, `security.secretKeys[0] = "pass word"`, "must be a key name or a glob"],
+  [{ security: { mustIgnore: ["!keep.db"] } }, `security.mustIgnore[0] = "!keep.db"`, "without '!' or '..'"],
+  [{ security: { osvUrl: "api.osv.dev" } }, `security.osvUrl = "api.osv.dev"`, "must be an http(s) URL"],
+  [{ security: { auditServise: "osv" } }, "security.auditServise", `did you mean "auditService"?`],
+])("bad security value %j names the key and the fix", async (cfg, key, fix) => {
+  const e = await configError(JSON.stringify(cfg));
+  expect(e.message).toContain(key);
+  expect(e.message).toContain(fix);
+});

@@ -90,3 +90,12 @@ test("summary: one table, details of red gates, a verdict naming each", () => {
   expect(text).toContain("test  FAILED  1m1s      2 passed, 1 failed · coverage 90% (threshold 85%)");
   expect(text.trimEnd().split("\n").at(-1)).toBe("shipit ci (app): FAILED gates: test");
 });
+
+test("dependencies gate tells an unreachable index from a bad pin", () => {
+  const config = { requirements: ["requirements.txt"], python: { image: "python:3.11-slim", installer: "uv" } } as never;
+  const tls = evaluateDeps(result({ exitCode: 2, stderr: "error: Failed to fetch: https://pypi.org/simple/mypy/\n  cause: invalid peer certificate: UnknownIssuer" }), config);
+  expect(tls.figure).toBe("package index unreachable");
+  expect(tls.detail).toContain("Fix: check the network, proxy and CA certificates of the runner");
+  const pin = evaluateDeps(result({ exitCode: 1, stderr: "× No solution found when resolving dependencies:\n  Because nosuchpkg was not found in the package registry" }), config);
+  expect(pin.figure).toBe("install failed");
+});

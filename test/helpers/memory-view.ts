@@ -18,6 +18,9 @@ export function memoryView(files: Record<string, string>): SourceView {
     async entries() {
       return [...new Set(Object.keys(files).map((f) => f.split("/")[0]!))].sort();
     },
+    async files() {
+      return Object.keys(files).sort();
+    },
   };
 }
 

@@ -1,3 +1,4 @@
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { cp, mkdtemp, mkdir, readFile, writeFile, appendFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -7,6 +8,18 @@ export const SAMPLE_BOT = join(REPO, "test/fixtures/sample-bot");
 
 /** Statements no test runs, enough to pull the sample bot's total coverage well under 85%. */
 const UNCOVERED = Array.from({ length: 60 }, (_, i) => `def unused_${i}(x: int) -> int:\n    y = x + ${i}\n    z = y * 2\n    return z - x\n`).join("\n\n");
+
+/**
+ * A value that must never appear in any output of the security gate. Made at run time, like the
+ * key below, so that no credential is ever committed: shipit's own secret scan reads this file.
+ */
+export const CANARY = `canary-${randomBytes(12).toString("hex")}`;
+const PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+
+/** The sample bot's .gitignore without the runtime config line. */
+const GITIGNORE_WITHOUT_CONFIG = `*.db\ndata/\n*.log\n.venv/\n__pycache__/\n*.pem\n*.key\n.env\n`;
+
+const ROSEY_CONFIG = { channel: "test-rosey", bot_name: "RoseyTest", server: "cytu.be", log_level: "DEBUG", db_path: "data/test.db", health_port: 8080 };
 
 /** The failing variants the issue names, each a mutation of the clean sample bot. */
 export const VARIANTS = {
@@ -18,6 +31,14 @@ export const VARIANTS = {
   "missing-path": { "shipit.json": JSON.stringify({ lint: { paths: ["lib", "bots"] } }) },
   "test-path-is-file": { test: "notes, not tests\n", "shipit.json": JSON.stringify({ test: { paths: ["test/"] } }) },
   "bad-requirements": { "requirements.txt": { append: "shipit-no-such-package-xyz==9.9.9\n" } },
+  "shell-injection": {
+    "lib/lookup.py":
+      `"""!lookup <host>: resolve a host name for the chat, by shelling out."""\n\nimport subprocess\n\n\n` +
+      `def lookup(user_input: str) -> str:\n    result = subprocess.run(f"host {user_input}", shell=True, capture_output=True, text=True)\n    return result.stdout\n`,
+  },
+  "hardcoded-password": { "bot/rosey/config.json.dist": JSON.stringify({ ...ROSEY_CONFIG, password: CANARY }, null, 2) + "\n" },
+  "private-key": { "deploy/rosey_deploy_key": PRIVATE_KEY },
+  "config-not-ignored": { ".gitignore": GITIGNORE_WITHOUT_CONFIG, "bot/rosey/config.json": JSON.stringify({ ...ROSEY_CONFIG, channel: "rosey" }, null, 2) + "\n" },
 } satisfies Record<string, Record<string, string | { append: string }>>;
 
 export type Variant = keyof typeof VARIANTS;

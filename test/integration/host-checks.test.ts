@@ -6,26 +6,32 @@ import { describe, expect, test } from "vitest";
 import { runCheck, runCi } from "../../src/core/pipeline.js";
 import { ConfigError } from "../../src/core/errors.js";
 import { hostSetup } from "../helpers/host.js";
+import { startOsv } from "../helpers/osv.js";
 import { makeVariant, REPO } from "../helpers/variants.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 describe("the real ruff, mypy and pytest through the host runner", () => {
   test("clean sample bot: every gate green, one summary table", async () => {
-    const s = await hostSetup(await makeVariant("clean"), { version: "1.0.0", commit: "abc1234" });
-    const report = await runCi(s.plan, s.runner, s.config);
+    // The dependency audit asks a local OSV stand-in with no advisories, so the verdict does not depend on the network.
+    const osv = await startOsv();
+    const dir = await makeVariant("clean", { "shipit.json": JSON.stringify({ security: { auditService: "osv", osvUrl: osv.url } }) });
+    const s = await hostSetup(dir, { version: "1.0.0", commit: "abc1234" });
+    const report = await runCi(s.plan, s.runner, s.config).finally(() => osv.close());
     expect(report.gates.map((g) => [g.name, g.status]), report.summary).toEqual([
       ["dependencies", "passed"],
       ["lint", "passed"],
       ["typecheck", "passed"],
       ["test", "passed"],
+      ["security", "passed"],
       ["build", "passed"],
     ]);
     expect(report.ok).toBe(true);
     expect(report.test?.junit?.tests).toBeGreaterThanOrEqual(30);
     expect(report.test?.coverage?.percent).toBeGreaterThanOrEqual(85);
     expect(report.summary).toMatch(/typecheck +ok .* 0 errors in \d+ files/);
-    expect(report.summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (app): all 5 gates passed");
+    expect(report.summary).toMatch(/^security +ok +\S+ +0 findings · 2 below threshold · dependency audit: 13 packages, 0 vulnerable$/m);
+    expect(report.summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (app): all 6 gates passed");
   });
 
   test("lint error: red lint gate naming file, line and rule", async () => {
@@ -86,6 +92,7 @@ describe("the real ruff, mypy and pytest through the host runner", () => {
       ["lint", "skipped"],
       ["typecheck", "skipped"],
       ["test", "skipped"],
+      ["security", "skipped"],
       ["build", "skipped"],
     ]);
     expect(report.summary).toContain("dependencies could not be installed from requirements.txt");
@@ -93,7 +100,7 @@ describe("the real ruff, mypy and pytest through the host runner", () => {
     expect(report.summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (app): FAILED gates: dependencies");
   });
 
-  test("ci never stops at the first failure: lint, typecheck and test all red, build still runs", async () => {
+  test("ci never stops at the first failure: lint, typecheck and test all red, security and build still run", async () => {
     const dir = await makeVariant("lint-error", {
       "lib/bad_types.py": `def f() -> int:\n    return "not an int"\n`,
       "tests/test_fails.py": `def test_fails() -> None:\n    assert 1 + 1 == 3, "arithmetic is broken"\n`,
@@ -105,11 +112,31 @@ describe("the real ruff, mypy and pytest through the host runner", () => {
       ["lint", "failed"],
       ["typecheck", "failed"],
       ["test", "failed"],
+      ["security", "passed"],
       ["build", "passed"],
     ]);
     expect(report.summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (app): FAILED gates: lint, typecheck, test");
     for (const detail of ["[lint] ruff reported:", "[typecheck] mypy reported:", "[test] 1 test failed:"]) expect(report.summary).toContain(detail);
   });
+});
+
+test("ci with a committed private key: the security gate is red in the same table, the other gates green", async () => {
+  const osv = await startOsv();
+  const dir = await makeVariant("private-key", { "shipit.json": JSON.stringify({ security: { auditService: "osv", osvUrl: osv.url } }) });
+  const s = await hostSetup(dir);
+  const report = await runCi(s.plan, s.runner, s.config).finally(() => osv.close());
+  expect(report.gates.map((g) => [g.name, g.status])).toEqual([
+    ["dependencies", "passed"],
+    ["lint", "passed"],
+    ["typecheck", "passed"],
+    ["test", "passed"],
+    ["security", "failed"],
+    ["build", "passed"],
+  ]);
+  expect(report.summary).toMatch(/^security +FAILED +\S+ +1 finding \(1 secret\) · 2 below threshold · dependency audit: 13 packages, 0 vulnerable$/m);
+  expect(report.summary).toContain("[security] 1 blocking finding:\n  deploy/rosey_deploy_key:1 private-key Private Key committed.");
+  expect(report.summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (app): FAILED gates: security");
+  expect(report.security?.findings.filter((f) => f.blocking).map((f) => f.file)).toEqual(["deploy/rosey_deploy_key"]);
 });
 
 describe("the release artifact", () => {
