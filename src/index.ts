@@ -4,14 +4,20 @@
  * The class is thin on purpose: each function loads the config, asks the pure core for steps,
  * and lets the Dagger runner fold them into containers.
  */
-import { argument, check, dag, func, object, type Directory, type File, type float } from "@dagger.io/dagger";
+import { argument, check, dag, func, object, type Directory, type File, type float, type Secret } from "@dagger.io/dagger";
+import { deploy, preflight, query, rollback } from "./core/deploy.js";
+import type { QueryKind } from "./core/deploy-plan.js";
+import { newRunId } from "./core/run-id.js";
+import { DaggerDeployRunner } from "./runners/deploy-dagger.js";
 import { loadConfig } from "./core/load.js";
 import { planChecks, type BuildOptions } from "./core/plan.js";
 import { runCheck, runCi } from "./core/pipeline.js";
 import { gateError, renderSummary } from "./core/summary.js";
 import type { Gate } from "./core/gates.js";
+import { scanSource } from "./core/security.js";
+import { renderSarif, renderSecurityJson, SECURITY_JSON, SECURITY_SARIF } from "./core/sarif.js";
 import { directorySourceView, DaggerRunner } from "./runners/dagger.js";
-import { packScript } from "./assets.js";
+import { assets } from "./assets.js";
 
 /** The verdict of the test gate with its reports, returned even when the gate is red. */
 @object()
@@ -40,6 +46,33 @@ export class TestReport {
     this.passed = passed;
     this.coverage = coverage;
     this.threshold = threshold;
+    this.summary = summary;
+    this.reports = reports;
+  }
+}
+
+/** The verdict of the security gate with its reports, returned even when the gate is red. */
+@object()
+export class SecurityReport {
+  /** True when nothing blocks: no finding at or above the thresholds, every tool ran, and the dependency audit did not fail. */
+  @func()
+  passed: boolean;
+
+  /** The number of blocking findings. */
+  @func()
+  findings: number;
+
+  /** The gate table, each blocking finding (file, line, rule, reason) and any warning, such as an unreachable advisory source. */
+  @func()
+  summary: string;
+
+  /** security.json (shipit's report) and security.sarif (SARIF 2.1.0, for GitHub code scanning). */
+  @func()
+  reports: Directory;
+
+  constructor(passed: boolean, findings: number, summary: string, reports: Directory) {
+    this.passed = passed;
+    this.findings = findings;
     this.summary = summary;
     this.reports = reports;
   }
@@ -92,6 +125,48 @@ export class Shipit {
   }
 
   /**
+   * Security gate: bandit (fails at the configured severity, default high), committed credentials
+   * (detect-secrets, and literal values under the config's secret keys), .gitignore coverage of
+   * runtime configs, databases, logs and key files, and pip-audit of the requirements. An
+   * unreachable advisory source is reported, and fails the gate when security.auditUnreachable is "fail".
+   *
+   * Example: dagger call security
+   *
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func()
+  @check()
+  async security(@argument({ defaultPath: "/", ignore: IGNORE }) source: Directory, config?: File): Promise<string> {
+    return gate("security", await setup(source, config));
+  }
+
+  /**
+   * Run the security gate and return its verdict and reports (security.json and security.sarif)
+   * without failing, so they can be exported and uploaded to code scanning from a red run.
+   *
+   * Example: dagger call security-report reports export --path=./reports
+   *
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func()
+  async securityReport(@argument({ defaultPath: "/", ignore: IGNORE }) source: Directory, config?: File): Promise<SecurityReport> {
+    const s = await setup(source, config);
+    const verdict = await runCheck("security", s.plan, s.runner, s.config);
+    const reports = dag
+      .directory()
+      .withNewFile(SECURITY_JSON, renderSecurityJson(verdict, s.config.name))
+      .withNewFile(SECURITY_SARIF, renderSarif(verdict, s.config.name));
+    return new SecurityReport(
+      verdict.status === "passed",
+      verdict.findings.filter((f) => f.blocking).length,
+      renderSummary(`shipit security (${s.config.name})`, [verdict]),
+      reports,
+    );
+  }
+
+  /**
    * Run pytest with coverage and return the verdict and the reports without failing, so they can
    * be exported from a red run.
    *
@@ -140,8 +215,8 @@ export class Shipit {
   }
 
   /**
-   * Run lint, typecheck and test concurrently, then build; print one table of every gate and fail
-   * naming each red gate. Never stops at the first failure.
+   * Run lint, typecheck, test and security concurrently, then build; print one table of every gate
+   * and fail naming each red gate. Never stops at the first failure.
    *
    * Example: dagger call ci --commit=$GITHUB_SHA
    *
@@ -162,20 +237,181 @@ export class Shipit {
     if (!report.ok) throw new Error(report.summary);
     return report.summary;
   }
+
+  /**
+   * Deploy a release artifact to an environment over SSH: lock, upload (sha256 verified on the
+   * host), install offline from the bundled wheels, switch `current` atomically, restart, health,
+   * smoke. Rolls back automatically when anything after the switch fails. Without --artifact it
+   * builds one from the source first.
+   *
+   * Example: dagger call deploy --env=test --ssh-key=env:DEPLOY_SSH_KEY --bot-password=env:CYTUBEBOT_TEST_PASSWORD --known-hosts=./known_hosts
+   *
+   * @param env The environment: test, prod, or one added in shipit.json.
+   * @param sshKey The deploy user's private SSH key.
+   * @param knownHosts known_hosts pinning the host's key; host-key checking is never disabled.
+   * @param botPassword The bot's CyTube password, written on the host to a 0600 file only.
+   * @param artifact A release artifact from `build` (promote the bytes test got to prod).
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   * @param version The version to build when no artifact is given.
+   * @param commit The commit recorded when building.
+   * @param trigger What started this deploy (pull_request, push, manual), for the ledger.
+   * @param run A run id for the lock and the ledger (default: a fresh one).
+   * @param expectSha256 The sha256 the artifact must have: promote exactly the bytes test got.
+   */
+  @func({ cache: "never" })
+  async deploy(
+    env: string,
+    sshKey: Secret,
+    knownHosts: File,
+    botPassword: Secret,
+    artifact?: File,
+    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    config?: File,
+    version?: string,
+    commit?: string,
+    trigger = "manual",
+    run?: string,
+    expectSha256?: string,
+  ): Promise<string> {
+    const s = await deploySetup(source, config);
+    const runId = run ?? newRunId();
+    const inputs = { secrets: ["ssh-key", "bot-password"], knownHosts: await knownHosts.contents(), trigger, run: runId, expectSha256 };
+    preflight(s.config, env, inputs);
+    const shipped = artifact ?? (await this.build(source!, config, version, commit));
+    const runner = new DaggerDeployRunner({ image: s.config.python.image, artifact: shipped, sshKey, botPassword, knownHosts, run: runId });
+    const r = await deploy(s.config, env, inputs, runner);
+    if (!r.ok) throw new Error(r.message);
+    return r.message;
+  }
+
+  /**
+   * Roll an environment back to the previous release, or --to a version still on the host.
+   * Health-gated and recorded in the ledger.
+   *
+   * Example: dagger call rollback --env=prod --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts
+   *
+   * @param env The environment.
+   * @param sshKey The deploy user's private SSH key.
+   * @param knownHosts known_hosts pinning the host's key.
+   * @param to A version still on the host (default: the release live before the current one).
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   * @param trigger What started this rollback, for the ledger.
+   */
+  @func({ cache: "never" })
+  async rollback(
+    env: string,
+    sshKey: Secret,
+    knownHosts: File,
+    to?: string,
+    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    config?: File,
+    trigger = "manual",
+  ): Promise<string> {
+    const s = await deploySetup(source, config);
+    const runId = newRunId();
+    const runner = new DaggerDeployRunner({ image: s.config.python.image, sshKey, knownHosts, run: runId });
+    const r = await rollback(s.config, env, to, { secrets: ["ssh-key"], knownHosts: await knownHosts.contents(), trigger, run: runId }, runner);
+    if (!r.ok) throw new Error(r.message);
+    return r.message;
+  }
+
+  /**
+   * What is live on an environment, the releases on the host, who holds the deploy lock, and
+   * whether the bot is healthy, as JSON.
+   *
+   * Example: dagger call status --env=prod --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts
+   *
+   * @param env The environment.
+   * @param sshKey The deploy user's private SSH key.
+   * @param knownHosts known_hosts pinning the host's key.
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func({ cache: "never" })
+  async status(env: string, sshKey: Secret, knownHosts: File, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
+    return queryHost("status", env, sshKey, knownHosts, source, config);
+  }
+
+  /**
+   * The deploy and rollback ledger of an environment, newest first, as JSON.
+   *
+   * Example: dagger call history --env=prod --limit=20 --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts
+   *
+   * @param env The environment.
+   * @param sshKey The deploy user's private SSH key.
+   * @param knownHosts known_hosts pinning the host's key.
+   * @param limit How many entries.
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func({ cache: "never" })
+  async history(env: string, sshKey: Secret, knownHosts: File, limit = 20, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
+    return queryHost("history", env, sshKey, knownHosts, source, config, limit);
+  }
+
+  /**
+   * Poll the bot's /api/health on the host until it is running and connected; fails naming what
+   * is wrong (unreachable, not JSON, wrong shape, not connected, timeout, crash loop).
+   *
+   * Example: dagger call health --env=test --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts
+   *
+   * @param env The environment.
+   * @param sshKey The deploy user's private SSH key.
+   * @param knownHosts known_hosts pinning the host's key.
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func({ cache: "never" })
+  async health(env: string, sshKey: Secret, knownHosts: File, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
+    return queryHost("health", env, sshKey, knownHosts, source, config);
+  }
+
+  /**
+   * Ask the deployed bot to answer its smoke command (default `!ping` → `pong`).
+   *
+   * Example: dagger call smoke --env=test --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts
+   *
+   * @param env The environment.
+   * @param sshKey The deploy user's private SSH key.
+   * @param knownHosts known_hosts pinning the host's key.
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func({ cache: "never" })
+  async smoke(env: string, sshKey: Secret, knownHosts: File, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
+    return queryHost("smoke", env, sshKey, knownHosts, source, config);
+  }
 }
 
 async function setup(source: Directory, config: File | undefined, opts: BuildOptions = {}) {
   const view = directorySourceView(source);
   const resolved = await loadConfig(view, config ? { text: await config.contents(), origin: "--config" } : undefined);
   const runner = new DaggerRunner(source, resolved);
-  const plan = planChecks(resolved, runner.layout, await packScript(), opts);
+  const plan = planChecks(resolved, runner.layout, await assets(), await scanSource(view, resolved), opts);
   return { config: resolved, runner, plan };
 }
 
-async function gate(name: "lint" | "typecheck" | "test", s: Awaited<ReturnType<typeof setup>>): Promise<string> {
+async function gate(name: "lint" | "typecheck" | "test" | "security", s: Awaited<ReturnType<typeof setup>>): Promise<string> {
   const g: Gate = await runCheck(name as "lint", s.plan, s.runner, s.config);
   const table = renderSummary(`shipit ${name} (${s.config.name})`, [g]);
   if (g.status !== "passed") throw new Error(`${table}`);
   return table;
 }
 
+
+async function deploySetup(source: Directory | undefined, config: File | undefined) {
+  const dir = source ?? dag.directory();
+  const resolved = await loadConfig(directorySourceView(dir), config ? { text: await config.contents(), origin: "--config" } : undefined);
+  return { config: resolved };
+}
+
+async function queryHost(kind: QueryKind, env: string, sshKey: Secret, knownHosts: File, source: Directory | undefined, config: File | undefined, limit?: number): Promise<string> {
+  const s = await deploySetup(source, config);
+  const runId = newRunId();
+  const runner = new DaggerDeployRunner({ image: s.config.python.image, sshKey, knownHosts, run: runId });
+  const r = await query(s.config, env, kind, { secrets: ["ssh-key"], knownHosts: await knownHosts.contents(), run: runId }, runner, limit);
+  if (!r.ok) throw new Error(r.message);
+  return JSON.stringify(r.answer, null, 2);
+}

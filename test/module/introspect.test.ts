@@ -14,9 +14,9 @@ async function shipitObject() {
 test("the SDK's own introspector loads shipit as a Dagger module with the check functions", async () => {
   const json = await shipitObject();
   const methods = json.objects["Shipit"]!.methods;
-  expect(Object.keys(methods).sort()).toEqual(["build", "ci", "lint", "test", "testReport", "typecheck"]);
+  expect(Object.keys(methods).sort()).toEqual(["build", "ci", "deploy", "health", "history", "lint", "rollback", "security", "securityReport", "smoke", "status", "test", "testReport", "typecheck"]);
 
-  for (const name of ["lint", "typecheck", "test", "testReport", "build", "ci"]) {
+  for (const name of ["lint", "typecheck", "security", "securityReport", "test", "testReport", "build", "ci"]) {
     const src = methods[name]!.arguments["source"]!;
     expect(src.type).toEqual({ kind: "OBJECT_KIND", name: "Directory" });
     expect(src.defaultPath).toBe("/");
@@ -25,13 +25,16 @@ test("the SDK's own introspector loads shipit as a Dagger module with the check 
     expect(methods[name]!.description).toMatch(/Example: dagger call /);
   }
   const checks = Object.values(methods).filter((m) => m.isCheck).map((m) => m.name);
-  expect(checks).toEqual(["lint", "typecheck", "test"]);
+  expect(checks).toEqual(["lint", "typecheck", "test", "security"]);
   expect(methods["build"]!.returnType).toEqual({ kind: "OBJECT_KIND", name: "File" });
   expect(methods["ci"]!.returnType).toEqual({ kind: "STRING_KIND" });
   expect(methods["testReport"]!.returnType).toEqual({ kind: "OBJECT_KIND", name: "TestReport" });
+  expect(methods["security"]!.returnType).toEqual({ kind: "STRING_KIND" });
+  expect(methods["securityReport"]!.returnType).toEqual({ kind: "OBJECT_KIND", name: "SecurityReport" });
+  expect(methods["securityReport"]!.description).toContain("Example: dagger call security-report reports export --path=./reports");
   expect(methods["build"]!.arguments["version"]).toMatchObject({ type: { kind: "STRING_KIND" }, isOptional: true, description: "The artifact version (default: build.version from the config)." });
   expect(methods["ci"]!.description.split("\n")[0]).toBe(
-    "Run lint, typecheck and test concurrently, then build; print one table of every gate and fail",
+    "Run lint, typecheck, test and security concurrently, then build; print one table of every gate",
   );
 });
 
@@ -45,4 +48,29 @@ test("TestReport exposes the verdict, figures and the reports directory", async 
     summary: "STRING_KIND",
     reports: "Directory",
   });
+});
+
+test("SecurityReport exposes the verdict, the blocking count, the summary and the reports directory", async () => {
+  const json = await shipitObject();
+  const report = json.objects["SecurityReport"] as unknown as { properties: Record<string, { type: { kind: string; name?: string } }> };
+  expect(Object.fromEntries(Object.entries(report.properties).map(([k, v]) => [k, v.type.kind === "OBJECT_KIND" ? v.type.name : v.type.kind]))).toEqual({
+    passed: "BOOLEAN_KIND",
+    findings: "INTEGER_KIND",
+    summary: "STRING_KIND",
+    reports: "Directory",
+  });
+});
+
+test("the deploy functions take secrets as Secret, known_hosts as a File, and document an example", async () => {
+  const json = await shipitObject();
+  const methods = json.objects["Shipit"]!.methods;
+  const kinds = (m: string) => Object.fromEntries(Object.entries(methods[m]!.arguments).map(([k, a]) => [k, a.type.name ?? a.type.kind]));
+  expect(kinds("deploy")).toMatchObject({ env: "STRING_KIND", sshKey: "Secret", knownHosts: "File", botPassword: "Secret", artifact: "File", source: "Directory", expectSha256: "STRING_KIND" }); // pragma: allowlist secret (type names, not values)
+  expect(methods["deploy"]!.arguments["artifact"]!.isOptional).toBe(true);
+  for (const name of ["deploy", "rollback", "status", "history", "health", "smoke"]) {
+    expect(kinds(name)).toMatchObject({ env: "STRING_KIND", sshKey: "Secret", knownHosts: "File" });
+    expect(methods[name]!.description).toMatch(/Example: dagger call \S+ --env=/);
+    expect(methods[name]!.isCheck).toBe(false);
+  }
+  expect(kinds("rollback")).toMatchObject({ to: "STRING_KIND" });
 });

@@ -1,0 +1,90 @@
+import { z } from "zod";
+import type { ResolvedConfig } from "./config.js";
+import { buildDeployPlan, buildQueryPlan, buildRollbackPlan, parseDriverResult, type DeployPaths, type DriverPlan, type DriverResult, type QueryKind } from "./deploy-plan.js";
+import { reportDeploy, type DeployReport } from "./deploy-report.js";
+import { resolveEnvironment, type Environment } from "./environments.js";
+import { ShipitError } from "./errors.js";
+
+/** Runs the deploy driver somewhere (a Dagger container, the host) with the inputs in `paths`. */
+export interface DeployRunner {
+  readonly paths: DeployPaths;
+  /** sha256 of shipit_agent.py, so each agent version gets its own file on the host. */
+  agentHash(): Promise<string>;
+  /** sha256 and manifest of the artifact to ship. */
+  inspectArtifact(): Promise<{ sha256: string; manifest: unknown }>;
+  runDriver(plan: DriverPlan): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+}
+
+export interface DeployInputs {
+  /** Names of the secrets the caller provided (values stay with the runner). */
+  secrets: string[];
+  knownHosts: string | null;
+  trigger: string;
+  run: string;
+  via?: { host: string; port: number };
+  /** The sha256 the artifact must have (promotion: prod ships the bytes test got). */
+  expectSha256?: string;
+}
+
+const Manifest = z.object({ name: z.string(), version: z.string(), files: z.record(z.string(), z.string()) });
+
+/**
+ * Everything that can be refused is refused here, before the host is touched: unknown environment,
+ * bad environment config, a missing secret, a missing or empty known_hosts, an artifact without a
+ * valid manifest.
+ */
+export function preflight(config: ResolvedConfig, envName: string, inputs: DeployInputs): Environment {
+  const env = resolveEnvironment(envName, config.environments, config.origin);
+  const missing: string[] = [];
+  if (!inputs.secrets.includes("ssh-key")) missing.push("--ssh-key (e.g. --ssh-key=env:DEPLOY_SSH_KEY)");
+  if (!inputs.secrets.includes("bot-password")) missing.push(`--bot-password (e.g. --bot-password=env:${env.secrets.botPassword})`);
+  if (missing.length) throw new ShipitError("SECRET_MISSING", `deploy to ${env.name} refused before touching the host: missing secret ${missing.join(" and ")}`);
+  if (!inputs.knownHosts || !inputs.knownHosts.trim()) {
+    throw new ShipitError("KNOWN_HOSTS_MISSING", `deploy to ${env.name} refused: a known_hosts file pinning ${env.host}'s host key is required (--known-hosts=PATH; get the line with ssh-keyscan -p ${env.port} ${env.host} and check its fingerprint). Host-key checking is never disabled.`);
+  }
+  return env;
+}
+
+export async function deploy(config: ResolvedConfig, envName: string, inputs: DeployInputs, runner: DeployRunner): Promise<DeployReport & { result: DriverResult; version: string; sha256: string }> {
+  const env = preflight(config, envName, inputs);
+  const artifact = await runner.inspectArtifact();
+  const manifest = Manifest.safeParse(artifact.manifest);
+  if (!manifest.success) throw new ShipitError("ARTIFACT_INVALID", `deploy to ${env.name} refused: the artifact has no valid manifest.json (${manifest.error.issues[0]?.message}); build it with \`shipit build\``);
+  if (inputs.expectSha256 && inputs.expectSha256.toLowerCase() !== artifact.sha256) {
+    throw new ShipitError(
+      "ARTIFACT_SHA256_MISMATCH",
+      `deploy to ${env.name} refused: the artifact's sha256 is ${artifact.sha256}, but ${inputs.expectSha256} was promised (--expect-sha256). Promote the exact artifact that was tested; nothing on the host changed.`,
+    );
+  }
+  const plan = buildDeployPlan({ env, run: inputs.run, version: manifest.data.version, sha256: artifact.sha256, trigger: inputs.trigger, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via });
+  const out = await runner.runDriver(plan);
+  const result = parseDriverResult(out.stdout, out.stderr);
+  return { ...reportDeploy(result, { env: env.name, version: manifest.data.version, kind: "deploy" }), result, version: manifest.data.version, sha256: artifact.sha256 };
+}
+
+export async function rollback(config: ResolvedConfig, envName: string, to: string | undefined, inputs: Omit<DeployInputs, "secrets"> & { secrets: string[] }, runner: DeployRunner): Promise<DeployReport & { result: DriverResult }> {
+  const env = resolveEnvironment(envName, config.environments, config.origin);
+  requireSsh(env, inputs);
+  const plan = buildRollbackPlan({ env, run: inputs.run, trigger: inputs.trigger, to, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via });
+  const out = await runner.runDriver(plan);
+  const result = parseDriverResult(out.stdout, out.stderr);
+  return { ...reportDeploy(result, { env: env.name, version: to ?? "previous", kind: "rollback" }), result };
+}
+
+/** status, history, health, smoke: one read-only agent call. */
+export async function query(config: ResolvedConfig, envName: string, kind: QueryKind, inputs: Omit<DeployInputs, "trigger">, runner: DeployRunner, limit?: number): Promise<{ ok: boolean; env: Environment; result: DriverResult; answer: Record<string, unknown> | undefined; message: string }> {
+  const env = resolveEnvironment(envName, config.environments, config.origin);
+  requireSsh(env, inputs);
+  const plan = buildQueryPlan(kind, { env, run: inputs.run, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }, limit);
+  const out = await runner.runDriver(plan);
+  const result = parseDriverResult(out.stdout, out.stderr);
+  const phase = result.phases.find((p) => p.name === kind);
+  const ok = result.outcome === "succeeded";
+  const message = ok ? "" : `${kind} of ${env.name} failed at ${result.cause?.phase}: ${result.cause?.message} (${result.cause?.code})`;
+  return { ok, env, result, answer: phase?.result, message };
+}
+
+function requireSsh(env: Environment, inputs: { secrets: string[]; knownHosts: string | null }): void {
+  if (!inputs.secrets.includes("ssh-key")) throw new ShipitError("SECRET_MISSING", `${env.name}: missing secret --ssh-key (e.g. --ssh-key=env:DEPLOY_SSH_KEY); refused before touching the host`);
+  if (!inputs.knownHosts?.trim()) throw new ShipitError("KNOWN_HOSTS_MISSING", `${env.name}: --known-hosts is required (host-key checking is never disabled)`);
+}

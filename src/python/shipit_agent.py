@@ -1,0 +1,1689 @@
+"""shipit's host agent: every piece of host-side deploy work, one command per SSH round trip.
+
+Uploaded to the bot's Linux host with each deploy and run as
+``python3 shipit_agent.py COMMAND --base BASE [options]``. Standard library only (Python 3.9+).
+
+Every command prints exactly one JSON object as the last line of stdout: ``{"ok": true, ...}`` or
+``{"ok": false, "error": {"code": "UPPER_SNAKE", "message": "..."}}``. The exit code is 0 on
+success, 1 on an error and 3 when the deploy lock could not be taken (``LOCKED``). Progress goes
+to stderr. Secrets only ever arrive on stdin; they are written to 0600 files and never printed.
+
+Host layout under BASE::
+
+    releases/<version>-<YYYYmmddTHHMMSSZ>/   unpacked artifact, .venv, config.json and data links
+    current -> releases/<name>               switched atomically (rename of a new link over it)
+    shared/config.json, shared/secrets/, shared/data/
+    incoming/<run>.tar.gz                    uploads (.part while receiving)
+    ledger.jsonl                             append-only deploy and rollback records
+    deploy.lock, deploy.lock.json            flock target and its holder's details
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import fcntl
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import (
+    IO,
+    Any,
+    Callable,
+    NamedTuple,
+    NoReturn,
+    Optional,
+    cast,
+)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_LOCKED = 3
+
+LOCK_POLL = 0.2
+CHUNK = 1 << 20
+STALE_PART_SECONDS = 3600.0
+STALE_INCOMING_SECONDS = 86400.0
+STALE_LINK_SECONDS = 60.0
+MAX_JSON_INPUT = 1 << 20
+TAIL_LINES = 20
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+!_-]{0,63}$")
+RELEASE_RE = re.compile(r"^(?P<version>[0-9A-Za-z][0-9A-Za-z.+!_-]*)-(?P<ts>\d{8}T\d{6}Z)$")
+UNIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._@\\-]{0,255}$")
+SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+SECRET_KEY_RE = re.compile(r"password|passwd|secret|token|key$", re.IGNORECASE)
+LEDGER_KINDS = ("deploy", "rollback")
+LEDGER_REQUIRED = ("kind", "env", "version", "outcome", "started", "ended")
+# Ledger outcomes meaning "this release went live and passed its checks".
+LIVE_OUTCOMES = ("succeeded", "success")
+HEALTH_FIELDS: tuple[tuple[str, str], ...] = (
+    ("status", "str"),
+    ("connected", "bool"),
+    ("channel", "str"),
+    ("version", "str"),
+    ("uptime", "number"),
+)
+HEALTH_CONTRACT = (
+    "GET /api/health must answer JSON {status: str, connected: bool, channel: str, "
+    "version: str, uptime: number} (see CONFIGURATION.md)"
+)
+
+Json = dict[str, Any]
+
+
+class AgentError(Exception):
+    """A failure with a stable code and a sentence that names the problem and the fix."""
+
+    def __init__(self, code: str, message: str, exit_code: int = EXIT_ERROR, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.exit_code = exit_code
+        self.extra = extra
+
+    def payload(self) -> Json:
+        out: Json = {"ok": False, "error": {"code": self.code, "message": self.message}}
+        out.update(self.extra)
+        return out
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime | None = None) -> str:
+    return (dt or utc_now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stamp(dt: datetime | None = None) -> str:
+    return (dt or utc_now()).strftime("%Y%m%dT%H%M%SZ")
+
+
+def log(message: str) -> None:
+    """Progress for humans: stderr only, so stdout stays one JSON object."""
+    print(f"shipit-agent: {message}", file=sys.stderr, flush=True)
+
+
+def emit(obj: Json) -> None:
+    try:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the SSH side is gone; nobody is left to read the answer
+        pass
+
+
+def stdin_bytes() -> IO[bytes]:
+    return cast(IO[bytes], getattr(sys.stdin, "buffer", sys.stdin))
+
+
+def read_stdin_json(code: str, what: str) -> Any:
+    raw = stdin_bytes().read(MAX_JSON_INPUT + 1)
+    if len(raw) > MAX_JSON_INPUT:
+        raise AgentError(code, f"{what} on stdin is larger than {MAX_JSON_INPUT} bytes; send less")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        # Never echo the input: it may hold secrets.
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise AgentError(
+            code, f"{what} on stdin is not valid JSON ({reason}); send one JSON object"
+        ) from None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write a temp file beside ``path`` (created with ``mode``), fsync it, rename it over."""
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink()
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def age_seconds(path: Path) -> float:
+    return time.time() - os.lstat(path).st_mtime
+
+
+def inside(root: str, path: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+# --------------------------------------------------------------------------- layout
+
+
+class Release(NamedTuple):
+    name: str
+    version: str
+    ts: str
+
+
+class Layout:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.releases = base / "releases"
+        self.current = base / "current"
+        self.shared = base / "shared"
+        self.config = self.shared / "config.json"
+        self.secrets = self.shared / "secrets"
+        self.data = self.shared / "data"
+        self.incoming = base / "incoming"
+        self.ledger = base / "ledger.jsonl"
+        self.lock = base / "deploy.lock"
+        self.lock_info = base / "deploy.lock.json"
+
+    def ensure(self) -> Layout:
+        """Create the layout on first use; tighten the secrets folder every time."""
+        for folder in (self.base, self.releases, self.shared, self.data, self.incoming):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.secrets.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self.secrets, 0o700)
+        return self
+
+    def releases_list(self) -> list[Release]:
+        """Complete releases (a matching name and a manifest), oldest first."""
+        if not self.releases.is_dir():
+            return []
+        found = []
+        for entry in self.releases.iterdir():
+            match = RELEASE_RE.match(entry.name)
+            complete = entry.is_dir() and (entry / "manifest.json").is_file()
+            if match and complete and not entry.is_symlink():
+                found.append(Release(entry.name, match["version"], match["ts"]))
+        return sorted(found, key=lambda r: (r.ts, r.name))
+
+    def current_name(self) -> str | None:
+        try:
+            target = os.readlink(self.current)
+        except OSError:
+            return None
+        return Path(target).name or None
+
+    def stale_links(self) -> list[Path]:
+        if not self.base.is_dir():
+            return []
+        return sorted(p for p in self.base.glob("current.tmp-*") if p.is_symlink())
+
+
+def describe_releases(releases: list[Release], current: str | None) -> str:
+    if not releases:
+        return "no releases are installed"
+    names = [f"{r.name} (live)" if r.name == current else r.name for r in releases]
+    return "releases on the host: " + ", ".join(names)
+
+
+# --------------------------------------------------------------------------- lock
+
+
+def read_holder(layout: Layout) -> Json | None:
+    try:
+        info = json.loads(layout.lock_info.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def describe_holder(holder: Json | None) -> str:
+    if not holder:
+        return "another process (deploy.lock.json has no holder details)"
+    return (
+        f"run {holder.get('run', '?')} (version {holder.get('version', '?')}, "
+        f"trigger {holder.get('trigger', '?')}) since {holder.get('since', '?')}"
+    )
+
+
+def try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def lock_is_held(layout: Layout) -> bool:
+    """True when some process holds the flock on deploy.lock (tested without keeping it)."""
+    try:
+        fd = os.open(layout.lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        if try_flock(fd):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def current_holder(layout: Layout) -> Json | None:
+    """The holder's details when the lock is really held, else None (stale details ignored)."""
+    if not lock_is_held(layout):
+        return None
+    return read_holder(layout) or {}
+
+
+def require_lock(layout: Layout, run: str) -> None:
+    holder = read_holder(layout)
+    fix = f"Take it first with `shipit_agent.py lock --run {run}` and keep that session open"
+    if not holder or holder.get("run") != run:
+        held_by = describe_holder(holder) if lock_is_held(layout) else "nobody"
+        raise AgentError(
+            "NOT_LOCKED",
+            f"run {run} does not hold the deploy lock of {layout.base} (held by {held_by}). {fix}",
+        )
+    pid = holder.get("pid")
+    if not isinstance(pid, int) or not pid_alive(pid) or not lock_is_held(layout):
+        raise AgentError(
+            "NOT_LOCKED",
+            f"the deploy lock of run {run} on {layout.base} is gone (its holder process "
+            f"{pid} has exited). {fix}",
+        )
+
+
+class _Released(Exception):
+    pass
+
+
+def _raise_released(signum: int, frame: Any) -> None:
+    raise _Released()
+
+
+def hold_until_released(answer: Json) -> None:
+    """Print the answer, then block until stdin closes (the SSH session ended) or SIGTERM/SIGHUP.
+
+    The handlers go in before the answer is printed: a signal right after it still releases.
+    """
+    handlers: list[tuple[signal.Signals, Any]] = []
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            handlers.append((sig, signal.signal(sig, _raise_released)))
+    try:
+        emit(answer)
+        stream = stdin_bytes()
+        read = getattr(stream, "read1", stream.read)
+        while read(65536):
+            pass
+    except _Released:
+        pass
+    finally:
+        for sig, old in handlers:
+            signal.signal(sig, old)
+
+
+def cmd_lock(args: argparse.Namespace) -> Json | None:
+    layout = Layout(args.base).ensure()
+    fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        started = time.monotonic()
+        announced = False
+        while not try_flock(fd):
+            waited = time.monotonic() - started
+            holder = read_holder(layout)
+            if not announced:
+                log(
+                    f"waiting up to {args.wait:g} s: the environment is locked by "
+                    f"{describe_holder(holder)}"
+                )
+                announced = True
+            if waited >= args.wait:
+                raise AgentError(
+                    "LOCKED",
+                    f"environment is locked by {describe_holder(holder)}; waited {args.wait:g} s. "
+                    "Retry later, or check that run",
+                    exit_code=EXIT_LOCKED,
+                    holder=holder,
+                )
+            time.sleep(min(LOCK_POLL, max(0.01, args.wait - waited)))
+        info = {
+            "run": args.run,
+            "version": args.version,
+            "trigger": args.trigger,
+            "since": iso(),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
+        atomic_write(layout.lock_info, (json.dumps(info) + "\n").encode())
+        try:
+            hold_until_released({"ok": True, "locked": True, "run": args.run})
+        finally:
+            holder = read_holder(layout)
+            if holder and holder.get("run") == args.run and holder.get("pid") == os.getpid():
+                layout.lock_info.unlink()
+    finally:
+        os.close(fd)
+    return None
+
+
+# --------------------------------------------------------------------------- receive
+
+
+def cmd_receive(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base).ensure()
+    final = layout.incoming / f"{args.run}.tar.gz"
+    part = layout.incoming / f"{args.run}.tar.gz.part"
+    digest = hashlib.sha256()
+    size = 0
+    stream = stdin_bytes()
+    # read1: write what has arrived at once, so a cut connection leaves what it had received.
+    read = getattr(stream, "read1", stream.read)
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for chunk in iter(lambda: read(CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    actual = digest.hexdigest()
+    if actual != args.sha256:
+        part.unlink()
+        raise AgentError(
+            "SHA256_MISMATCH",
+            f"the uploaded artifact does not match: expected sha256 {args.sha256}, got {actual} "
+            f"({size} bytes received). The upload was cut or corrupted; nothing on the host was "
+            "changed. Upload it again",
+        )
+    os.replace(part, final)
+    fsync_dir(layout.incoming)
+    log(f"received {size} bytes into {final}")
+    return {"ok": True, "path": str(final), "bytes": size, "sha256": actual}
+
+
+# --------------------------------------------------------------------------- install
+
+
+def unsafe(member: str, why: str) -> AgentError:
+    return AgentError(
+        "UNSAFE_ARTIFACT",
+        f"refusing the artifact: entry {member!r} {why}. Rebuild it with shipit's build",
+    )
+
+
+def check_inside(root_real: str, path: Path, member: str) -> None:
+    probe = path
+    while not os.path.lexists(probe):
+        probe = probe.parent
+    if not inside(root_real, os.path.realpath(probe)):
+        raise unsafe(member, "would be written outside the release folder (through a link)")
+
+
+def member_parts(name: str) -> list[str]:
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        raise unsafe(name, "has an absolute path")
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise unsafe(name, "contains '..'")
+    return parts
+
+
+def safe_extract(archive: Path, dest: Path) -> str:
+    """Extract ``archive`` into ``dest`` with its single top folder stripped; return that folder.
+
+    Rejects absolute paths, '..', links that point outside, hard links to anything but an earlier
+    file, devices, FIFOs and entries outside the one top folder.
+    """
+    root_real = os.path.realpath(dest)
+    top: str | None = None
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = member_parts(member.name)
+                if not parts:
+                    continue
+                if top is None:
+                    top = parts[0]
+                elif parts[0] != top:
+                    raise unsafe(member.name, f"is outside the artifact's top folder {top!r}")
+                rel = parts[1:]
+                if not rel:
+                    if not member.isdir():
+                        raise unsafe(member.name, "is not a folder")
+                    continue
+                target = dest.joinpath(*rel)
+                check_inside(root_real, target.parent, member.name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if member.isdir():
+                    if os.path.lexists(target) and not target.is_dir():
+                        raise unsafe(member.name, "is a folder and a file at once")
+                    target.mkdir(mode=0o755, exist_ok=True)
+                    continue
+                if os.path.lexists(target):
+                    raise unsafe(member.name, "appears twice")
+                if member.isfile():
+                    source = tar.extractfile(member)
+                    assert source is not None
+                    mode = 0o755 if member.mode & 0o111 else 0o644
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                    with source, os.fdopen(os.open(target, flags, mode), "wb") as out:
+                        shutil.copyfileobj(source, out, CHUNK)
+                elif member.issym():
+                    link_to = member.linkname
+                    if os.path.isabs(link_to):
+                        raise unsafe(member.name, f"is a link to an absolute path {link_to!r}")
+                    os.symlink(link_to, target)
+                    if not inside(root_real, os.path.realpath(target)):
+                        target.unlink()
+                        raise unsafe(member.name, f"is a link pointing outside ({link_to!r})")
+                elif member.islnk():
+                    link = member_parts(member.linkname)
+                    source_path = dest.joinpath(*link[1:]) if link[:1] == [top] else None
+                    if source_path is None or not source_path.is_file() or source_path.is_symlink():
+                        raise unsafe(member.name, "is a hard link to a file outside the artifact")
+                    check_inside(root_real, source_path, member.name)
+                    os.link(source_path, target)
+                else:
+                    raise unsafe(member.name, "is a device, FIFO or other special file")
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise AgentError(
+            "BAD_ARTIFACT",
+            f"{archive.name} is not a readable .tar.gz ({exc}). Rebuild and upload it again",
+        ) from None
+    if top is None:
+        raise AgentError("BAD_ARTIFACT", f"{archive.name} is empty. Rebuild and upload it again")
+    return top
+
+
+def load_manifest(root: Path, top: str) -> Json:
+    path = root / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AgentError(
+            "BAD_MANIFEST", "the artifact has no manifest.json. Build it with shipit's build"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise AgentError(
+            "BAD_MANIFEST", f"manifest.json is not valid JSON ({exc}). Rebuild the artifact"
+        ) from None
+    problems = []
+    if not isinstance(manifest, dict):
+        raise AgentError("BAD_MANIFEST", "manifest.json is not a JSON object. Rebuild the artifact")
+    if not isinstance(manifest.get("name"), str) or not manifest["name"]:
+        problems.append("name must be a non-empty string")
+    if not isinstance(manifest.get("version"), str) or not VERSION_RE.match(manifest["version"]):
+        problems.append("version must be a version such as 1.2.3")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        problems.append("files must map each path to its sha256")
+    reqs = manifest.setdefault("requirements", [])
+    if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
+        problems.append("requirements must be a list of file names")
+    if problems:
+        raise AgentError(
+            "BAD_MANIFEST", "manifest.json is malformed: " + "; ".join(problems) + ". Rebuild it"
+        )
+    expected_top = f"{manifest['name']}-{manifest['version']}"
+    if top != expected_top:
+        raise AgentError(
+            "BAD_MANIFEST",
+            f"the artifact's top folder is {top!r} but its manifest says {expected_top!r}. "
+            "Rebuild it with shipit's build",
+        )
+    for req in reqs:
+        if req not in cast(dict[str, str], files):
+            raise AgentError(
+                "BAD_MANIFEST",
+                f"requirements file {req!r} is not among the manifest's files. Rebuild it",
+            )
+    return manifest
+
+
+def verify_files(root: Path, files: dict[str, str]) -> None:
+    for rel in sorted(files):
+        expected = files[rel].lower()
+        path = root / rel
+        if ".." in rel.split("/") or rel.startswith("/"):
+            raise AgentError("MANIFEST_MISMATCH", f"manifest.json lists an unsafe path {rel!r}")
+        if not path.is_file() or path.is_symlink():
+            raise AgentError(
+                "MANIFEST_MISMATCH",
+                f"{rel} is listed in manifest.json but missing from the artifact. "
+                "The artifact was altered; rebuild it",
+            )
+        actual = sha256_file(path)
+        if actual != expected:
+            raise AgentError(
+                "MANIFEST_MISMATCH",
+                f"{rel} does not match manifest.json (sha256 {actual}, manifest says {expected}). "
+                "The artifact was altered; rebuild it",
+            )
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            rel = (Path(dirpath) / name).relative_to(root).as_posix()
+            if rel != "manifest.json" and rel not in files:
+                raise AgentError(
+                    "MANIFEST_MISMATCH",
+                    f"{rel} is in the artifact but not listed in manifest.json. "
+                    "The artifact was altered; rebuild it",
+                )
+
+
+def has_requirements(path: Path) -> bool:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text:
+            return True
+    return False
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for pip: no index, no user config, no inherited PIP_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_NO_INDEX": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+        }
+    )
+    return env
+
+
+def run_cmd(
+    argv: list[str],
+    timeout: float,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def python_tag(python: Path) -> str:
+    try:
+        result = run_cmd(
+            [str(python), "-c", "import sys; print('cp%d%d' % sys.version_info[:2])"], timeout=60
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() or "unknown"
+
+
+def make_venv(root: Path, final: Path, manifest: Json, python: str) -> None:
+    venv = root / ".venv"
+    try:
+        made = run_cmd([python, "-m", "venv", str(venv)], timeout=900, env=clean_env())
+    except FileNotFoundError:
+        raise AgentError(
+            "VENV_FAILED",
+            f"cannot create the virtualenv: {python!r} was not found on the host. "
+            "Install python3 (with venv) or pass --python",
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise AgentError("VENV_FAILED", f"`{python} -m venv` did not finish in 900 s") from None
+    if made.returncode != 0:
+        raise AgentError(
+            "VENV_FAILED",
+            f"`{python} -m venv` failed (exit {made.returncode}): {tail(made.stderr, 5)}. "
+            "Install the venv module (Debian: apt-get install python3-venv)",
+        )
+    reqs = [r for r in manifest["requirements"] if has_requirements(root / r)]
+    if reqs:
+        argv = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-index", "--quiet"]
+        if (root / "wheels").is_dir():
+            argv += ["--find-links", str(root / "wheels")]
+        for req in reqs:
+            argv += ["-r", str(root / req)]
+        log("installing " + ", ".join(reqs) + " from the bundled wheels")
+        try:
+            pip = run_cmd(argv, timeout=1800, cwd=root, env=clean_env())
+        except subprocess.TimeoutExpired:
+            raise AgentError("PIP_FAILED", "pip install did not finish in 1800 s") from None
+        if pip.returncode != 0:
+            built = (manifest.get("python") or {}).get("tag", "unknown")
+            have = python_tag(venv / "bin" / "python")
+            hint = (
+                f" The artifact was built for {built} but the host's {python} is {have}: "
+                "build with the host's Python version, or pass --python"
+                if built != have
+                else " Every requirement must have a wheel in the artifact's wheels/ folder"
+            )
+            raise AgentError(
+                "PIP_FAILED",
+                f"pip could not install the requirements offline (exit {pip.returncode}): "
+                f"{tail(pip.stderr or pip.stdout, 8)}.{hint}",
+            )
+    relocate_venv(venv, str(root), str(final))
+
+
+def relocate_venv(venv: Path, old: str, new: str) -> None:
+    """Scripts and pyvenv.cfg name the folder they were made in; point them at the final one."""
+    candidates = [venv / "pyvenv.cfg"]
+    bindir = venv / "bin"
+    if bindir.is_dir():
+        candidates += sorted(bindir.iterdir())
+    old_b, new_b = old.encode(), new.encode()
+    for path in candidates:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > CHUNK:
+            continue
+        data = path.read_bytes()
+        if old_b in data:
+            mode = path.stat().st_mode & 0o7777
+            atomic_write(path, data.replace(old_b, new_b), mode)
+
+
+def peek_version(archive: Path) -> str:
+    """The manifest's version, read before unpacking (it names the release folder)."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = [p for p in member.name.split("/") if p not in ("", ".")]
+                if len(parts) == 2 and parts[1] == "manifest.json" and member.isfile():
+                    source = tar.extractfile(member)
+                    assert source is not None
+                    manifest = json.loads(source.read(MAX_JSON_INPUT).decode("utf-8"))
+                    version = manifest.get("version") if isinstance(manifest, dict) else None
+                    if not isinstance(version, str) or not VERSION_RE.match(version):
+                        raise AgentError(
+                            "BAD_MANIFEST",
+                            f"manifest.json has no usable version ({version!r}). "
+                            "Rebuild the artifact with shipit's build",
+                        )
+                    return version
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise AgentError(
+            "BAD_ARTIFACT",
+            f"{archive.name} is not a readable .tar.gz ({exc}). Rebuild and upload it again",
+        ) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise AgentError(
+            "BAD_MANIFEST", f"manifest.json is not valid JSON ({exc}). Rebuild the artifact"
+        ) from None
+    raise AgentError(
+        "BAD_MANIFEST",
+        f"{archive.name} has no manifest.json in its top folder. Build it with shipit's build",
+    )
+
+
+def release_name(layout: Layout, version: str) -> str:
+    for _ in range(10):
+        name = f"{version}-{stamp()}"
+        taken = [layout.releases / name, layout.releases / f"{name}.tmp"]
+        if not any(os.path.lexists(p) for p in taken):
+            return name
+        time.sleep(0.5)
+    raise AgentError("INSTALL_FAILED", f"no free release name for {version}; retry in a second")
+
+
+def cmd_install(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base).ensure()
+    require_lock(layout, args.run)
+    artifact = layout.incoming / f"{args.run}.tar.gz"
+    if not artifact.is_file():
+        raise AgentError(
+            "NO_ARTIFACT",
+            f"no uploaded artifact for run {args.run} ({artifact} is missing). "
+            "Upload it first with `receive`",
+        )
+    actual = sha256_file(artifact)
+    if actual != args.sha256:
+        raise AgentError(
+            "SHA256_MISMATCH",
+            f"{artifact.name} on the host does not match: expected sha256 {args.sha256}, got "
+            f"{actual}. Nothing was changed; upload it again",
+        )
+    started = time.monotonic()
+    version = peek_version(artifact)
+    name = release_name(layout, version)
+    final = layout.releases / name
+    tmp = layout.releases / f"{name}.tmp"
+    tmp.mkdir()
+    try:
+        top = safe_extract(artifact, tmp)
+        manifest = load_manifest(tmp, top)
+        verify_files(tmp, manifest["files"])
+        for reserved in ("config.json", "data", ".venv"):
+            if os.path.lexists(tmp / reserved):
+                raise AgentError(
+                    "BAD_ARTIFACT",
+                    f"the artifact has {reserved} at its root, which the host manages "
+                    f"(it links or creates {reserved} there). Remove it from build.include",
+                )
+        unpacked = time.monotonic()
+        log(f"unpacked and verified {len(manifest['files'])} files into releases/{tmp.name}")
+        make_venv(tmp, final, manifest, args.python)
+        venv_done = time.monotonic()
+        os.symlink("../../shared/config.json", tmp / "config.json")
+        os.symlink("../../shared/data", tmp / "data")
+        os.rename(tmp, final)
+        fsync_dir(layout.releases)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    artifact.unlink()
+    log(f"installed release {name}")
+    return {
+        "ok": True,
+        "release": name,
+        "version": manifest["version"],
+        "durations": {
+            "unpack": round(unpacked - started, 3),
+            "venv": round(venv_done - unpacked, 3),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- configure
+
+
+def secret_keys(value: Any, prefix: str = "") -> Iterator[str]:
+    """Paths of keys named like a secret whose value is a non-empty string."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if (
+                SECRET_KEY_RE.search(str(key))
+                and isinstance(inner, str)
+                and inner
+                and str(key) != "password_file"
+            ):
+                yield path
+            yield from secret_keys(inner, path)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from secret_keys(inner, f"{prefix}[{i}]")
+
+
+def cmd_configure(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base).ensure()
+    require_lock(layout, args.run)
+    payload = read_stdin_json("BAD_CONFIG_INPUT", "the configuration")
+    if not isinstance(payload, dict) or not isinstance(payload.get("config"), dict):
+        raise AgentError(
+            "BAD_CONFIG_INPUT",
+            'stdin must be a JSON object {"config": {...}, "secrets": {"name": "value"}}',
+        )
+    secrets = payload.get("secrets", {})
+    if not isinstance(secrets, dict):
+        raise AgentError("BAD_CONFIG_INPUT", '"secrets" must be an object of name to string value')
+    for name, value in secrets.items():
+        if not NAME_RE.match(name) or not isinstance(value, str) or not value:
+            raise AgentError(
+                "BAD_CONFIG_INPUT",
+                f"secret {name!r} needs a name of letters, digits, '.', '_' or '-' and a "
+                "non-empty string value",
+            )
+    config: Json = dict(payload["config"])
+    leaked = sorted(secret_keys(config))
+    if leaked:
+        raise AgentError(
+            "BAD_CONFIG_INPUT",
+            f"the runtime config holds a secret value under {', '.join(leaked)}; send secrets "
+            'in "secrets" so they reach the host only as 0600 files',
+        )
+    for name in sorted(secrets):
+        atomic_write(layout.secrets / name, secrets[name].encode("utf-8"), 0o600)
+    password = layout.secrets / "bot_password"
+    if password.is_file():
+        config["password_file"] = str(password.absolute())
+    body = (json.dumps(config, indent=2) + "\n").encode()
+    target = layout.config
+    if args.release:
+        # The config belongs to the release, so a rollback brings back the config it ran with.
+        if not release_complete(layout, args.release):
+            raise AgentError(
+                "NO_SUCH_RELEASE", f"release {args.release} is not on the host; install it first"
+            )
+        target = layout.releases / args.release / "config.json"
+        if target.is_symlink():
+            target.unlink()
+    atomic_write(target, body, 0o600)
+    return {"ok": True, "config": str(target), "secrets": sorted(secrets)}
+
+
+# --------------------------------------------------------------------------- switch
+
+
+def release_complete(layout: Layout, name: str) -> bool:
+    path = layout.releases / name
+    return (
+        RELEASE_RE.match(name) is not None
+        and path.is_dir()
+        and not path.is_symlink()
+        and (path / "manifest.json").is_file()
+    )
+
+
+def switch_to(layout: Layout, run: str, name: str) -> str | None:
+    previous = layout.current_name()
+    link = layout.base / f"current.tmp-{run}"
+    if os.path.lexists(link):
+        link.unlink()
+    os.symlink(f"releases/{name}", link)
+    try:
+        os.replace(link, layout.current)
+    except OSError as exc:
+        link.unlink()
+        raise AgentError(
+            "BAD_LAYOUT",
+            f"cannot replace {layout.current} ({exc.strerror}); it must be a symlink. "
+            "Move it away and switch again",
+        ) from None
+    fsync_dir(layout.base)
+    return previous
+
+
+def cmd_switch(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base).ensure()
+    require_lock(layout, args.run)
+    if not release_complete(layout, args.release):
+        raise AgentError(
+            "NO_SUCH_RELEASE",
+            f"release {args.release!r} is not installed on the host; "
+            f"{describe_releases(layout.releases_list(), layout.current_name())}",
+        )
+    previous = switch_to(layout, args.run, args.release)
+    log(f"current: {previous} -> {args.release}")
+    return {"ok": True, "previous": previous, "current": args.release}
+
+
+# --------------------------------------------------------------------------- systemd
+
+
+def systemctl(sudo: bool) -> list[str]:
+    return (["sudo", "-n"] if sudo else []) + ["systemctl"]
+
+
+def journal_tail(unit: str, sudo: bool = False) -> str:
+    argv = (["sudo", "-n"] if sudo else []) + ["journalctl", "-u", unit, "-n", "20", "--no-pager"]
+    try:
+        result = run_cmd(argv, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"(journalctl unavailable: {exc})"
+    return tail(result.stdout or result.stderr)
+
+
+def cmd_restart(args: argparse.Namespace) -> Json:
+    started = time.monotonic()
+    argv = systemctl(args.sudo) + ["restart", args.unit]
+    try:
+        # A unit that crash-looped past its start limit refuses `restart` until reset: a rollback
+        # right after a crash loop must still be able to start the previous release.
+        run_cmd(systemctl(args.sudo) + ["reset-failed", args.unit], timeout=args.timeout)
+        result = run_cmd(argv, timeout=args.timeout)
+    except FileNotFoundError:
+        raise AgentError(
+            "RESTART_FAILED",
+            f"cannot restart {args.unit}: {argv[0]} was not found. The host needs systemd",
+        ) from None
+    except subprocess.TimeoutExpired:
+        journal = journal_tail(args.unit, args.sudo)
+        raise AgentError(
+            "RESTART_FAILED",
+            f"`systemctl restart {args.unit}` did not finish in {args.timeout:g} s. "
+            f"Last journal lines:\n{journal}",
+            journal=journal,
+        ) from None
+    if result.returncode != 0:
+        journal = journal_tail(args.unit, args.sudo)
+        raise AgentError(
+            "RESTART_FAILED",
+            f"`systemctl restart {args.unit}` failed (exit {result.returncode}): "
+            f"{tail(result.stderr, 5)}. Check the unit; last journal lines:\n{journal}",
+            stderr=tail(result.stderr),
+            journal=journal,
+        )
+    return {"ok": True, "unit": args.unit, "duration": round(time.monotonic() - started, 3)}
+
+
+def unit_state(unit: str) -> tuple[str, int] | None:
+    """(ActiveState, NRestarts) of a unit, or None when systemctl cannot tell."""
+    try:
+        result = run_cmd(["systemctl", "show", unit, "-p", "ActiveState", "-p", "NRestarts"], 30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    props = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    try:
+        return props.get("ActiveState", "unknown"), int(props.get("NRestarts", "0"))
+    except ValueError:
+        return None
+
+
+def check_crash_loop(unit: str, baseline: tuple[str, int] | None, elapsed: float) -> None:
+    if baseline is None:
+        return
+    state = unit_state(unit)
+    if state is None:
+        return
+    active, restarts = state
+    why = ""
+    if active == "failed":
+        why = f"unit {unit} has failed (ActiveState=failed)"
+    elif restarts > baseline[1]:
+        why = (
+            f"unit {unit} is crash-looping: systemd restarted it {restarts - baseline[1]} time(s) "
+            f"while waiting for health (NRestarts {baseline[1]} -> {restarts})"
+        )
+    if why:
+        journal = journal_tail(unit)
+        raise AgentError(
+            "CRASH_LOOP",
+            f"{why}, {elapsed:.1f} s after the start. The bot exits on start; last journal "
+            f"lines:\n{journal}",
+            journal=journal,
+            elapsed=round(elapsed, 3),
+        )
+
+
+# --------------------------------------------------------------------------- health and smoke
+
+
+class Probe(NamedTuple):
+    code: str | None
+    message: str
+    body: Any = None
+    status: int | None = None
+
+
+def http_call(
+    url: str, timeout: float, data: bytes | None = None
+) -> tuple[int | None, bytes, Probe | None]:
+    """(HTTP status, body, None) for any answer; (None, b"", problem) when there was none.
+
+    The problem's code is a suffix ("UNREACHABLE", "TIMEOUT") for the caller to prefix.
+    """
+    headers = {"Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read(MAX_JSON_INPUT), None
+    except urllib.error.HTTPError as exc:
+        try:
+            body = exc.read(MAX_JSON_INPUT)
+        except (OSError, http.client.HTTPException):
+            body = b""
+        return exc.code, body, None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            return None, b"", Probe("TIMEOUT", f"no answer from {url} within {timeout:.1f} s")
+        if isinstance(reason, ConnectionRefusedError):
+            return None, b"", Probe("UNREACHABLE", f"connection refused: nothing listens at {url}")
+        return None, b"", Probe("UNREACHABLE", f"cannot reach {url} ({reason})")
+    except (socket.timeout, TimeoutError):
+        return None, b"", Probe("TIMEOUT", f"no answer from {url} within {timeout:.1f} s")
+    except (OSError, http.client.HTTPException) as exc:
+        return (
+            None,
+            b"",
+            Probe("UNREACHABLE", f"{url} closed the connection without an answer ({exc!r})"),
+        )
+
+
+def type_ok(value: Any, kind: str) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def probe_health(url: str, timeout: float, expect_version: str | None) -> Probe:
+    status, raw, problem = http_call(url, timeout)
+    if problem is not None:
+        return problem._replace(code=f"HEALTH_{problem.code}")
+    if status == 404:
+        return Probe(
+            "HEALTH_UNREACHABLE",
+            f"the health endpoint is missing: GET {url} answered HTTP 404. Check the health "
+            f"URL and port; {HEALTH_CONTRACT}",
+            status=status,
+        )
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        snippet = raw[:120].decode("utf-8", "replace")
+        if status is not None and not 200 <= status < 300:
+            message = f"GET {url} answered HTTP {status} ({snippet!r})"
+            return Probe("HEALTH_UNREACHABLE", message, None, status)
+        return Probe(
+            "HEALTH_NOT_JSON",
+            f"GET {url} answered HTTP {status} with a body that is not JSON: {snippet!r}. "
+            f"{HEALTH_CONTRACT}",
+            status=status,
+        )
+    if not isinstance(body, dict):
+        return Probe(
+            "HEALTH_BAD_SHAPE",
+            f"GET {url} answered JSON that is not an object ({type(body).__name__}). "
+            f"{HEALTH_CONTRACT}",
+            body,
+            status,
+        )
+    problems = []
+    for field, kind in HEALTH_FIELDS:
+        if field not in body:
+            problems.append(f"{field} is missing")
+        elif not type_ok(body[field], kind):
+            problems.append(f"{field} must be a {kind}, got {json.dumps(body[field])}")
+        elif kind == "number" and body[field] < 0:
+            problems.append(f"{field} must not be negative, got {json.dumps(body[field])}")
+    if problems:
+        return Probe(
+            "HEALTH_BAD_SHAPE",
+            f"the health answer has the wrong shape: {'; '.join(problems)}. {HEALTH_CONTRACT}",
+            body,
+            status,
+        )
+    if body["status"] != "running" or body["connected"] is not True:
+        return Probe(
+            "HEALTH_NOT_CONNECTED",
+            f"the bot answers but is not connected to channel {body['channel']!r} "
+            f"(status {body['status']!r}, connected {json.dumps(body['connected'])}). "
+            "Check the server, the credentials and the bot's log",
+            body,
+            status,
+        )
+    if expect_version is not None and body["version"] != expect_version:
+        return Probe(
+            "HEALTH_WRONG_VERSION",
+            f"the bot reports version {body['version']!r}, expected {expect_version!r}: the old "
+            "process may still be running (did the restart take effect?)",
+            body,
+            status,
+        )
+    return Probe(None, "healthy", body, status)
+
+
+def cmd_health(args: argparse.Namespace) -> Json:
+    started = time.monotonic()
+    deadline = started + args.timeout
+    baseline = unit_state(args.unit) if args.unit else None
+    attempts = 0
+    last_body: Any = None
+    while True:
+        attempts += 1
+        remaining = max(0.1, deadline - time.monotonic())
+        probe = probe_health(
+            url=args.url,
+            timeout=min(args.request_timeout, remaining),
+            expect_version=args.expect_version,
+        )
+        if probe.body is not None:
+            last_body = probe.body
+        elapsed = time.monotonic() - started
+        if probe.code is None:
+            return {
+                "ok": True,
+                "health": probe.body,
+                "elapsed": round(elapsed, 3),
+                "attempts": attempts,
+            }
+        if args.unit:
+            check_crash_loop(args.unit, baseline, elapsed)
+        if time.monotonic() >= deadline:
+            raise AgentError(
+                str(probe.code),
+                f"{probe.message} (still failing after {elapsed:.1f} s and {attempts} attempts)",
+                last=last_body,
+                elapsed=round(elapsed, 3),
+            )
+        time.sleep(max(0.0, min(args.interval, deadline - time.monotonic())))
+
+
+def smoke_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.path.rstrip("/").endswith("/api/smoke"):
+        return url
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/api/smoke", "", ""))
+
+
+def cmd_smoke(args: argparse.Namespace) -> Json:
+    url = smoke_url(args.url)
+    data = json.dumps({"command": args.command}).encode()
+    started = time.monotonic()
+    deadline = started + args.timeout
+    attempts = 0
+    while True:
+        attempts += 1
+        remaining = max(0.1, deadline - time.monotonic())
+        status, raw, problem = http_call(url, min(args.request_timeout, remaining), data)
+        elapsed = time.monotonic() - started
+        if problem is None and status in (404, 405, 501):
+            raise AgentError(
+                "SMOKE_UNREACHABLE",
+                f"the smoke endpoint is missing: POST {url} answered HTTP {status}. The bot's "
+                'status server must answer POST /api/smoke {"command": ...} with '
+                '{"reply": ...} (see CONFIGURATION.md)',
+                elapsed=round(elapsed, 3),
+            )
+        if problem is None and status is not None and 200 <= status < 300:
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                body = None
+            reply = body.get("reply") if isinstance(body, dict) else None
+            if isinstance(reply, str) and args.expect in reply:
+                return {
+                    "ok": True,
+                    "command": args.command,
+                    "reply": reply,
+                    "elapsed": round(elapsed, 3),
+                }
+            seen = (
+                json.dumps(reply)
+                if isinstance(reply, str)
+                else raw[:200].decode("utf-8", "replace")
+            )
+            raise AgentError(
+                "SMOKE_WRONG_ANSWER",
+                f"the bot answered {args.command!r} with {seen}, which does not contain "
+                f"{args.expect!r}. The new release does not handle basic commands",
+                reply=reply,
+                elapsed=round(elapsed, 3),
+            )
+        if problem is None:
+            problem = Probe(
+                "WRONG_ANSWER", f"POST {url} answered HTTP {status}: {raw[:200]!r}", status=status
+            )
+        if time.monotonic() >= deadline:
+            raise AgentError(
+                f"SMOKE_{problem.code}",
+                f"smoke check {args.command!r} failed: {problem.message} (after {elapsed:.1f} s "
+                f"and {attempts} attempts)",
+                elapsed=round(elapsed, 3),
+            )
+        time.sleep(max(0.0, min(args.interval, deadline - time.monotonic())))
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+def read_ledger(layout: Layout) -> tuple[list[Json], int]:
+    """Good entries oldest first, and how many lines were corrupt (skipped)."""
+    try:
+        raw = layout.ledger.read_bytes()
+    except FileNotFoundError:
+        return [], 0
+    entries: list[Json] = []
+    corrupt = 0
+    for line in raw.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            corrupt += 1
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+        else:
+            corrupt += 1
+    return entries, corrupt
+
+
+def check_ledger_entry(entry: Any) -> Json:
+    if not isinstance(entry, dict):
+        raise AgentError("BAD_LEDGER_ENTRY", "the ledger entry must be one JSON object")
+    problems = []
+    missing = [k for k in LEDGER_REQUIRED if k not in entry]
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if "kind" in entry and entry["kind"] not in LEDGER_KINDS:
+        problems.append(f"kind must be one of {', '.join(LEDGER_KINDS)}")
+    for key in ("env", "version", "outcome"):
+        if key in entry and (not isinstance(entry[key], str) or not entry[key]):
+            problems.append(f"{key} must be a non-empty string")
+    for key in ("started", "ended"):
+        if key in entry and (not isinstance(entry[key], str) or not ISO_RE.match(entry[key])):
+            problems.append(f"{key} must be a UTC ISO-8601 time such as 2026-11-26T21:00:00Z")
+    leaked = sorted(secret_keys(entry))
+    if leaked:
+        problems.append(
+            f"{', '.join(leaked)} look like secrets (keys named like password, secret, token or "
+            "key must not hold values in the ledger)"
+        )
+    if problems:
+        raise AgentError(
+            "BAD_LEDGER_ENTRY", "refusing the ledger entry: " + "; ".join(problems) + "."
+        )
+    return entry
+
+
+def append_ledger(layout: Layout, entry: Json) -> Json:
+    """Validate, add the host, and append one line: O_APPEND, a single write, fsync."""
+    entry = dict(check_ledger_entry(entry))
+    entry["host"] = socket.gethostname()
+    line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+    fd = os.open(layout.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(line)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return entry
+
+
+def cmd_ledger_append(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base).ensure()
+    entry = read_stdin_json("BAD_LEDGER_ENTRY", "the ledger entry")
+    return {"ok": True, "entry": append_ledger(layout, entry)}
+
+
+def cmd_history(args: argparse.Namespace) -> Json:
+    entries, corrupt = read_ledger(Layout(args.base))
+    newest = list(reversed(entries))[: args.limit]
+    return {"ok": True, "entries": newest, "total": len(entries), "corrupt": corrupt}
+
+
+# --------------------------------------------------------------------------- rollback and prune
+
+
+def rollback_target(layout: Layout, to_version: str | None = None) -> tuple[Release, str]:
+    """The release to go back to, and why it was chosen ("ledger", "older", "newest", "version")."""
+    releases = layout.releases_list()
+    current = layout.current_name()
+    by_name = {r.name: r for r in releases}
+    others = [r for r in releases if r.name != current]
+    listing = describe_releases(releases, current)
+    if to_version is not None:
+        matches = [r for r in others if r.version == to_version]
+        if matches:
+            return matches[-1], "version"
+        if any(r.version == to_version for r in releases):
+            raise AgentError(
+                "NO_SUCH_VERSION",
+                f"version {to_version} is the live release ({current}); nothing to roll back to. "
+                f"{listing[0].upper() + listing[1:]}",
+            )
+        raise AgentError(
+            "NO_SUCH_VERSION",
+            f"version {to_version} is not on the host (it may have been pruned); {listing}. "
+            "Pick one of those, or deploy that version again",
+        )
+    entries, _ = read_ledger(layout)
+    for entry in reversed(entries):
+        release = entry.get("release")
+        went_live = entry.get("outcome") in LIVE_OUTCOMES and isinstance(release, str)
+        if went_live and release != current and release in by_name:
+            return by_name[release], "ledger"
+    if not others:
+        raise AgentError(
+            "NO_PREVIOUS_RELEASE",
+            f"there is no previous release to roll back to: {listing}. "
+            "Deploy a known-good version instead",
+        )
+    live = by_name.get(current or "")
+    older = [r for r in others if live is not None and (r.ts, r.name) < (live.ts, live.name)]
+    if older:
+        return older[-1], "older"
+    return others[-1], "newest"
+
+
+def cmd_rollback_target(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base).ensure()
+    release, reason = rollback_target(layout, args.to)
+    return {
+        "ok": True,
+        "release": release.name,
+        "version": release.version,
+        "current": layout.current_name(),
+        "reason": reason,
+    }
+
+
+def remove_tree(path: Path) -> None:
+    """Rename first, so a half-deleted release never looks complete, then delete."""
+    doomed = path.parent / f".{path.name}.deleting-{os.getpid()}"
+    os.rename(path, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def cmd_prune(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base).ensure()
+    releases = layout.releases_list()
+    current = layout.current_name()
+    protected = {current}
+    try:
+        protected.add(rollback_target(layout)[0].name)
+    except AgentError:
+        pass
+    newest_first = list(reversed(releases))
+    keep = {r.name for r in newest_first[: args.keep]} | {n for n in protected if n}
+    deleted = []
+    for release in newest_first:
+        if release.name not in keep:
+            remove_tree(layout.releases / release.name)
+            deleted.append(release.name)
+    cleaned = []
+    for entry in sorted(layout.releases.iterdir()):
+        stale_tmp = entry.name.endswith(".tmp") and age_seconds(entry) > STALE_PART_SECONDS
+        if ".deleting-" in entry.name or stale_tmp:
+            shutil.rmtree(entry, ignore_errors=True)
+            cleaned.append(f"releases/{entry.name}")
+    for entry in sorted(layout.incoming.iterdir()):
+        limit = STALE_PART_SECONDS if entry.name.endswith(".part") else STALE_INCOMING_SECONDS
+        if entry.is_file() and age_seconds(entry) > limit:
+            entry.unlink()
+            cleaned.append(f"incoming/{entry.name}")
+    for link in layout.stale_links():
+        if age_seconds(link) > STALE_LINK_SECONDS:
+            link.unlink()
+            cleaned.append(link.name)
+    return {
+        "ok": True,
+        "deleted": deleted,
+        "kept": [r.name for r in releases if r.name not in deleted],
+        "cleaned": cleaned,
+    }
+
+
+# --------------------------------------------------------------------------- status
+
+
+def release_version(layout: Layout, name: str) -> str | None:
+    try:
+        manifest = json.loads((layout.releases / name / "manifest.json").read_text("utf-8"))
+        version = manifest.get("version")
+        if isinstance(version, str):
+            return version
+    except (OSError, ValueError, AttributeError):
+        pass
+    match = RELEASE_RE.match(name)
+    return match["version"] if match else None
+
+
+def cmd_status(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base)
+    out: Json = {
+        "ok": True,
+        "current": None,
+        "version": None,
+        "releases": [],
+        "lock": None,
+        "stale": [],
+        "problems": [],
+    }
+    if layout.base.is_dir():
+        current = layout.current_name()
+        out["current"] = current
+        out["releases"] = [r.name for r in layout.releases_list()]
+        if current is not None:
+            out["version"] = release_version(layout, current)
+            if not release_complete(layout, current):
+                out["problems"].append(
+                    f"current points at releases/{current}, which is missing or incomplete; "
+                    "switch to an installed release"
+                )
+        elif os.path.lexists(layout.current):
+            out["problems"].append("current exists but is not a symlink")
+        out["lock"] = current_holder(layout)
+        if out["lock"] is None and layout.lock_info.exists():
+            out["stale"].append("deploy.lock.json (its holder is gone; the lock is free)")
+        out["stale"] += [p.name for p in layout.stale_links()]
+        if layout.releases.is_dir():
+            out["stale"] += [
+                f"releases/{p.name}"
+                for p in sorted(layout.releases.iterdir())
+                if p.name.endswith(".tmp") or ".deleting-" in p.name
+            ]
+    if args.url:
+        probe = probe_health(args.url, args.request_timeout, None)
+        if probe.code is None:
+            out["health"] = {"ok": True, "body": probe.body}
+        else:
+            out["health"] = {
+                "ok": False,
+                "code": probe.code,
+                "message": probe.message,
+                "body": probe.body,
+            }
+    return out
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise AgentError(
+            "BAD_ARGUMENTS",
+            f"{message}. Usage: {self.format_usage().strip().removeprefix('usage: ')}",
+        )
+
+
+def typed(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise argparse.ArgumentTypeError(f"{value!r} is not a valid {what}")
+        return value
+
+    return check
+
+
+def sha256_arg(value: str) -> str:
+    if not SHA256_RE.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a sha256 (64 hex digits)")
+    return value.lower()
+
+
+def seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds >= 0")
+    return number
+
+
+def count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 0")
+    return number
+
+
+def url_arg(value: str) -> str:
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL with a valid port")
+    return value
+
+
+def base_arg(value: str) -> Path:
+    if not value:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(value).absolute()
+
+
+Handler = Callable[[argparse.Namespace], Optional[Json]]
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="shipit_agent.py", description="shipit's host agent (JSON out)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    run = typed(NAME_RE, "run id (letters, digits, '.', '_', '-')")
+
+    def command(name: str, handler: Handler, base: bool = True) -> Parser:
+        p: Parser = sub.add_parser(name, help=(handler.__doc__ or "").strip() or None)
+        p.add_argument("--base", type=base_arg, required=base, help="the environment's folder")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("lock", cmd_lock)
+    p.add_argument("--run", type=run, required=True)
+    p.add_argument("--version", default="unknown")
+    p.add_argument("--trigger", default="manual")
+    p.add_argument("--wait", type=seconds, default=0.0)
+
+    p = command("receive", cmd_receive)
+    p.add_argument("--run", type=run, required=True)
+    p.add_argument("--sha256", type=sha256_arg, required=True)
+
+    p = command("install", cmd_install)
+    p.add_argument("--run", type=run, required=True)
+    p.add_argument("--sha256", type=sha256_arg, required=True)
+    p.add_argument("--python", default="python3")
+
+    p = command("configure", cmd_configure)
+    p.add_argument("--run", type=run, required=True)
+    p.add_argument("--release", type=typed(RELEASE_RE, "release name"))
+
+    p = command("switch", cmd_switch)
+    p.add_argument("--run", type=run, required=True)
+    p.add_argument("--release", type=typed(RELEASE_RE, "release name"), required=True)
+
+    unit = typed(UNIT_RE, "systemd unit name")
+    p = command("restart", cmd_restart, base=False)
+    p.add_argument("--unit", type=unit, required=True)
+    p.add_argument("--timeout", type=seconds, default=120.0)
+    p.add_argument("--sudo", action="store_true", help="run systemctl through sudo -n")
+
+    p = command("health", cmd_health, base=False)
+    p.add_argument("--url", type=url_arg, required=True)
+    p.add_argument("--timeout", type=seconds, required=True)
+    p.add_argument("--expect-version")
+    p.add_argument("--interval", type=seconds, default=0.5)
+    p.add_argument("--request-timeout", type=seconds, default=5.0)
+    p.add_argument("--unit", type=unit)
+
+    p = command("smoke", cmd_smoke, base=False)
+    p.add_argument("--url", type=url_arg, required=True)
+    p.add_argument("--command", default="!ping")
+    p.add_argument("--expect", default="pong")
+    p.add_argument("--timeout", type=seconds, default=10.0)
+    p.add_argument("--interval", type=seconds, default=0.5)
+    p.add_argument("--request-timeout", type=seconds, default=5.0)
+
+    p = command("rollback-target", cmd_rollback_target)
+    p.add_argument("--to", type=typed(VERSION_RE, "version"))
+
+    p = command("prune", cmd_prune)
+    p.add_argument("--keep", type=count, required=True)
+
+    command("ledger-append", cmd_ledger_append)
+
+    p = command("history", cmd_history)
+    p.add_argument("--limit", type=count, default=20)
+
+    p = command("status", cmd_status)
+    p.add_argument("--url", type=url_arg)
+    p.add_argument("--request-timeout", type=seconds, default=3.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        result = args.handler(args)
+    except AgentError as exc:
+        emit(exc.payload())
+        return exc.exit_code
+    except KeyboardInterrupt:
+        emit(AgentError("INTERRUPTED", "interrupted; nothing live was changed").payload())
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - one JSON answer, whatever happens
+        emit(
+            AgentError(
+                "INTERNAL_ERROR",
+                f"the agent failed unexpectedly: {type(exc).__name__}: {exc}. Report this with "
+                "the command that was run",
+            ).payload()
+        )
+        return EXIT_ERROR
+    if result is not None:
+        emit(result)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

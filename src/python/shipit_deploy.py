@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Run a deploy plan against a host over SSH: shipit's deploy driver.
+
+The plan (JSON, built by shipit's pure TypeScript core) lists remote agent calls as data. This
+driver only executes it: it ships the agent, holds the environment's lock for the whole run
+(an SSH session whose remote `flock` dies with it), runs each phase as one SSH round trip, rolls
+back when a phase after the commit point fails, and appends the ledger entry. It prints one JSON
+result. Secrets come from files and travel on stdin, never in argv.
+
+Stdlib only; runs in shipit's deploy container and on a developer's host alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional
+
+SSH_FAILED = 255
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Driver:
+    def __init__(self, plan: Dict[str, Any]) -> None:
+        self.plan = plan
+        self.ssh = plan["ssh"]
+        self.agent = plan["agent"]
+        self.outputs: Dict[str, Dict[str, Any]] = {}
+        self.lock_proc: Optional[subprocess.Popen[bytes]] = None
+
+    # -- ssh ---------------------------------------------------------------------------------
+    def ssh_argv(self, remote: str) -> List[str]:
+        s = self.ssh
+        return [
+            "ssh",
+            "-i", s["identityFile"],
+            "-o", "IdentitiesOnly=yes",
+            "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", "UserKnownHostsFile=" + s["knownHostsFile"],
+            "-o", "ConnectTimeout=%d" % s.get("connectTimeoutSec", 15),
+            "-o", "ServerAliveInterval=5",
+            "-o", "ServerAliveCountMax=3",
+            "-o", "LogLevel=ERROR",
+            "-p", str(s["port"]),
+            "%s@%s" % (s["user"], s["host"]),
+            "--",
+            remote,
+        ]
+
+    def agent_command(self, args: List[str]) -> str:
+        return " ".join(shlex.quote(a) for a in [self.agent["python"], self.agent["remotePath"], *args])
+
+    def resolve(self, args: List[str]) -> List[str]:
+        def sub(m: "re.Match[str]") -> str:
+            phase, field = m.group(1), m.group(2)
+            value = self.outputs.get(phase, {}).get(field)
+            if value is None:
+                raise KeyError("%s.%s" % (phase, field))
+            return str(value)
+
+        return [re.sub(r"\{([a-z-]+)\.([A-Za-z_]+)\}", sub, a) for a in args]
+
+    def stdin_bytes(self, spec: Optional[Dict[str, Any]]) -> Optional[bytes]:
+        if not spec:
+            return None
+        if "file" in spec:
+            with open(spec["file"], "rb") as fh:
+                return fh.read()
+        doc = dict(spec.get("json", {}))
+        secrets = {}
+        for key, path in spec.get("secretFiles", {}).items():
+            with open(path, "r", encoding="utf-8") as fh:
+                secrets[key] = fh.read().rstrip("\n")
+        if secrets:
+            doc["secrets"] = secrets
+        return json.dumps(doc).encode()
+
+    def call(self, phase: Dict[str, Any]) -> Dict[str, Any]:
+        started = time.monotonic()
+        record: Dict[str, Any] = {"name": phase["name"]}
+        try:
+            args = self.resolve(phase["args"])
+        except KeyError as missing:
+            record.update(ok=False, seconds=0.0, error={"code": "PLAN_UNRESOLVED", "message": "no value for {%s}" % missing.args[0]})
+            return record
+        proc = subprocess.run(
+            self.ssh_argv(self.agent_command(args)),
+            input=self.stdin_bytes(phase.get("stdin")),
+            capture_output=True,
+            timeout=phase.get("timeoutSec", 900),
+        )
+        record["seconds"] = round(time.monotonic() - started, 3)
+        record.update(self.interpret(proc.returncode, proc.stdout, proc.stderr))
+        if record["ok"]:
+            self.outputs[phase["name"]] = record.get("result", {})
+        return record
+
+    @staticmethod
+    def interpret(code: int, stdout: bytes, stderr: bytes) -> Dict[str, Any]:
+        lines = [ln for ln in stdout.decode(errors="replace").splitlines() if ln.strip()]
+        err_tail = "\n".join(stderr.decode(errors="replace").strip().splitlines()[-8:])
+        if lines:
+            try:
+                doc = json.loads(lines[-1])
+                if isinstance(doc, dict) and "ok" in doc:
+                    if doc["ok"]:
+                        return {"ok": True, "result": doc}
+                    return {"ok": False, "error": doc.get("error", {"code": "AGENT_ERROR", "message": "agent failed"}), "result": doc}
+            except ValueError:
+                pass
+        if code == SSH_FAILED:
+            return {"ok": False, "error": {"code": "SSH_FAILED", "message": "ssh failed: %s" % (err_tail or "exit 255")}}
+        return {"ok": False, "error": {"code": "AGENT_NO_ANSWER", "message": "the agent gave no JSON answer (exit %d): %s" % (code, err_tail)}}
+
+    # -- agent upload and lock -----------------------------------------------------------------
+    def upload_agent(self) -> Dict[str, Any]:
+        remote = self.agent["remotePath"]
+        folder = remote.rsplit("/", 1)[0]
+        tmp = "%s.tmp-%s" % (remote, self.plan["run"])
+        script = "mkdir -p %s && cat > %s && mv -f %s %s" % tuple(shlex.quote(x) for x in (folder, tmp, tmp, remote))
+        started = time.monotonic()
+        with open(self.agent["localPath"], "rb") as fh:
+            proc = subprocess.run(self.ssh_argv(script), input=fh.read(), capture_output=True, timeout=120)
+        record: Dict[str, Any] = {"name": "agent", "seconds": round(time.monotonic() - started, 3)}
+        if proc.returncode == 0:
+            record.update(ok=True, result={"path": remote})
+        else:
+            record.update(self.interpret(proc.returncode, b"", proc.stderr))
+            if record.get("ok") is not False:
+                record.update(ok=False, error={"code": "SSH_FAILED", "message": proc.stderr.decode(errors="replace").strip()})
+        return record
+
+    def acquire_lock(self) -> Dict[str, Any]:
+        started = time.monotonic()
+        self.lock_proc = subprocess.Popen(
+            self.ssh_argv(self.agent_command(self.plan["lock"]["args"])),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self.lock_proc.stdout is not None
+        line = self.lock_proc.stdout.readline()
+        record: Dict[str, Any] = {"name": "lock", "seconds": round(time.monotonic() - started, 3)}
+        if line:
+            record.update(self.interpret(0, line, b""))
+            if record["ok"]:
+                return record
+        rc = self.lock_proc.wait(timeout=30)
+        stderr = self.lock_proc.stderr.read() if self.lock_proc.stderr else b""
+        if not line:
+            record.update(self.interpret(rc, b"", stderr))
+        self.lock_proc = None
+        return record
+
+    def release_lock(self) -> None:
+        if self.lock_proc is None:
+            return
+        try:
+            assert self.lock_proc.stdin is not None
+            self.lock_proc.stdin.close()
+            self.lock_proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.lock_proc.kill()
+        self.lock_proc = None
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self) -> Dict[str, Any]:
+        plan = self.plan
+        started_iso = now_iso()
+        t0 = time.monotonic()
+        result: Dict[str, Any] = {"run": plan["run"], "kind": plan["kind"], "started": started_iso, "phases": [], "rollback": []}
+        agent = self.upload_agent()
+        result["phases"].append(agent)
+        if not agent["ok"]:
+            return self.finish(result, "refused", agent, t0, ledger=False)
+        if plan.get("lock"):
+            lock = self.acquire_lock()
+            result["phases"].append(lock)
+            if not lock["ok"]:
+                return self.finish(result, "refused", lock, t0, ledger=False)
+        try:
+            committed = False
+            failure = None
+            for phase in plan["phases"]:
+                record = self.call(phase)
+                result["phases"].append(record)
+                if not record["ok"]:
+                    failure = record
+                    break
+                if phase["name"] == plan.get("commitAfter"):
+                    committed = True
+            if failure is None:
+                for phase in plan.get("onSuccess", []):
+                    result["phases"].append(self.call(phase))
+                return self.finish(result, "succeeded", None, t0)
+            if not committed:
+                return self.finish(result, "failed", failure, t0)
+            if not plan.get("rollback"):
+                return self.finish(result, "failed", failure, t0)
+            if self.outputs.get(plan["commitAfter"], {}).get("previous") is None:
+                result["rollback"].append({"name": "rollback", "ok": False, "seconds": 0.0, "error": {"code": "NO_PREVIOUS_RELEASE", "message": "no previous release on the host to roll back to"}})
+                return self.finish(result, "rollback_failed", failure, t0)
+            rolled = True
+            for phase in plan["rollback"]:
+                record = self.call(phase)
+                result["rollback"].append(record)
+                if not record["ok"]:
+                    rolled = False
+                    break
+            return self.finish(result, "rolled_back" if rolled else "rollback_failed", failure, t0)
+        finally:
+            self.release_lock()
+
+    def finish(self, result: Dict[str, Any], outcome: str, failure: Optional[Dict[str, Any]], t0: float, ledger: bool = True) -> Dict[str, Any]:
+        result["outcome"] = outcome
+        result["ended"] = now_iso()
+        result["seconds"] = round(time.monotonic() - t0, 3)
+        result["outputs"] = self.outputs
+        if failure is not None:
+            result["cause"] = {"phase": failure["name"], **failure.get("error", {})}
+        spec = self.plan.get("ledger")
+        if ledger and spec:
+            entry = dict(spec["entry"])
+            entry.update(
+                outcome=outcome,
+                started=result["started"],
+                ended=result["ended"],
+                seconds=result["seconds"],
+                phases={p["name"]: p.get("seconds", 0) for p in result["phases"]},
+                rollbackPhases={p["name"]: p.get("seconds", 0) for p in result["rollback"]},
+                release=self.outputs.get("install", {}).get("release") or self.outputs.get("rollback-target", {}).get("release"),
+                previous=self.outputs.get("switch", {}).get("previous"),
+            )
+            if failure is not None:
+                entry["cause"] = result["cause"]
+            record = self.call({"name": "ledger", "args": spec["args"], "stdin": {"json": entry}})
+            result["ledger"] = {"ok": record["ok"], "entry": entry, **({"error": record["error"]} if not record["ok"] else {})}
+        return result
+
+
+def inspect_artifact(path: str) -> Dict[str, Any]:
+    """sha256 of the artifact and its manifest.json (the first member, NAME-VERSION/manifest.json)."""
+    import hashlib
+    import tarfile
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    manifest: Any = None
+    with tarfile.open(path, "r:gz") as tar:
+        for member in tar:
+            if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/manifest.json"):
+                fh2 = tar.extractfile(member)
+                manifest = json.loads(fh2.read()) if fh2 else None
+                break
+    return {"sha256": digest.hexdigest(), "manifest": manifest}
+
+
+def main(argv: List[str]) -> int:
+    if len(argv) == 3 and argv[1] == "--inspect":
+        try:
+            print(json.dumps(inspect_artifact(argv[2])))
+            return 0
+        except (OSError, ValueError, EOFError) as exc:  # tarfile errors derive from these
+            print(json.dumps({"error": "cannot read the artifact %s: %s" % (argv[2], exc)}))
+            return 1
+    if len(argv) != 2:
+        print("usage: shipit_deploy.py PLAN.json | --inspect ARTIFACT", file=sys.stderr)
+        return 2
+    with open(argv[1], "r", encoding="utf-8") as fh:
+        plan = json.load(fh)
+    driver = Driver(plan)
+    try:
+        result = driver.run()
+    except Exception as exc:  # the driver itself broke: still answer in JSON
+        driver.release_lock()
+        result = {"run": plan.get("run"), "kind": plan.get("kind"), "outcome": "error", "cause": {"phase": "driver", "code": "DRIVER_ERROR", "message": repr(exc)}, "phases": [], "rollback": []}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

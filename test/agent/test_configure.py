@@ -1,0 +1,253 @@
+"""configure: secrets reach the host only as 0600 files; the canary shows up nowhere else."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CANARY = "canary-7f3a9c2e-do-not-print"
+CONFIG = {
+    "channel": "test-rosey",
+    "bot_name": "RoseyTest",
+    "server": "cytu.be",
+    "log_level": "DEBUG",
+    "db_path": "data/test.db",
+}
+
+
+def payload(config: Any = None, secrets: Any = None) -> bytes:
+    body: dict[str, Any] = {"config": CONFIG if config is None else config}
+    if secrets is not None:
+        body["secrets"] = secrets
+    return json.dumps(body).encode()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_configure_writes_0600_secrets_and_the_config(call: Any, base: Path, hold: Any) -> None:
+    hold("r1")
+    got = call(
+        "configure",
+        "--base",
+        base,
+        "--run",
+        "r1",
+        stdin=payload(secrets={"bot_password": CANARY, "smoke_token": "t0k"}),
+    )
+    assert got.out == {
+        "ok": True,
+        "config": str(base / "shared" / "config.json"),
+        "secrets": ["bot_password", "smoke_token"],
+    }
+    secret = base / "shared" / "secrets" / "bot_password"
+    assert secret.read_text() == CANARY
+    assert mode(secret) == 0o600
+    assert mode(base / "shared" / "secrets") == 0o700
+    config_file = base / "shared" / "config.json"
+    assert mode(config_file) == 0o600
+    config = json.loads(config_file.read_text())
+    assert config == {**CONFIG, "password_file": str(secret)}
+    # Atomic writes leave no temp files behind.
+    assert sorted(p.name for p in secret.parent.iterdir()) == ["bot_password", "smoke_token"]
+    assert sorted(p.name for p in config_file.parent.iterdir()) == [
+        "config.json",
+        "data",
+        "secrets",
+    ]
+
+
+def test_configure_without_a_password_has_no_password_file(
+    call: Any, base: Path, hold: Any
+) -> None:
+    hold("r1")
+    got = call("configure", "--base", base, "--run", "r1", stdin=payload())
+    assert got.out["secrets"] == []
+    assert "password_file" not in json.loads((base / "shared" / "config.json").read_text())
+
+
+def test_a_loose_secrets_folder_is_tightened(call: Any, base: Path, hold: Any) -> None:
+    hold("r1")
+    (base / "shared" / "secrets").chmod(0o755)
+    call("configure", "--base", base, "--run", "r1", stdin=payload())
+    assert mode(base / "shared" / "secrets") == 0o700
+
+
+@pytest.mark.parametrize(
+    ("stdin", "fragment"),
+    [
+        (b"{not json " + CANARY.encode(), "is not valid JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b'["config"]', 'stdin must be a JSON object {"config"'),
+        (payload(secrets=["bot_password"]), '"secrets" must be an object'),
+        (payload(secrets={"../escape": CANARY}), "secret '../escape' needs a name"),
+        (payload(secrets={"bot_password": ""}), "non-empty string value"),
+        (payload(secrets={"bot_password": 42}), "non-empty string value"),
+        (payload(config={**CONFIG, "password": CANARY}), "holds a secret value under password"),
+        (payload(config={"irc": {"api_token": CANARY}}), "under irc.api_token"),
+        pytest.param(b" " * (1 << 20) + b"{}", "larger than", id="too-large"),
+    ],
+)
+def test_bad_configuration_input(
+    call: Any, base: Path, hold: Any, transcript: Any, stdin: bytes, fragment: str
+) -> None:
+    hold("r1")
+    got = call("configure", "--base", base, "--run", "r1", stdin=stdin)
+    assert got.error["code"] == "BAD_CONFIG_INPUT"
+    assert fragment in got.error["message"]
+    assert all(CANARY not in text for text in transcript.texts)
+    assert not (base / "shared" / "config.json").exists()
+    assert list((base / "shared" / "secrets").iterdir()) == []
+
+
+def every_file(root: Path) -> list[Path]:
+    return [Path(d) / n for d, _, names in os.walk(root) for n in names]
+
+
+def test_canary_secret_appears_only_in_its_0600_file(
+    proc: Any,
+    base: Path,
+    hold: Any,
+    make_artifact: Any,
+    fast_python: Path,
+    transcript: Any,
+    http: Any,
+) -> None:
+    """A whole deploy's host side, as real processes; the canary must not leak anywhere."""
+    hold("run-77")
+    art = make_artifact(version="3.1.0")
+    steps = [
+        proc("receive", "--base", base, "--run", "run-77", "--sha256", art.sha, stdin=art.bytes()),
+        proc(
+            "configure",
+            "--base",
+            base,
+            "--run",
+            "run-77",
+            stdin=payload(secrets={"bot_password": CANARY}),
+        ),
+        proc(
+            "install",
+            "--base",
+            base,
+            "--run",
+            "run-77",
+            "--sha256",
+            art.sha,
+            "--python",
+            fast_python,
+        ),
+    ]
+    release = steps[-1].out["release"]
+    server = http(
+        {
+            "/api/health": [
+                {
+                    "status": "running",
+                    "connected": True,
+                    "channel": "test-rosey",
+                    "version": "3.1.0",
+                    "uptime": 1,
+                }
+            ]
+        }
+    )
+    steps += [
+        proc("switch", "--base", base, "--run", "run-77", "--release", release),
+        proc("health", "--url", server.url(), "--timeout", "30", "--expect-version", "3.1.0"),
+        proc(
+            "ledger-append",
+            "--base",
+            base,
+            stdin=json.dumps(
+                {
+                    "kind": "deploy",
+                    "env": "test",
+                    "version": "3.1.0",
+                    "release": release,
+                    "outcome": "succeeded",
+                    "started": "2026-11-26T21:00:00Z",
+                    "ended": "2026-11-26T21:00:09Z",
+                    "sha256": art.sha,
+                    "trigger": "push",
+                }
+            ).encode(),
+        ),
+        proc("history", "--base", base),
+        proc("status", "--base", base, "--url", server.url()),
+        proc("rollback-target", "--base", base, "--to", "3.1.0"),
+    ]
+    # The ledger refuses an entry that carries the secret, and does not echo it.
+    leaked = proc(
+        "ledger-append",
+        "--base",
+        base,
+        stdin=json.dumps(
+            {
+                "kind": "deploy",
+                "env": "test",
+                "version": "3.1.0",
+                "outcome": "succeeded",
+                "started": "2026-11-26T21:00:00Z",
+                "ended": "2026-11-26T21:00:09Z",
+                "bot_password": CANARY,
+            }
+        ).encode(),
+    )
+    assert leaked.error["code"] == "BAD_LEDGER_ENTRY"
+    assert [s.code for s in steps[:-1]] == [0] * (len(steps) - 1), [s.out for s in steps]
+    assert transcript.texts and all(CANARY not in text for text in transcript.texts)
+    holders = [p for p in every_file(base) if CANARY.encode() in p.read_bytes()]
+    secret = base / "shared" / "secrets" / "bot_password"
+    assert holders == [secret]
+    assert mode(secret) == 0o600
+    assert CANARY not in (base / "ledger.jsonl").read_text()
+    assert CANARY not in (base / "deploy.lock.json").read_text()
+
+
+def test_configure_with_release_writes_the_config_into_that_release(
+    call: Any, base: Path, hold: Any
+) -> None:
+    from conftest import fake_release
+
+    release = fake_release(base, "1.0.0-20260101T000000Z")
+    os.symlink("../../shared/config.json", release / "config.json")
+    hold("r1")
+    got = call(
+        "configure",
+        "--base",
+        base,
+        "--run",
+        "r1",
+        "--release",
+        release.name,
+        stdin=payload(secrets={"bot_password": CANARY}),
+    )
+    target = release / "config.json"
+    assert got.out == {"ok": True, "config": str(target), "secrets": ["bot_password"]}
+    assert not target.is_symlink()
+    assert mode(target) == 0o600
+    assert json.loads(target.read_text())["channel"] == "test-rosey"
+    assert CANARY not in target.read_text()
+
+
+def test_configure_with_a_missing_release_is_refused(call: Any, base: Path, hold: Any) -> None:
+    hold("r1")
+    got = call(
+        "configure",
+        "--base",
+        base,
+        "--run",
+        "r1",
+        "--release",
+        "9.9.9-20260101T000000Z",
+        stdin=payload(),
+    )
+    assert got.out["error"]["code"] == "NO_SUCH_RELEASE"
+    assert "9.9.9-20260101T000000Z is not on the host" in got.out["error"]["message"]
