@@ -266,29 +266,7 @@ log "$(cat "$LOGS/dagger-version.txt")"
 phase base-image "read $LOGS/debootstrap.log; debootstrap needs $DEBIAN_MIRROR"
 # docker image label value of an image (empty if absent)
 img_label() { "$DOCKER" image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true; }
-# test/targets/build-image.sh shares this base image and computes the same
-# recipe label: change both together.
-BASE_RECIPE=$(printf 'bookworm minbase ca-certificates %s v1' "$DEBIAN_MIRROR" | sha)
-if [ "$(img_label "$BASE_IMAGE" shipit.recipe)" = "$BASE_RECIPE" ]; then
-  log "$BASE_IMAGE is up to date"
-else
-  ROOTFS="$STATE/build/rootfs-bookworm"
-  rm -rf "$ROOTFS"
-  log "debootstrap bookworm (minbase) into $ROOTFS"
-  logged debootstrap debootstrap --variant=minbase --include=ca-certificates bookworm "$ROOTFS" "$DEBIAN_MIRROR"
-  cat >"$ROOTFS/etc/apt/sources.list" <<EOF
-deb $DEBIAN_MIRROR bookworm main
-deb $DEBIAN_MIRROR bookworm-updates main
-deb ${DEBIAN_MIRROR%/debian}/debian-security bookworm-security main
-EOF
-  # like Debian's docker images: no recommends, no apt caches
-  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >"$ROOTFS/etc/apt/apt.conf.d/90shipit"
-  rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/archives/*.deb
-  tar -C "$ROOTFS" -c . | "$DOCKER" import \
-      -c "LABEL shipit.recipe=$BASE_RECIPE" -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      -c 'CMD ["bash"]' - "$BASE_IMAGE" >/dev/null
-  rm -rf "$ROOTFS"
-fi
+log "$(bash "$HERE/base-image.sh" "$BASE_IMAGE" "$DEBIAN_MIRROR" "$LOGS/debootstrap.log" "$DOCKER")" || die "could not build $BASE_IMAGE"
 
 # ---------------------------------------------------------------- python-image
 phase python-image "read $LOGS/python-image.log; the build runs apt-get inside a container (needs Debian's mirrors)"

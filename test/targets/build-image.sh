@@ -48,29 +48,10 @@ flock 9
 T0=$(date +%s)
 
 # ---------------------------------------------------------------- base image
-# Same recipe string and label as dagger/engine-up.sh.
-BASE_RECIPE=$(printf 'bookworm minbase ca-certificates %s v1' "$DEBIAN_MIRROR" | sha)
+# Shared with dagger/engine-up.sh: one base image, one recipe label.
 BASE_BUILT=false
-if "$DOCKER" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-  [ "$(img_label "$BASE_IMAGE" shipit.recipe)" = "$BASE_RECIPE" ] \
-    || log "NOTE: $BASE_IMAGE exists with another recipe label; using it as it is (dagger/engine-up.sh owns it)"
-else
-  command -v debootstrap >/dev/null 2>&1 || die "$BASE_IMAGE is missing and debootstrap is not installed: apt-get install -y debootstrap"
-  ROOTFS=$(mktemp -d /var/tmp/shipit-target-rootfs.XXXXXX)
-  trap 'rm -rf "$ROOTFS"' EXIT
-  log "$BASE_IMAGE is missing: debootstrap bookworm (minbase) from $DEBIAN_MIRROR (log: $LOGS/debootstrap.log)"
-  logged debootstrap debootstrap --variant=minbase --include=ca-certificates bookworm "$ROOTFS" "$DEBIAN_MIRROR"
-  cat >"$ROOTFS/etc/apt/sources.list" <<EOF
-deb $DEBIAN_MIRROR bookworm main
-deb $DEBIAN_MIRROR bookworm-updates main
-deb ${DEBIAN_MIRROR%/debian}/debian-security bookworm-security main
-EOF
-  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >"$ROOTFS/etc/apt/apt.conf.d/90shipit"
-  rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/archives/*.deb
-  tar -C "$ROOTFS" -c . | "$DOCKER" import \
-      -c "LABEL shipit.recipe=$BASE_RECIPE" -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      -c 'CMD ["bash"]' - "$BASE_IMAGE" >/dev/null
-  rm -rf "$ROOTFS"; trap - EXIT
+if ! "$DOCKER" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  log "$(bash "$REPO/dagger/base-image.sh" "$BASE_IMAGE" "$DEBIAN_MIRROR" "$LOGS/debootstrap.log" "$DOCKER")" || die "could not build $BASE_IMAGE"
   BASE_BUILT=true
   log "built $BASE_IMAGE in $(( $(date +%s) - T0 ))s"
 fi
