@@ -277,6 +277,7 @@ export class Shipit {
     const s = await deploySetup(source, config);
     const runId = run ?? newRunId();
     const inputs = { secrets: ["ssh-key", "bot-password"], knownHosts: await knownHosts.contents(), trigger, run: runId, expectSha256 };
+    // Refuse bad input before spending a build on it; deploy() checks again for callers that skip this.
     preflight(s.config, env, inputs);
     const shipped = artifact ?? (await this.build(source!, config, version, commit));
     const runner = new DaggerDeployRunner({ image: s.config.python.image, artifact: shipped, sshKey, botPassword, knownHosts, run: runId });

@@ -34,15 +34,25 @@ const Manifest = z.object({ name: z.string(), version: z.string(), files: z.reco
  * valid manifest.
  */
 export function preflight(config: ResolvedConfig, envName: string, inputs: DeployInputs): Environment {
+  return checkInputs(config, envName, inputs, "deploy to", true);
+}
+
+/** The checks every host call shares: a valid environment, the SSH key, a pinned host key (and the bot password for deploys). */
+function checkInputs(config: ResolvedConfig, envName: string, inputs: Pick<DeployInputs, "secrets" | "knownHosts">, verb: string, needsBotPassword: boolean): Environment {
   const env = resolveEnvironment(envName, config.environments, config.origin);
   const missing: string[] = [];
   if (!inputs.secrets.includes("ssh-key")) missing.push("--ssh-key (e.g. --ssh-key=env:DEPLOY_SSH_KEY)");
-  if (!inputs.secrets.includes("bot-password")) missing.push(`--bot-password (e.g. --bot-password=env:${env.secrets.botPassword})`);
-  if (missing.length) throw new ShipitError("SECRET_MISSING", `deploy to ${env.name} refused before touching the host: missing secret ${missing.join(" and ")}`);
+  if (needsBotPassword && !inputs.secrets.includes("bot-password")) missing.push(`--bot-password (e.g. --bot-password=env:${env.secrets.botPassword})`);
+  if (missing.length) throw new ShipitError("SECRET_MISSING", `${verb} ${env.name} refused before touching the host: missing secret ${missing.join(" and ")}`);
   if (!inputs.knownHosts || !inputs.knownHosts.trim()) {
-    throw new ShipitError("KNOWN_HOSTS_MISSING", `deploy to ${env.name} refused: a known_hosts file pinning ${env.host}'s host key is required (--known-hosts=PATH; get the line with ssh-keyscan -p ${env.port} ${env.host} and check its fingerprint). Host-key checking is never disabled.`);
+    throw new ShipitError("KNOWN_HOSTS_MISSING", `${verb} ${env.name} refused: a known_hosts file pinning ${env.host}'s host key is required (--known-hosts=PATH; get the line with ssh-keyscan -p ${env.port} ${env.host} and check its fingerprint). Host-key checking is never disabled.`);
   }
   return env;
+}
+
+async function drive(runner: DeployRunner, plan: DriverPlan): Promise<DriverResult> {
+  const out = await runner.runDriver(plan);
+  return parseDriverResult(out.stdout, out.stderr);
 }
 
 export async function deploy(config: ResolvedConfig, envName: string, inputs: DeployInputs, runner: DeployRunner): Promise<DeployReport & { result: DriverResult; version: string; sha256: string }> {
@@ -56,35 +66,22 @@ export async function deploy(config: ResolvedConfig, envName: string, inputs: De
       `deploy to ${env.name} refused: the artifact's sha256 is ${artifact.sha256}, but ${inputs.expectSha256} was promised (--expect-sha256). Promote the exact artifact that was tested; nothing on the host changed.`,
     );
   }
-  const plan = buildDeployPlan({ env, run: inputs.run, version: manifest.data.version, sha256: artifact.sha256, trigger: inputs.trigger, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via });
-  const out = await runner.runDriver(plan);
-  const result = parseDriverResult(out.stdout, out.stderr);
+  const result = await drive(runner, buildDeployPlan({ env, run: inputs.run, version: manifest.data.version, sha256: artifact.sha256, trigger: inputs.trigger, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
   return { ...reportDeploy(result, { env: env.name, version: manifest.data.version, kind: "deploy" }), result, version: manifest.data.version, sha256: artifact.sha256 };
 }
 
-export async function rollback(config: ResolvedConfig, envName: string, to: string | undefined, inputs: Omit<DeployInputs, "secrets"> & { secrets: string[] }, runner: DeployRunner): Promise<DeployReport & { result: DriverResult }> {
-  const env = resolveEnvironment(envName, config.environments, config.origin);
-  requireSsh(env, inputs);
-  const plan = buildRollbackPlan({ env, run: inputs.run, trigger: inputs.trigger, to, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via });
-  const out = await runner.runDriver(plan);
-  const result = parseDriverResult(out.stdout, out.stderr);
+export async function rollback(config: ResolvedConfig, envName: string, to: string | undefined, inputs: DeployInputs, runner: DeployRunner): Promise<DeployReport & { result: DriverResult }> {
+  const env = checkInputs(config, envName, inputs, "rollback of", false);
+  const result = await drive(runner, buildRollbackPlan({ env, run: inputs.run, trigger: inputs.trigger, to, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
   return { ...reportDeploy(result, { env: env.name, version: to ?? "previous", kind: "rollback" }), result };
 }
 
 /** status, history, health, smoke: one read-only agent call. */
 export async function query(config: ResolvedConfig, envName: string, kind: QueryKind, inputs: Omit<DeployInputs, "trigger">, runner: DeployRunner, limit?: number): Promise<{ ok: boolean; env: Environment; result: DriverResult; answer: Record<string, unknown> | undefined; message: string }> {
-  const env = resolveEnvironment(envName, config.environments, config.origin);
-  requireSsh(env, inputs);
-  const plan = buildQueryPlan(kind, { env, run: inputs.run, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }, limit);
-  const out = await runner.runDriver(plan);
-  const result = parseDriverResult(out.stdout, out.stderr);
+  const env = checkInputs(config, envName, inputs, `${kind} of`, false);
+  const result = await drive(runner, buildQueryPlan(kind, { env, run: inputs.run, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }, limit));
   const phase = result.phases.find((p) => p.name === kind);
   const ok = result.outcome === "succeeded";
   const message = ok ? "" : `${kind} of ${env.name} failed at ${result.cause?.phase}: ${result.cause?.message} (${result.cause?.code})`;
   return { ok, env, result, answer: phase?.result, message };
-}
-
-function requireSsh(env: Environment, inputs: { secrets: string[]; knownHosts: string | null }): void {
-  if (!inputs.secrets.includes("ssh-key")) throw new ShipitError("SECRET_MISSING", `${env.name}: missing secret --ssh-key (e.g. --ssh-key=env:DEPLOY_SSH_KEY); refused before touching the host`);
-  if (!inputs.knownHosts?.trim()) throw new ShipitError("KNOWN_HOSTS_MISSING", `${env.name}: --known-hosts is required (host-key checking is never disabled)`);
 }
