@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { AUDIT_SCRIPT, PACK_SCRIPT, type Assets } from "./core/plan.js";
 
@@ -22,4 +23,9 @@ export function agentScript(): Promise<string> {
 /** The deploy driver that runs a deploy plan over SSH. */
 export function deployDriverScript(): Promise<string> {
   return read("shipit_deploy.py");
+}
+
+/** sha256 of the host agent: each agent version gets its own file on the host. */
+export async function agentHash(): Promise<string> {
+  return createHash("sha256").update(await agentScript()).digest("hex");
 }

@@ -1,7 +1,7 @@
 import { dag, ReturnType, type Container, type File, type Secret } from "@dagger.io/dagger";
 import type { DeployRunner } from "../core/deploy.js";
 import { deployPaths, type DriverPlan } from "../core/deploy-plan.js";
-import { agentScript, deployDriverScript } from "../assets.js";
+import { agentHash, agentScript, deployDriverScript } from "../assets.js";
 
 export interface DaggerDeployInputs {
   image: string;
@@ -43,9 +43,8 @@ export class DaggerDeployRunner implements DeployRunner {
     })());
   }
 
-  async agentHash(): Promise<string> {
-    const { createHash } = await import("node:crypto");
-    return createHash("sha256").update(await agentScript()).digest("hex");
+  agentHash(): Promise<string> {
+    return agentHash();
   }
 
   async inspectArtifact(): Promise<{ sha256: string; manifest: unknown }> {

@@ -1,11 +1,10 @@
-import { createHash } from "node:crypto";
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import type { DeployRunner } from "../core/deploy.js";
 import { deployPaths, type DeployPaths, type DriverPlan } from "../core/deploy-plan.js";
-import { agentScript, deployDriverScript } from "../assets.js";
+import { agentHash, agentScript, deployDriverScript } from "../assets.js";
 
 export interface HostDeployInputs {
   artifactPath?: string;
@@ -32,8 +31,8 @@ export class HostDeployRunner implements DeployRunner {
     return new HostDeployRunner(paths);
   }
 
-  async agentHash(): Promise<string> {
-    return createHash("sha256").update(await readFile(this.paths.agent)).digest("hex");
+  agentHash(): Promise<string> {
+    return agentHash();
   }
 
   async inspectArtifact(): Promise<{ sha256: string; manifest: unknown }> {
