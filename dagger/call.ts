@@ -189,10 +189,13 @@ async function present(result: unknown, type: TypeDef, p: Parsed, objects: Recor
   console.log(typeof value === "string" ? value : JSON.stringify(value, null, 2));
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    console.error(e instanceof UsageError ? `npm run call: ${e.message}` : e);
-    process.exit(2);
-  },
-);
+/** Exit only once stdout and stderr are drained: on pipes Node writes asynchronously, and the
+ * engine's progress (and even the result) would otherwise be cut off. */
+function exitAfterFlush(code: number): void {
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+}
+
+main().then(exitAfterFlush, (e: unknown) => {
+  console.error(e instanceof UsageError ? `npm run call: ${e.message}` : e);
+  exitAfterFlush(2);
+});

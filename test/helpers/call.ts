@@ -12,7 +12,7 @@ export interface CallResult {
 /** `npm run call -- ARGS` as a subprocess, exactly as a developer types it. */
 export async function call(args: string[], env: Record<string, string> = {}): Promise<CallResult> {
   const started = performance.now();
-  const r = await execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/call.ts"), ...args], { cwd: REPO, reject: false, env, timeout: 20 * 60_000 });
+  const r = await execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/call.ts"), ...args], { cwd: REPO, reject: false, env, timeout: 20 * 60_000, stdin: "ignore" });
   return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - started };
 }
 
