@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { AUDIT_SCRIPT, PACK_SCRIPT, type Assets } from "./core/plan.js";
 
 const read = (name: string) => readFile(new URL(`./python/${name}`, import.meta.url), "utf8");
@@ -25,7 +27,26 @@ export function deployDriverScript(): Promise<string> {
   return read("shipit_deploy.py");
 }
 
+/** The chat smoke client, run where the deploy driver runs. */
+export function smokeScript(): Promise<string> {
+  return read("shipit_smoke.py");
+}
+
+/** The smoke client's pinned requirements (python-socketio's client and its closure). */
+export function smokeRequirements(): Promise<string> {
+  return read("smoke-requirements.txt");
+}
+
 /** sha256 of the host agent: each agent version gets its own file on the host. */
 export async function agentHash(): Promise<string> {
   return createHash("sha256").update(await agentScript()).digest("hex");
+}
+
+/**
+ * Chart.js's UMD bundle (it defines the global `Chart`), inlined into the dashboard page. Resolved
+ * through the package's main entry, since its exports map does not list the bundle.
+ */
+export function chartJsSource(): Promise<string> {
+  const main = createRequire(import.meta.url).resolve("chart.js");
+  return readFile(join(dirname(main), "chart.umd.min.js"), "utf8");
 }

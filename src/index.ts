@@ -4,7 +4,7 @@
  * The class is thin on purpose: each function loads the config, asks the pure core for steps,
  * and lets the Dagger runner fold them into containers.
  */
-import { argument, check, dag, func, object, type Directory, type File, type float, type Secret } from "@dagger.io/dagger";
+import { argument, check, dag, func, object, type Directory, type File, type float, type Secret, type Service } from "@dagger.io/dagger";
 import { deploy, preflight, query, rollback } from "./core/deploy.js";
 import type { QueryKind } from "./core/deploy-plan.js";
 import { newRunId } from "./core/run-id.js";
@@ -17,7 +17,17 @@ import type { Gate } from "./core/gates.js";
 import { scanSource } from "./core/security.js";
 import { renderSarif, renderSecurityJson, SECURITY_JSON, SECURITY_SARIF } from "./core/sarif.js";
 import { directorySourceView, DaggerRunner } from "./runners/dagger.js";
-import { assets } from "./assets.js";
+import { assets, chartJsSource } from "./assets.js";
+import { buildDashboard, renderDashboard } from "./core/dashboard.js";
+import { gatherFromHosts, insightEnvironments } from "./core/insight.js";
+import { computeMetrics, renderMetrics, renderMetricsJson, windowOf } from "./core/metrics.js";
+import { daggerCommitTimes, dashboardService } from "./runners/insight-dagger.js";
+import { readFile } from "node:fs/promises";
+import { CI_JSON, renderCiJson } from "./core/ci-report.js";
+import { resolveEnvironment } from "./core/environments.js";
+import { daggerGit } from "./runners/git-dagger.js";
+import { GitHub } from "./github/github.js";
+import { finishDeployment, postPrComment, previewRelease, publishRelease, startDeployment } from "./github/flows.js";
 
 /** The verdict of the test gate with its reports, returned even when the gate is red. */
 @object()
@@ -77,6 +87,41 @@ export class SecurityReport {
     this.reports = reports;
   }
 }
+
+/** The delivery dashboard: one self-contained HTML page (no CDN, opens offline), as a file or served. */
+@object()
+export class Dashboard {
+  /** The page, dashboard.html. Example: dagger call dashboard --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts file export --path=dashboard.html */
+  @func()
+  file: File;
+
+  /** The delivery metrics shown on the page, as JSON. */
+  @func()
+  metrics: string;
+
+  /** The image that serves the page (the config's Python image). */
+  @func()
+  image: string;
+
+  constructor(file: File, metrics: string, image: string) {
+    this.file = file;
+    this.metrics = metrics;
+    this.image = image;
+  }
+
+  /**
+   * Serve the page on port 8080, for a look from a laptop.
+   *
+   * Example: dagger call dashboard --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts as-service up --ports=8080:8080
+   */
+  @func()
+  asService(): Service {
+    return dashboardService(this.file, this.image);
+  }
+}
+
+/** Only the repository's .git: what release versions and notes are read from. */
+const GIT_ONLY = ["*", "!.git", "!.git/**"];
 
 const IGNORE = ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"];
 
@@ -239,17 +284,202 @@ export class Shipit {
   }
 
   /**
+   * Run ci and export its verdict as data, never failing on a red gate: ci.json (gates, coverage,
+   * artifact name and sha256), summary.txt, and the artifact itself when the build passed. The
+   * workflow shim reads ci.json to decide what runs next and what the PR comment says.
+   *
+   * Example: dagger call ci-report --version=1.4.0-pr.12.gabc1234 --commit=$GITHUB_SHA export --path=.shipit/ci
+   *
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   * @param version The artifact version (default: build.version from the config).
+   * @param commit The git commit recorded in the manifest.
+   */
+  @func()
+  async ciReport(
+    @argument({ defaultPath: "/", ignore: IGNORE }) source: Directory,
+    config?: File,
+    version?: string,
+    commit?: string,
+  ): Promise<Directory> {
+    const s = await setup(source, config, { version, commit });
+    const report = await runCi(s.plan, s.runner, s.config);
+    const json = renderCiJson(report, s.config.name, version ?? s.config.build.version);
+    let out = dag.directory().withNewFile(CI_JSON, JSON.stringify(json, null, 2) + "\n").withNewFile("summary.txt", report.summary + "\n");
+    if (report.build) out = out.withFile(report.build.artifact, s.runner.containers.get("build")!.file(`${s.runner.layout.out}/build/${report.build.artifact}`));
+    return out;
+  }
+
+  /**
+   * The next release version and its notes, from conventional commits since the last v<semver>
+   * tag, as JSON ({previous, next, bump, notes}). Needs the full history (fetch-depth: 0).
+   *
+   * Example: dagger call next-release --repo=acme/rosey
+   *
+   * @param git The repository root with its .git (defaults to the calling repository).
+   * @param repo GitHub OWNER/REPO, for the PR and commit links in the notes.
+   * @param source The Python repository, for shipit.json (release.firstVersion).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func()
+  async nextRelease(
+    @argument({ defaultPath: "/", ignore: GIT_ONLY }) git: Directory,
+    repo: string,
+    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    config?: File,
+  ): Promise<string> {
+    const s = await deploySetup(source, config);
+    const plan = await previewRelease(daggerGit(git, s.config.python.image), s.config.release.firstVersion, repo);
+    return JSON.stringify(plan, null, 2);
+  }
+
+  /**
+   * Tag v<next> and publish a GitHub Release with the notes and the artifact attached. Refuses an
+   * artifact whose manifest carries another version, and a push with nothing releasable.
+   *
+   * Example: dagger call release --repo=acme/rosey --token=env:GITHUB_TOKEN --commit=$GITHUB_SHA --artifact=.shipit/ci/rosey-1.4.0.tar.gz
+   *
+   * @param repo GitHub OWNER/REPO.
+   * @param token A GitHub token allowed to write contents (releases and tags).
+   * @param commit The full sha the tag points at.
+   * @param artifact The artifact built by ci-report with --version=<next>.
+   * @param git The repository root with its .git (defaults to the calling repository).
+   * @param source The Python repository, for shipit.json.
+   * @param config A shipit.json to use instead of the one at the source root.
+   * @param githubApi The REST API root (GitHub Enterprise, or a stand-in).
+   */
+  @func({ cache: "never" })
+  async release(
+    repo: string,
+    token: Secret,
+    commit: string,
+    artifact: File,
+    @argument({ defaultPath: "/", ignore: GIT_ONLY }) git: Directory,
+    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    config?: File,
+    githubApi = "https://api.github.com",
+  ): Promise<string> {
+    const s = await deploySetup(source, config);
+    const plan = await previewRelease(daggerGit(git, s.config.python.image), s.config.release.firstVersion, repo);
+    const inspected = await new DaggerDeployRunner({ image: s.config.python.image, artifact, run: newRunId() }).inspectArtifact();
+    const manifestVersion = String((inspected.manifest as { version?: unknown } | null)?.version ?? "(no manifest)");
+    const path = `/tmp/shipit-release-${process.pid}.tar.gz`;
+    await artifact.export(path);
+    const name = `${s.config.name}-${manifestVersion}.tar.gz`;
+    const published = await publishRelease(await github(repo, token, githubApi), plan, commit, { name, data: await readFile(path), manifestVersion });
+    return JSON.stringify(published, null, 2);
+  }
+
+  /**
+   * Open a GitHub deployment for an environment and mark it in progress; prints its id. The
+   * environment's URL (the channel) comes from the config.
+   *
+   * Example: dagger call deployment-start --repo=acme/rosey --token=env:GITHUB_TOKEN --env=prod --ref=$GITHUB_SHA --log-url=$RUN_URL --description="v1.4.0"
+   *
+   * @param repo GitHub OWNER/REPO.
+   * @param token A GitHub token allowed to write deployments.
+   * @param env The environment (test, prod, …).
+   * @param ref The commit being deployed.
+   * @param description What is being deployed, shown in GitHub.
+   * @param logUrl The workflow run, linked from the deployment.
+   * @param source The Python repository, for shipit.json.
+   * @param config A shipit.json to use instead of the one at the source root.
+   * @param githubApi The REST API root.
+   */
+  @func({ cache: "never" })
+  async deploymentStart(
+    repo: string,
+    token: Secret,
+    env: string,
+    ref: string,
+    description: string,
+    logUrl?: string,
+    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    config?: File,
+    githubApi = "https://api.github.com",
+  ): Promise<string> {
+    const s = await deploySetup(source, config);
+    const e = resolveEnvironment(env, s.config.environments, s.config.origin);
+    const id = await startDeployment(await github(repo, token, githubApi), { env, ref, description, production: env === "prod", environmentUrl: e.url, logUrl });
+    return String(id);
+  }
+
+  /**
+   * Set a GitHub deployment's final state (success or failure), with the environment and log links.
+   *
+   * Example: dagger call deployment-finish --repo=acme/rosey --token=env:GITHUB_TOKEN --env=prod --id=42 --state=success --log-url=$RUN_URL --description="v1.4.0 live"
+   *
+   * @param repo GitHub OWNER/REPO.
+   * @param token A GitHub token allowed to write deployments.
+   * @param env The environment, for its URL.
+   * @param id The id deployment-start printed.
+   * @param state success, failure or error.
+   * @param description One line shown in GitHub (cut to 140 characters).
+   * @param logUrl The workflow run.
+   * @param source The Python repository, for shipit.json.
+   * @param config A shipit.json to use instead of the one at the source root.
+   * @param githubApi The REST API root.
+   */
+  @func({ cache: "never" })
+  async deploymentFinish(
+    repo: string,
+    token: Secret,
+    env: string,
+    id: string,
+    state: string,
+    description: string,
+    logUrl?: string,
+    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    config?: File,
+    githubApi = "https://api.github.com",
+  ): Promise<string> {
+    if (!/^\d+$/.test(id)) throw new Error(`--id must be the number deployment-start printed, not "${id}"`);
+    if (state !== "success" && state !== "failure" && state !== "error") throw new Error(`--state must be success, failure or error, not "${state}"`);
+    const s = await deploySetup(source, config);
+    const e = resolveEnvironment(env, s.config.environments, s.config.origin);
+    await finishDeployment(await github(repo, token, githubApi), Number(id), state, { environmentUrl: e.url, logUrl, description });
+    return `deployment ${id}: ${state}`;
+  }
+
+  /**
+   * Create or update shipit's one sticky comment on a pull request from the context the shim wrote
+   * (gates, coverage, deploy, release preview, links). With --head-sha (fork PRs, posted by a
+   * trusted workflow), the PR's head must be that commit.
+   *
+   * Example: dagger call pr-comment --repo=acme/rosey --token=env:GITHUB_TOKEN --context=.shipit/comment.json
+   *
+   * @param repo GitHub OWNER/REPO.
+   * @param token A GitHub token allowed to write pull-request comments.
+   * @param context comment.json as written by the shim.
+   * @param headSha The commit the context was built from, checked against the PR's head.
+   * @param githubApi The REST API root.
+   */
+  @func({ cache: "never" })
+  async prComment(repo: string, token: Secret, context: File, headSha?: string, githubApi = "https://api.github.com"): Promise<string> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await context.contents());
+    } catch {
+      throw new Error("--context is not JSON: pass the comment.json the shim wrote");
+    }
+    const r = await postPrComment(await github(repo, token, githubApi), raw, "--context", headSha);
+    return `${r.created ? "created" : "updated"} the shipit comment on PR #${r.pr}`;
+  }
+
+  /**
    * Deploy a release artifact to an environment over SSH: lock, upload (sha256 verified on the
    * host), install offline from the bundled wheels, switch `current` atomically, restart, health,
-   * smoke. Rolls back automatically when anything after the switch fails. Without --artifact it
-   * builds one from the source first.
+   * then the chat smoke (a smoke account says `!ping` in the channel and the bot must answer).
+   * Rolls back automatically when anything after the switch fails. Without --artifact it builds
+   * one from the source first.
    *
-   * Example: dagger call deploy --env=test --ssh-key=env:DEPLOY_SSH_KEY --bot-password=env:CYTUBEBOT_TEST_PASSWORD --known-hosts=./known_hosts
+   * Example: dagger call deploy --env=test --ssh-key=env:DEPLOY_SSH_KEY --bot-password=env:CYTUBEBOT_TEST_PASSWORD --smoke-password=env:CYTUBE_SMOKE_PASSWORD --known-hosts=./known_hosts
    *
    * @param env The environment: test, prod, or one added in shipit.json.
    * @param sshKey The deploy user's private SSH key.
    * @param knownHosts known_hosts pinning the host's key; host-key checking is never disabled.
    * @param botPassword The bot's CyTube password, written on the host to a 0600 file only.
+   * @param smokePassword The CyTube password of the smoke account (smoke.account, default ShipitSmoke); it stays with the driver, never on the host.
    * @param artifact A release artifact from `build` (promote the bytes test got to prod).
    * @param source The Python repository (defaults to the calling repository's root).
    * @param config A shipit.json to use instead of the one at the source root.
@@ -265,6 +495,7 @@ export class Shipit {
     sshKey: Secret,
     knownHosts: File,
     botPassword: Secret,
+    smokePassword: Secret,
     artifact?: File,
     @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
     config?: File,
@@ -276,11 +507,11 @@ export class Shipit {
   ): Promise<string> {
     const s = await deploySetup(source, config);
     const runId = run ?? newRunId();
-    const inputs = { secrets: ["ssh-key", "bot-password"], knownHosts: await knownHosts.contents(), trigger, run: runId, expectSha256 };
+    const inputs = { secrets: ["ssh-key", "bot-password", "smoke-password"], knownHosts: await knownHosts.contents(), trigger, run: runId, expectSha256 };
     // Refuse bad input before spending a build on it; deploy() checks again for callers that skip this.
     preflight(s.config, env, inputs);
     const shipped = artifact ?? (await this.build(source!, config, version, commit));
-    const runner = new DaggerDeployRunner({ image: s.config.python.image, artifact: shipped, sshKey, botPassword, knownHosts, run: runId });
+    const runner = new DaggerDeployRunner({ image: s.config.python.image, artifact: shipped, sshKey, botPassword, smokePassword, knownHosts, run: runId });
     const r = await deploy(s.config, env, inputs, runner);
     if (!r.ok) throw new Error(r.message);
     return r.message;
@@ -353,6 +584,79 @@ export class Shipit {
   }
 
   /**
+   * Delivery metrics from the hosts' ledgers, per environment over a window: deploys per day,
+   * success and rollback rates, median and p90 time to deploy, median time to roll back and to
+   * restore after a failure (an unrestored failure is reported as open), and lead time from commit
+   * to deploy (commit times from the repository's .git).
+   *
+   * Example: dagger call metrics --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts --days=30 --format=table
+   *
+   * @param sshKey The deploy user's private SSH key.
+   * @param knownHosts known_hosts pinning the hosts' keys.
+   * @param env One environment (default: every environment with a host).
+   * @param days The window's length in days, ending at --until.
+   * @param since The window's start (UTC ISO, e.g. 2026-11-01T00:00:00Z); overrides --days.
+   * @param until The window's end (UTC ISO; default: now).
+   * @param format json, table or prometheus (text exposition format).
+   * @param git The repository's .git, for commit times (lead time); a shallow clone leaves older commits unknown.
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func({ cache: "never" })
+  async metrics(
+    sshKey: Secret,
+    knownHosts: File,
+    env?: string,
+    days = 30,
+    since?: string,
+    until?: string,
+    format = "json",
+    @argument({ defaultPath: "/.git" }) git?: Directory,
+    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    config?: File,
+  ): Promise<string> {
+    const s = await insightSetup(sshKey, knownHosts, env, days, since, until, git, source, config, false);
+    return renderMetrics(computeMetrics(s.gathered.ledgers, s.window, s.commitTimes), format);
+  }
+
+  /**
+   * The delivery dashboard: what is live on each environment (version, since when, health), the
+   * last 20 deployments with outcomes and phase durations, charts of deploy and rollback durations
+   * and of outcomes per day, and the metrics. One self-contained HTML page (Chart.js inlined).
+   *
+   * Example: dagger call dashboard --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts file export --path=dashboard.html
+   *
+   * @param sshKey The deploy user's private SSH key.
+   * @param knownHosts known_hosts pinning the hosts' keys.
+   * @param env One environment (default: every environment with a host).
+   * @param days The window's length in days, ending at --until.
+   * @param since The window's start (UTC ISO); overrides --days.
+   * @param until The window's end (UTC ISO; default: now).
+   * @param title The page's title.
+   * @param git The repository's .git, for commit times (lead time).
+   * @param source The Python repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func({ cache: "never" })
+  async dashboard(
+    sshKey: Secret,
+    knownHosts: File,
+    env?: string,
+    days = 30,
+    since?: string,
+    until?: string,
+    title?: string,
+    @argument({ defaultPath: "/.git" }) git?: Directory,
+    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    config?: File,
+  ): Promise<Dashboard> {
+    const s = await insightSetup(sshKey, knownHosts, env, days, since, until, git, source, config, true);
+    const data = buildDashboard({ ledgers: s.gathered.ledgers, status: s.gathered.status, commitTimes: s.commitTimes, window: s.window, generated: s.now, title });
+    const page = dag.directory().withNewFile("dashboard.html", renderDashboard(data, await chartJsSource())).file("dashboard.html");
+    return new Dashboard(page, renderMetricsJson(data.metrics), s.config.python.image);
+  }
+
+  /**
    * Poll the bot's /api/health on the host until it is running and connected; fails naming what
    * is wrong (unreachable, not JSON, wrong shape, not connected, timeout, crash loop).
    *
@@ -370,19 +674,22 @@ export class Shipit {
   }
 
   /**
-   * Ask the deployed bot to answer its smoke command (default `!ping` → `pong`).
+   * Chat-level smoke test: the smoke account joins the bot's channel, says the smoke command
+   * (default `!ping`) and waits for the bot's answer (`pong`); prints the reply and the round-trip
+   * time, or fails naming why (server down, channel not found, login refused, bot silent, wrong answer).
    *
-   * Example: dagger call smoke --env=test --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=./known_hosts
+   * Example: dagger call smoke --env=test --ssh-key=env:DEPLOY_SSH_KEY --smoke-password=env:CYTUBE_SMOKE_PASSWORD --known-hosts=./known_hosts
    *
    * @param env The environment.
-   * @param sshKey The deploy user's private SSH key.
+   * @param sshKey The deploy user's private SSH key (a chat server on the host's loopback is reached through an SSH tunnel).
    * @param knownHosts known_hosts pinning the host's key.
+   * @param smokePassword The CyTube password of the smoke account (smoke.account, default ShipitSmoke).
    * @param source The Python repository (defaults to the calling repository's root).
    * @param config A shipit.json to use instead of the one at the source root.
    */
   @func({ cache: "never" })
-  async smoke(env: string, sshKey: Secret, knownHosts: File, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
-    return queryHost("smoke", env, sshKey, knownHosts, source, config);
+  async smoke(env: string, sshKey: Secret, knownHosts: File, smokePassword: Secret, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
+    return queryHost("smoke", env, sshKey, knownHosts, source, config, undefined, smokePassword);
   }
 }
 
@@ -408,11 +715,32 @@ async function deploySetup(source: Directory | undefined, config: File | undefin
   return { config: resolved };
 }
 
-async function queryHost(kind: QueryKind, env: string, sshKey: Secret, knownHosts: File, source: Directory | undefined, config: File | undefined, limit?: number): Promise<string> {
+/** What metrics and the dashboard share: the window, every asked environment's ledger (and status), commit times. */
+async function insightSetup(sshKey: Secret, knownHosts: File, env: string | undefined, days: number, since: string | undefined, until: string | undefined, git: Directory | undefined, source: Directory | undefined, config: File | undefined, withStatus: boolean) {
   const s = await deploySetup(source, config);
+  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const window = windowOf(days, until ?? now, since);
+  const envs = insightEnvironments(s.config, env);
   const runId = newRunId();
   const runner = new DaggerDeployRunner({ image: s.config.python.image, sshKey, knownHosts, run: runId });
-  const r = await query(s.config, env, kind, { secrets: ["ssh-key"], knownHosts: await knownHosts.contents(), run: runId }, runner, limit);
+  const [gathered, commitTimes] = await Promise.all([
+    gatherFromHosts(s.config, envs, { secrets: ["ssh-key"], knownHosts: await knownHosts.contents(), run: runId }, runner, withStatus),
+    daggerCommitTimes(git, s.config.python.image),
+  ]);
+  return { config: s.config, now, window, gathered, commitTimes };
+}
+
+async function queryHost(kind: QueryKind, env: string, sshKey: Secret, knownHosts: File, source: Directory | undefined, config: File | undefined, limit?: number, smokePassword?: Secret): Promise<string> {
+  const s = await deploySetup(source, config);
+  const runId = newRunId();
+  const runner = new DaggerDeployRunner({ image: s.config.python.image, sshKey, knownHosts, smokePassword, run: runId });
+  const r = await query(s.config, env, kind, { secrets: ["ssh-key", ...(smokePassword ? ["smoke-password"] : [])], knownHosts: await knownHosts.contents(), run: runId }, runner, limit);
   if (!r.ok) throw new Error(r.message);
   return JSON.stringify(r.answer, null, 2);
+}
+
+async function github(repo: string, token: Secret, baseUrl: string): Promise<GitHub> {
+  const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repo);
+  if (!m) throw new Error(`--repo must be OWNER/REPO, not "${repo}"`);
+  return new GitHub({ token: await token.plaintext(), owner: m[1]!, repo: m[2]!, baseUrl });
 }

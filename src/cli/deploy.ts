@@ -2,9 +2,10 @@
  * Deploy from the host, without an engine: the same plan, driver and agent as the Dagger
  * functions. For the integration tests and for emergencies (RUNBOOK.md).
  *
- *   npx tsx src/cli/deploy.ts deploy   --env=test --artifact=PATH --ssh-key=env:DEPLOY_SSH_KEY --bot-password=env:CYTUBEBOT_TEST_PASSWORD --known-hosts=PATH [--source=DIR] [--trigger=manual]
+ *   npx tsx src/cli/deploy.ts deploy   --env=test --artifact=PATH --ssh-key=env:DEPLOY_SSH_KEY --bot-password=env:CYTUBEBOT_TEST_PASSWORD --smoke-password=env:CYTUBE_SMOKE_PASSWORD --known-hosts=PATH [--source=DIR] [--trigger=manual]
  *   npx tsx src/cli/deploy.ts rollback --env=prod [--to=VERSION] --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=PATH
- *   npx tsx src/cli/deploy.ts status|history|health|smoke --env=test --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=PATH
+ *   npx tsx src/cli/deploy.ts status|history|health --env=test --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=PATH
+ *   npx tsx src/cli/deploy.ts smoke    --env=test --ssh-key=env:DEPLOY_SSH_KEY --smoke-password=env:CYTUBE_SMOKE_PASSWORD --known-hosts=PATH
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -15,23 +16,10 @@ import { loadConfig } from "../core/load.js";
 import { hostSourceView } from "../runners/host.js";
 import { HostDeployRunner } from "../runners/deploy-host.js";
 import { newRunId } from "../core/run-id.js";
+import { readSecret } from "./secret.js";
 
-/** `env:NAME` or `file:PATH`, as `dagger call` takes secrets. */
-export function readSecret(flag: string, ref: string | undefined): string | undefined {
-  if (ref === undefined) return undefined;
-  const i = ref.indexOf(":");
-  const [scheme, name] = [ref.slice(0, i), ref.slice(i + 1)];
-  if (scheme === "env") {
-    const v = process.env[name];
-    if (!v) throw new ShipitError("SECRET_MISSING", `--${flag}=${ref}: environment variable ${name} is not set`);
-    return v;
-  }
-  if (scheme === "file") {
-    if (!existsSync(name)) throw new ShipitError("SECRET_MISSING", `--${flag}=${ref}: file ${name} does not exist`);
-    return readFileSync(name, "utf8");
-  }
-  throw new ShipitError("BAD_ARGUMENT", `--${flag} takes env:NAME or file:PATH`);
-}
+// Shared with src/cli/insight.ts, which cannot import this file (it runs main on import).
+export { readSecret };
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -42,6 +30,7 @@ async function main(): Promise<number> {
       artifact: { type: "string" },
       "ssh-key": { type: "string" },
       "bot-password": { type: "string" },
+      "smoke-password": { type: "string" },
       "known-hosts": { type: "string" },
       trigger: { type: "string", default: "manual" },
       to: { type: "string" },
@@ -56,10 +45,11 @@ async function main(): Promise<number> {
   const config = await loadConfig(hostSourceView(resolve(values.source)));
   const sshKey = readSecret("ssh-key", values["ssh-key"]);
   const botPassword = readSecret("bot-password", values["bot-password"]);
+  const smokePassword = readSecret("smoke-password", values["smoke-password"]);
   const knownHosts = values["known-hosts"] && existsSync(values["known-hosts"]) ? readFileSync(values["known-hosts"], "utf8") : null;
-  const secrets = [...(sshKey ? ["ssh-key"] : []), ...(botPassword ? ["bot-password"] : [])];
+  const secrets = [...(sshKey ? ["ssh-key"] : []), ...(botPassword ? ["bot-password"] : []), ...(smokePassword ? ["smoke-password"] : [])];
   const run = values.run ?? newRunId();
-  const runner = await HostDeployRunner.create({ artifactPath: values.artifact, sshKey, botPassword, knownHosts: knownHosts ?? "" });
+  const runner = await HostDeployRunner.create({ artifactPath: values.artifact, sshKey, botPassword, smokePassword, knownHosts: knownHosts ?? "" });
   try {
     if (fn === "deploy") {
       if (!values.artifact) throw new ShipitError("BAD_ARGUMENT", "--artifact=PATH is required (build one with `npm run pipeline -- build -o dist/`)");

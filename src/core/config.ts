@@ -92,6 +92,12 @@ export const FullConfigSchema = z.strictObject({
       "Advisory ids the dependency audit accepts (each one reviewed: say why in your commit)",
     ),
   }),
+  release: z.strictObject({
+    firstVersion: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/, "must be a version such as 0.1.0")
+      .describe("The version of the first release, used while the repository has no v<semver> tag yet"),
+  }),
 });
 export type FullConfig = z.infer<typeof FullConfigSchema>;
 
@@ -107,6 +113,7 @@ export const UserConfigSchema = z.strictObject({
   test: FullConfigSchema.shape.test.partial().optional(),
   build: FullConfigSchema.shape.build.partial().optional(),
   security: FullConfigSchema.shape.security.partial().optional(),
+  release: FullConfigSchema.shape.release.partial().optional(),
   environments: UserEnvironmentsSchema.optional().describe(
     "Deploy environments: overrides of the test and prod defaults in config/environments.json, or new ones",
   ),
@@ -168,6 +175,7 @@ export async function resolveConfig(
     test: { ...DEFAULTS.test, ...user.test },
     build: { ...DEFAULTS.build, ...user.build },
     security: { ...DEFAULTS.security, ...user.security },
+    release: { ...DEFAULTS.release, ...user.release },
   };
 
   const top = await view.entries();

@@ -11,9 +11,14 @@ export interface DeployPaths {
   identity: string;
   knownHosts: string;
   botPassword: string;
+  /** The chat smoke client and the smoke account's password (0600), where the driver runs. */
+  smoke: string;
+  smokePassword: string;
+  /** A Python that has src/python/smoke-requirements.txt installed (the runner provides it). */
+  smokePython: string;
 }
 
-export function deployPaths(dir: string): DeployPaths {
+export function deployPaths(dir: string, smokePython = "python3"): DeployPaths {
   return {
     dir,
     agent: `${dir}/shipit_agent.py`,
@@ -23,6 +28,9 @@ export function deployPaths(dir: string): DeployPaths {
     identity: `${dir}/secrets/ssh_key`,
     knownHosts: `${dir}/known_hosts`,
     botPassword: `${dir}/secrets/bot_password`,
+    smoke: `${dir}/shipit_smoke.py`,
+    smokePassword: `${dir}/secrets/smoke_password`,
+    smokePython,
   };
 }
 
@@ -33,13 +41,26 @@ export interface RemoteCall {
   timeoutSec?: number;
 }
 
+/**
+ * A call that runs where the driver runs, not on the bot's host: the chat smoke. With `tunnel`,
+ * the driver first opens an SSH local forward to that address on the host's loopback (over the
+ * deploy's own SSH settings) and appends `--via http://127.0.0.1:<local port>` to argv.
+ */
+export interface LocalCall {
+  name: string;
+  local: { argv: string[]; tunnel?: { host: string; port: number } };
+  timeoutSec?: number;
+}
+
+export type PlanCall = RemoteCall | LocalCall;
+
 export interface DriverPlan {
   run: string;
   kind: "deploy" | "rollback" | "query";
   ssh: { host: string; port: number; user: string; identityFile: string; knownHostsFile: string; connectTimeoutSec: number };
   agent: { localPath: string; remotePath: string; python: string };
   lock?: { args: string[] };
-  phases: RemoteCall[];
+  phases: PlanCall[];
   commitAfter?: string;
   rollback: RemoteCall[];
   onSuccess: RemoteCall[];
@@ -52,6 +73,8 @@ export interface DeployRequest {
   version: string;
   sha256: string;
   trigger: string;
+  /** The artifact manifest's commit, recorded in the ledger so metrics can compute lead time. */
+  commit?: string;
   /** Content hash of the agent, so concurrent runs with different agents never overwrite each other's. */
   agentHash: string;
   paths: DeployPaths;
@@ -91,10 +114,38 @@ function healthCall(name: string, env: Environment, expectVersion?: string): Rem
   };
 }
 
-function smokeCall(env: Environment): RemoteCall {
+/**
+ * Where the chat server is, seen from the bot's host: a loopback address (a chat server on the
+ * bot's own machine, as in the tests) needs a tunnel; a public server (cytu.be) is reached directly.
+ */
+export function chatTunnel(server: string): { host: string; port: number } | undefined {
+  const base = /^https?:\/\//.test(server) ? server : `https://${server}`;
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    return undefined;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (host !== "localhost" && host !== "::1" && !/^127\./.test(host)) return undefined;
+  return { host, port: url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80 };
+}
+
+/** The chat smoke: the smoke account says the command in the bot's channel and waits for its answer. */
+function smokeCall(env: Environment, paths: DeployPaths): LocalCall {
+  const tunnel = chatTunnel(env.runtime.server);
   return {
     name: "smoke",
-    args: ["smoke", ...b(env), "--url", env.healthUrl, "--command", env.smoke.command, "--expect", env.smoke.expect, "--timeout", String(env.smoke.timeoutSec)],
+    local: {
+      argv: [
+        paths.smokePython, paths.smoke,
+        "--server", env.runtime.server, "--channel", env.runtime.channel,
+        "--account", env.smoke.account, "--password-file", paths.smokePassword,
+        "--bot", env.runtime.bot_name, "--command", env.smoke.command, "--expect", env.smoke.expect,
+        "--timeout", String(env.smoke.timeoutSec),
+      ],
+      ...(tunnel ? { tunnel } : {}),
+    },
     timeoutSec: env.smoke.timeoutSec + 60,
   };
 }
@@ -110,7 +161,7 @@ function rollbackCalls(env: Environment): RemoteCall[] {
 function ledger(r: DeployRequest | RollbackRequest, kind: "deploy" | "rollback", version: string): DriverPlan["ledger"] {
   return {
     args: ["ledger-append", ...b(r.env)],
-    entry: { kind, env: r.env.name, version, sha256: "sha256" in r ? r.sha256 : null, trigger: r.trigger, run: r.run },
+    entry: { kind, env: r.env.name, version, sha256: "sha256" in r ? r.sha256 : null, trigger: r.trigger, run: r.run, ...("commit" in r && r.commit ? { commit: r.commit } : {}) },
   };
 }
 
@@ -138,7 +189,7 @@ export function buildDeployPlan(r: DeployRequest): DriverPlan {
       { name: "switch", args: ["switch", ...b(env), ...run, "--release", "{install.release}"] },
       { name: "restart", args: restartArgs(env) },
       healthCall("health", env),
-      smokeCall(env),
+      smokeCall(env, r.paths),
     ],
     commitAfter: "switch",
     rollback: withRun(rollbackCalls(env), r.run),
@@ -182,14 +233,14 @@ export type QueryKind = "status" | "history" | "health" | "smoke";
 /** Read-only calls: no lock, no ledger. */
 export function buildQueryPlan(kind: QueryKind, r: Omit<RollbackRequest, "trigger" | "to">, limit = 20): DriverPlan {
   const env = r.env;
-  const call: RemoteCall =
+  const call: PlanCall =
     kind === "status"
       ? { name: "status", args: ["status", ...b(env), "--url", env.healthUrl] }
       : kind === "history"
         ? { name: "history", args: ["history", ...b(env), "--limit", String(limit)] }
         : kind === "health"
           ? healthCall("health", env)
-          : smokeCall(env);
+          : smokeCall(env, r.paths);
   return { ...common(r, "query"), phases: [call], rollback: [], onSuccess: [] };
 }
 

@@ -20,6 +20,13 @@ function cause(r: DriverResult): string {
   return `${c.phase}: ${text}`;
 }
 
+/** The chat smoke's answer, when it ran: who answered what, and how fast. */
+function smokeLine(r: DriverResult): string {
+  const s = r.outputs?.["smoke"];
+  if (!s || typeof s["rtt_ms"] !== "number") return "";
+  return `\nsmoke: ${String(s["bot"])} answered ${JSON.stringify(s["command"])} with ${JSON.stringify(s["reply"])} in ${s["rtt_ms"]} ms`;
+}
+
 /** One message a person can act on: what happened, why, and what is live now. */
 export function reportDeploy(r: DriverResult, what: { env: string; version: string; kind: "deploy" | "rollback" }): DeployReport {
   const verb = what.kind === "deploy" ? `deploy of ${what.version} to ${what.env}` : `rollback of ${what.env}${what.version === "previous" ? "" : ` to ${what.version}`}`;
@@ -31,7 +38,7 @@ export function reportDeploy(r: DriverResult, what: { env: string; version: stri
       return {
         ok: true,
         outcome: r.outcome,
-        message: `${verb} succeeded in ${secs(r.seconds)}: ${release ?? "?"} is live${previous ? ` (previous: ${previous})` : ""}.\nphases: ${phaseLine(r)}${ledger}`,
+        message: `${verb} succeeded in ${secs(r.seconds)}: ${release ?? "?"} is live${previous ? ` (previous: ${previous})` : ""}.${smokeLine(r)}\nphases: ${phaseLine(r)}${ledger}`,
       };
     case "rolled_back":
       return {

@@ -26,7 +26,7 @@ export interface DeployInputs {
   expectSha256?: string;
 }
 
-const Manifest = z.object({ name: z.string(), version: z.string(), files: z.record(z.string(), z.string()) });
+const Manifest = z.object({ name: z.string(), version: z.string(), commit: z.string().optional(), files: z.record(z.string(), z.string()) });
 
 /**
  * Everything that can be refused is refused here, before the host is touched: unknown environment,
@@ -34,15 +34,21 @@ const Manifest = z.object({ name: z.string(), version: z.string(), files: z.reco
  * valid manifest.
  */
 export function preflight(config: ResolvedConfig, envName: string, inputs: DeployInputs): Environment {
-  return checkInputs(config, envName, inputs, "deploy to", true);
+  return checkInputs(config, envName, inputs, "deploy to", ["bot-password", "smoke-password"]);
 }
 
-/** The checks every host call shares: a valid environment, the SSH key, a pinned host key (and the bot password for deploys). */
-function checkInputs(config: ResolvedConfig, envName: string, inputs: Pick<DeployInputs, "secrets" | "knownHosts">, verb: string, needsBotPassword: boolean): Environment {
+/**
+ * The checks every host call shares: a valid environment, the SSH key, a pinned host key, and the
+ * bot's or the smoke account's password where the call needs them.
+ */
+function checkInputs(config: ResolvedConfig, envName: string, inputs: Pick<DeployInputs, "secrets" | "knownHosts">, verb: string, needs: ("bot-password" | "smoke-password")[] = []): Environment {
   const env = resolveEnvironment(envName, config.environments, config.origin);
   const missing: string[] = [];
   if (!inputs.secrets.includes("ssh-key")) missing.push("--ssh-key (e.g. --ssh-key=env:DEPLOY_SSH_KEY)");
-  if (needsBotPassword && !inputs.secrets.includes("bot-password")) missing.push(`--bot-password (e.g. --bot-password=env:${env.secrets.botPassword})`);
+  if (needs.includes("bot-password") && !inputs.secrets.includes("bot-password")) missing.push(`--bot-password (e.g. --bot-password=env:${env.secrets.botPassword})`);
+  if (needs.includes("smoke-password") && !inputs.secrets.includes("smoke-password")) {
+    missing.push(`--smoke-password (e.g. --smoke-password=env:${env.secrets.smokePassword}: the password of ${env.smoke.account}, the CyTube account the chat smoke test logs in as)`);
+  }
   if (missing.length) throw new ShipitError("SECRET_MISSING", `${verb} ${env.name} refused before touching the host: missing secret ${missing.join(" and ")}`);
   if (!inputs.knownHosts || !inputs.knownHosts.trim()) {
     throw new ShipitError("KNOWN_HOSTS_MISSING", `${verb} ${env.name} refused: a known_hosts file pinning ${env.host}'s host key is required (--known-hosts=PATH; get the line with ssh-keyscan -p ${env.port} ${env.host} and check its fingerprint). Host-key checking is never disabled.`);
@@ -66,19 +72,24 @@ export async function deploy(config: ResolvedConfig, envName: string, inputs: De
       `deploy to ${env.name} refused: the artifact's sha256 is ${artifact.sha256}, but ${inputs.expectSha256} was promised (--expect-sha256). Promote the exact artifact that was tested; nothing on the host changed.`,
     );
   }
-  const result = await drive(runner, buildDeployPlan({ env, run: inputs.run, version: manifest.data.version, sha256: artifact.sha256, trigger: inputs.trigger, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
+  const result = await drive(runner, buildDeployPlan({ env, run: inputs.run, version: manifest.data.version, sha256: artifact.sha256, trigger: inputs.trigger, commit: recordedCommit(manifest.data.commit), agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
   return { ...reportDeploy(result, { env: env.name, version: manifest.data.version, kind: "deploy" }), result, version: manifest.data.version, sha256: artifact.sha256 };
 }
 
+/** A build without --commit records "unknown": only a real sha goes into the ledger. */
+function recordedCommit(commit: string | undefined): string | undefined {
+  return commit && /^[0-9a-f]{7,64}$/i.test(commit) ? commit.toLowerCase() : undefined;
+}
+
 export async function rollback(config: ResolvedConfig, envName: string, to: string | undefined, inputs: DeployInputs, runner: DeployRunner): Promise<DeployReport & { result: DriverResult }> {
-  const env = checkInputs(config, envName, inputs, "rollback of", false);
+  const env = checkInputs(config, envName, inputs, "rollback of");
   const result = await drive(runner, buildRollbackPlan({ env, run: inputs.run, trigger: inputs.trigger, to, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
   return { ...reportDeploy(result, { env: env.name, version: to ?? "previous", kind: "rollback" }), result };
 }
 
-/** status, history, health, smoke: one read-only agent call. */
+/** status, history, health (one read-only agent call) and the chat smoke (run where the driver runs). */
 export async function query(config: ResolvedConfig, envName: string, kind: QueryKind, inputs: Omit<DeployInputs, "trigger">, runner: DeployRunner, limit?: number): Promise<{ ok: boolean; env: Environment; result: DriverResult; answer: Record<string, unknown> | undefined; message: string }> {
-  const env = checkInputs(config, envName, inputs, `${kind} of`, false);
+  const env = checkInputs(config, envName, inputs, `${kind} of`, kind === "smoke" ? ["smoke-password"] : []);
   const result = await drive(runner, buildQueryPlan(kind, { env, run: inputs.run, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }, limit));
   const phase = result.phases.find((p) => p.name === kind);
   const ok = result.outcome === "succeeded";

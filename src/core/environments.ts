@@ -24,11 +24,15 @@ export const EnvironmentSchema = z.strictObject({
   healthUrl: z.url({ protocol: /^https?$/ }).describe("The bot's /api/health on the host's loopback"),
   url: z.string().describe("Where people see this environment (for GitHub deployments)"),
   runtime: RuntimeSchema,
-  secrets: z.strictObject({ botPassword: z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must be a secret name such as CYTUBEBOT_TEST_PASSWORD") }),
+  secrets: z.strictObject({
+    botPassword: z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must be a secret name such as CYTUBEBOT_TEST_PASSWORD"),
+    smokePassword: z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must be a secret name such as CYTUBE_SMOKE_PASSWORD").describe("Name of the secret holding the smoke account's CyTube password"),
+  }),
   smoke: z.strictObject({
-    command: z.string().min(1).describe("Chat command the smoke check sends"),
+    account: z.string().min(1).describe("CyTube account the chat smoke test logs in as (not the bot's)"),
+    command: z.string().min(1).describe("Chat command the smoke account says in the channel"),
     expect: z.string().min(1).describe("Text the bot's answer must contain"),
-    timeoutSec: z.number().positive(),
+    timeoutSec: z.number().positive().describe("How long the smoke waits, from socketconfig to the bot's answer"),
   }),
   keepReleases: z.number().int().min(2, "must keep at least the live release and the one before it").describe("Releases kept on the host"),
   healthTimeoutSec: z.number().positive().describe("How long a deploy waits for the bot to be running and connected"),
@@ -84,5 +88,8 @@ function getIn(obj: unknown, path: PropertyKey[]): unknown {
 
 /** The secrets a deploy to this environment needs, by the name the caller passes them under. */
 export function requiredSecrets(env: Environment): { arg: string; name: string }[] {
-  return [{ arg: "bot-password", name: env.secrets.botPassword }];
+  return [
+    { arg: "bot-password", name: env.secrets.botPassword },
+    { arg: "smoke-password", name: env.secrets.smokePassword },
+  ];
 }

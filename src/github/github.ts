@@ -10,9 +10,9 @@
  * own message (never the request headers), with the token scrubbed out as a last guard.
  */
 import { Octokit } from "@octokit/rest";
+import { STICKY_MARKER } from "../core/markers.js";
 
-/** The hidden marker that identifies shipit's sticky PR comment. */
-export const STICKY_MARKER = "<!-- shipit:sticky -->";
+export { STICKY_MARKER };
 
 /** GitHub truncates nothing for us: a deployment status description longer than this is a 422. */
 const STATUS_DESCRIPTION_MAX = 140;
@@ -130,6 +130,13 @@ export class GitHub {
       this.#octokit.request(route, { owner, repo, issue_number: prNumber, body: text }),
     );
     return { id: Number(res.data.id), created: true };
+  }
+
+  /** The head commit of a pull request (to check that a fork's comment belongs to the run that wrote it). */
+  async pullHeadSha(prNumber: number): Promise<string> {
+    const route = "GET /repos/{owner}/{repo}/pulls/{pull_number}";
+    const res = await this.#call(route, () => this.#octokit.request(route, { owner: this.#owner, repo: this.#repo, pull_number: prNumber }));
+    return res.data.head.sha;
   }
 
   /** Create a deployment of `ref` to `environment`; returns its id. Never auto-merges, waits on no checks. */

@@ -7,6 +7,10 @@ driver only executes it: it ships the agent, holds the environment's lock for th
 back when a phase after the commit point fails, and appends the ledger entry. It prints one JSON
 result. Secrets come from files and travel on stdin, never in argv.
 
+A phase with `local` runs here, not on the host: the chat smoke (shipit_smoke.py). When its chat
+server listens on the host's loopback, an SSH local forward over the same connection settings
+(`ssh -N -L`, ExitOnForwardFailure) reaches it, and `--via http://127.0.0.1:PORT` tells the client.
+
 Stdlib only; runs in shipit's deploy container and on a developer's host alike.
 """
 
@@ -15,11 +19,12 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 SSH_FAILED = 255
 
@@ -84,7 +89,80 @@ class Driver:
             doc["secrets"] = secrets
         return json.dumps(doc).encode()
 
+    # -- local calls (the chat smoke) and the tunnel they may need -------------------------------
+    def open_tunnel(self, host: str, port: int) -> Tuple[Optional["subprocess.Popen[bytes]"], str, Optional[Dict[str, str]]]:
+        """Forward a free local port to host:port as seen from the bot's host; (proc, url, error)."""
+        full = self.ssh_argv("true")  # [...options, user@host, "--", "true"]
+        target = "[%s]" % host if ":" in host else host
+        problem = ""
+        for _ in range(3):  # the free port we picked may be taken before ssh binds it
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                lport = probe.getsockname()[1]
+            argv = full[:-3] + ["-N", "-o", "ExitOnForwardFailure=yes", "-L", "127.0.0.1:%d:%s:%d" % (lport, target, port), full[-3]]
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + self.ssh.get("connectTimeoutSec", 15) + 10
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+                    problem = "ssh -L 127.0.0.1:%d:%s:%d exited %d: %s" % (lport, target, port, proc.returncode, err or "no message")
+                    break
+                try:
+                    socket.create_connection(("127.0.0.1", lport), timeout=1).close()
+                    return proc, "http://127.0.0.1:%d" % lport, None
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                self.close_tunnel(proc)
+                problem = "ssh -L to %s:%d did not open within %ds" % (target, port, self.ssh.get("connectTimeoutSec", 15) + 10)
+        return None, "", {"code": "SSH_TUNNEL_FAILED", "message": "cannot reach the chat server on the bot's host (%s:%d) through an SSH tunnel: %s" % (target, port, problem)}
+
+    @staticmethod
+    def close_tunnel(proc: Optional["subprocess.Popen[bytes]"]) -> None:
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def call_local(self, phase: Dict[str, Any]) -> Dict[str, Any]:
+        started = time.monotonic()
+        record: Dict[str, Any] = {"name": phase["name"]}
+        spec = phase["local"]
+        argv = list(spec["argv"])
+        tunnel: Optional["subprocess.Popen[bytes]"] = None
+        try:
+            if spec.get("tunnel"):
+                tunnel, url, problem = self.open_tunnel(spec["tunnel"]["host"], int(spec["tunnel"]["port"]))
+                if problem is not None:
+                    record.update(ok=False, seconds=round(time.monotonic() - started, 3), error=problem)
+                    return record
+                argv += ["--via", url]
+            try:
+                proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=phase.get("timeoutSec", 900))
+            except subprocess.TimeoutExpired:
+                record.update(ok=False, seconds=round(time.monotonic() - started, 3), error={"code": "LOCAL_TIMEOUT", "message": "%s gave no answer within %ss" % (phase["name"], phase.get("timeoutSec", 900))})
+                return record
+            except OSError as exc:
+                record.update(ok=False, seconds=round(time.monotonic() - started, 3), error={"code": "LOCAL_FAILED", "message": "cannot run %s: %s" % (argv[0], exc)})
+                return record
+        finally:
+            self.close_tunnel(tunnel)
+        record["seconds"] = round(time.monotonic() - started, 3)
+        record.update(self.interpret(proc.returncode, proc.stdout, proc.stderr))
+        if not record["ok"] and record["error"].get("code") in ("AGENT_NO_ANSWER", "SSH_FAILED"):
+            tail = "\n".join(proc.stderr.decode(errors="replace").strip().splitlines()[-8:])
+            record["error"] = {"code": "LOCAL_NO_ANSWER", "message": "%s gave no JSON answer (exit %d): %s" % (phase["name"], proc.returncode, tail)}
+        if record["ok"]:
+            self.outputs[phase["name"]] = record.get("result", {})
+        return record
+
     def call(self, phase: Dict[str, Any]) -> Dict[str, Any]:
+        if "local" in phase:
+            return self.call_local(phase)
         started = time.monotonic()
         record: Dict[str, Any] = {"name": phase["name"]}
         try:

@@ -1,16 +1,43 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { execa } from "execa";
 import type { DeployRunner } from "../core/deploy.js";
 import { deployPaths, type DeployPaths, type DriverPlan } from "../core/deploy-plan.js";
-import { agentHash, agentScript, deployDriverScript } from "../assets.js";
+import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
 
 export interface HostDeployInputs {
   artifactPath?: string;
   sshKey?: string;
   botPassword?: string;
+  smokePassword?: string;
   knownHosts?: string;
+}
+
+/** Where the smoke client's venv lives on this host: under shipit's own .shipit/, one per requirements hash. */
+const SMOKE_ROOT = resolve(import.meta.dirname, "../../.shipit/smoke");
+
+const smokeVenvDir = (requirements: string) => join(SMOKE_ROOT, `venv-${createHash("sha256").update(requirements).digest("hex").slice(0, 16)}`);
+
+/** The venv holding the smoke client's requirements, created on first use (flock against concurrent runs). */
+export async function smokeVenv(): Promise<string> {
+  const requirements = await smokeRequirements();
+  const venv = smokeVenvDir(requirements);
+  if (existsSync(join(venv, ".complete"))) return venv;
+  await mkdir(SMOKE_ROOT, { recursive: true });
+  const reqFile = `${venv}.requirements.txt`;
+  await writeFile(reqFile, requirements);
+  const script = `set -e
+[ -f "$1/.complete" ] && exit 0
+rm -rf "$1"
+python3 -m venv "$1"
+"$1/bin/python" -m pip install --quiet --disable-pip-version-check -r "$2"
+touch "$1/.complete"`;
+  const r = await execa("flock", [join(SMOKE_ROOT, ".lock"), "bash", "-c", script, "venv", venv, reqFile], { reject: false, timeout: 15 * 60_000 });
+  if (r.exitCode !== 0) throw new Error(`creating the smoke client's venv ${venv} failed (pip install -r src/python/smoke-requirements.txt):\n${r.stderr || r.message}`);
+  return venv;
 }
 
 /** Runs the deploy driver as a host process; secrets live only in a 0700 temp folder, removed by close(). */
@@ -20,13 +47,15 @@ export class HostDeployRunner implements DeployRunner {
   static async create(inputs: HostDeployInputs): Promise<HostDeployRunner> {
     const dir = await mkdtemp(join(tmpdir(), "shipit-deploy-"));
     await chmod(dir, 0o700);
-    const paths = deployPaths(dir);
+    const paths = deployPaths(dir, join(smokeVenvDir(await smokeRequirements()), "bin/python"));
     await mkdir(join(dir, "secrets"), { mode: 0o700 });
     await writeFile(paths.agent, await agentScript());
     await writeFile(paths.driver, await deployDriverScript());
+    await writeFile(paths.smoke, await smokeScript());
     if (inputs.artifactPath) await copyFile(inputs.artifactPath, paths.artifact);
     if (inputs.sshKey !== undefined) await writeFile(paths.identity, inputs.sshKey.endsWith("\n") ? inputs.sshKey : `${inputs.sshKey}\n`, { mode: 0o600 });
     if (inputs.botPassword !== undefined) await writeFile(paths.botPassword, inputs.botPassword, { mode: 0o600 });
+    if (inputs.smokePassword !== undefined) await writeFile(paths.smokePassword, inputs.smokePassword, { mode: 0o600 });
     await writeFile(paths.knownHosts, inputs.knownHosts ?? "");
     return new HostDeployRunner(paths);
   }
@@ -43,6 +72,8 @@ export class HostDeployRunner implements DeployRunner {
   }
 
   async runDriver(plan: DriverPlan): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    // Only plans with a local call (the chat smoke) need the smoke client's venv.
+    if (plan.phases.some((p) => "local" in p)) await smokeVenv();
     await writeFile(this.paths.plan, JSON.stringify(plan, null, 2));
     const r = await execa("python3", [this.paths.driver, this.paths.plan], { reject: false, stdin: "ignore" });
     return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };

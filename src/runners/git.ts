@@ -1,4 +1,9 @@
-/** Reads a repository's release tags and commits with the real `git`, for src/core/release.ts. */
+/**
+ * Reads a repository's release tags and commits with the real `git`, for src/core/release.ts.
+ *
+ * The argv and the parsing are shared by two readers: this host one (execa) and the Dagger one
+ * (git in a container over the repository's .git), so both read a history the same way.
+ */
 import { execa } from "execa";
 import { latestReleaseTag, type GitCommit } from "../core/release.js";
 
@@ -7,25 +12,25 @@ import { latestReleaseTag, type GitCommit } from "../core/release.js";
 const US = "\x1f";
 const RS = "\x1e";
 
-async function git(dir: string, args: string[]): Promise<string> {
-  const r = await execa("git", args, { cwd: dir, stripFinalNewline: false, env: { LC_ALL: "C" } });
-  return r.stdout;
+/** What the release flow needs from a repository; `run` executes `git ARGS` and returns stdout. */
+export interface GitReader {
+  run(args: string[]): Promise<string>;
 }
 
-/** The newest release tag reachable from HEAD (highest `v<semver>` by semver precedence), or null. */
-export async function lastReleaseTag(dir: string): Promise<string | null> {
-  const out = await git(dir, ["tag", "--merged", "HEAD", "--list", "v*.*.*"]);
-  return latestReleaseTag(out.split("\n").filter(Boolean));
-}
+export const TAGS_ARGS = ["tag", "--merged", "HEAD", "--list", "v*.*.*"];
+export const SHALLOW_ARGS = ["rev-parse", "--is-shallow-repository"];
 
 /**
- * Commits reachable from HEAD and not from `tag` (all of HEAD's history when `tag` is null), newest
- * first. Merge commits are left out: the commits they bring in are listed themselves, so a merged
+ * Commits reachable from HEAD and not from `tag` (all of HEAD's history when `tag` is null).
+ * Merge commits are left out: the commits they bring in are listed themselves, so a merged
  * `feat:` counts once; squash-merged PRs ("feat: x (#12)") are ordinary commits and stay.
  */
-export async function commitsSince(dir: string, tag: string | null): Promise<GitCommit[]> {
+export function logArgs(tag: string | null): string[] {
   const range = tag === null ? "HEAD" : `refs/tags/${tag}..HEAD`;
-  const out = await git(dir, ["log", "--no-merges", `--format=%H${US}%s${US}%b${RS}`, range, "--"]);
+  return ["log", "--no-merges", `--format=%H${US}%s${US}%b${RS}`, range, "--"];
+}
+
+export function parseLog(out: string): GitCommit[] {
   const commits: GitCommit[] = [];
   for (const record of out.split(RS)) {
     const trimmed = record.replace(/^\n+/, "");
@@ -35,4 +40,50 @@ export async function commitsSince(dir: string, tag: string | null): Promise<Git
     commits.push({ sha, subject, body: body.replace(/\n+$/, "") });
   }
   return commits;
+}
+
+/** The last release tag and the commits since it; refuses a shallow clone, whose history would be cut short. */
+export async function readHistory(git: GitReader): Promise<{ lastTag: string | null; commits: GitCommit[] }> {
+  if ((await git.run(SHALLOW_ARGS)).trim() === "true") {
+    throw new Error(
+      "the git checkout is shallow, so the commits since the last release and its tags are missing. Fix: fetch the full history (actions/checkout with fetch-depth: 0, or `git fetch --unshallow --tags`)",
+    );
+  }
+  const lastTag = latestReleaseTag((await git.run(TAGS_ARGS)).split("\n").filter(Boolean));
+  return { lastTag, commits: parseLog(await git.run(logArgs(lastTag))) };
+}
+
+export function hostGit(dir: string): GitReader {
+  return {
+    async run(args) {
+      const r = await execa("git", args, { cwd: dir, stripFinalNewline: false, env: { LC_ALL: "C" }, reject: false });
+      if (r.exitCode !== 0) throw new Error(`git ${args[0]} in ${dir} failed: ${(r.stderr || r.stdout).trim()}. Fix: point --git at the repository root (the folder holding .git)`);
+      return r.stdout;
+    },
+  };
+}
+
+/** The newest release tag reachable from HEAD (highest `v<semver>` by semver precedence), or null. */
+export async function lastReleaseTag(dir: string): Promise<string | null> {
+  return latestReleaseTag((await hostGit(dir).run(TAGS_ARGS)).split("\n").filter(Boolean));
+}
+
+/** Commits since `tag`, newest first (see logArgs). */
+export async function commitsSince(dir: string, tag: string | null): Promise<GitCommit[]> {
+  return parseLog(await hostGit(dir).run(logArgs(tag)));
+}
+
+/**
+ * sha → committer time (UTC ISO) for every commit reachable from HEAD, for lead time in metrics;
+ * null when `dir` is not inside a git repository.
+ */
+export async function commitTimes(dir: string): Promise<Record<string, string> | null> {
+  const r = await execa("git", ["log", "--format=%H %ct", "HEAD", "--"], { cwd: dir, env: { LC_ALL: "C" }, reject: false });
+  if (r.exitCode !== 0) return null;
+  const times: Record<string, string> = {};
+  for (const line of r.stdout.split("\n")) {
+    const [sha, epoch] = line.trim().split(" ");
+    if (sha && epoch && /^\d+$/.test(epoch)) times[sha] = new Date(Number(epoch) * 1000).toISOString().replace(/\.000Z$/, "Z");
+  }
+  return times;
 }

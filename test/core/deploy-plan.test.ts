@@ -1,17 +1,19 @@
 import { expect, test } from "vitest";
-import { buildDeployPlan, buildRollbackPlan, deployPaths, parseDriverResult } from "../../src/core/deploy-plan.js";
+import { buildDeployPlan, buildQueryPlan, buildRollbackPlan, chatTunnel, deployPaths, parseDriverResult, type PlanCall, type RemoteCall } from "../../src/core/deploy-plan.js";
 import { reportDeploy } from "../../src/core/deploy-report.js";
 import { resolveEnvironment } from "../../src/core/environments.js";
 import { ConfigError } from "../../src/core/errors.js";
 
 const env = resolveEnvironment("test", { test: { host: "bot.example.org", user: "deploy" } });
-const paths = deployPaths("/opt/shipit-deploy");
+const paths = deployPaths("/opt/shipit-deploy", "/opt/shipit-smoke/bin/python");
+const remote = (c: PlanCall | undefined) => c as RemoteCall;
 
 test("test and prod ship as defaults with Rosey's runtime config", () => {
   expect(env.runtime).toEqual({ channel: "test-rosey", bot_name: "RoseyTest", server: "cytu.be", log_level: "DEBUG", db_path: "data/test.db", health_port: 8080 });
   const prod = resolveEnvironment("prod", { prod: { host: "bot.example.org" } });
   expect(prod.runtime).toEqual({ channel: "rosey", bot_name: "Rosey", server: "cytu.be", log_level: "INFO", db_path: "data/rosey.db", health_port: 8081 });
-  expect(prod.secrets).toEqual({ botPassword: "CYTUBEBOT_PROD_PASSWORD" });
+  expect(prod.secrets).toEqual({ botPassword: "CYTUBEBOT_PROD_PASSWORD", smokePassword: "CYTUBE_SMOKE_PASSWORD" });
+  expect(prod.smoke).toEqual({ account: "ShipitSmoke", command: "!ping", expect: "pong", timeoutSec: 15 });
   expect(prod.unit).toBe("rosey-prod.service");
 });
 
@@ -47,8 +49,8 @@ test("the deploy plan: lock, upload with sha256, install, configure via stdin, a
   expect(plan.lock!.args).toEqual(["lock", "--base", "/srv/rosey-test", "--run", "r1", "--version", "1.2.0", "--trigger", "push", "--wait", "300"]);
   expect(plan.phases.map((p) => p.name)).toEqual(["upload", "install", "configure", "switch", "restart", "health", "smoke"]);
   expect(plan.phases[0]).toEqual({ name: "upload", args: ["receive", "--base", "/srv/rosey-test", "--run", "r1", "--sha256", "ab".repeat(32)], stdin: { file: "/opt/shipit-deploy/artifact.tar.gz" } });
-  expect(plan.phases[2]!.stdin).toEqual({ json: { config: env.runtime }, secretFiles: { bot_password: "/opt/shipit-deploy/secrets/bot_password" } });
-  expect(plan.phases[3]!.args).toEqual(["switch", "--base", "/srv/rosey-test", "--run", "r1", "--release", "{install.release}"]);
+  expect(remote(plan.phases[2]).stdin).toEqual({ json: { config: env.runtime }, secretFiles: { bot_password: "/opt/shipit-deploy/secrets/bot_password" } });
+  expect(remote(plan.phases[3]).args).toEqual(["switch", "--base", "/srv/rosey-test", "--run", "r1", "--release", "{install.release}"]);
   expect(plan.commitAfter).toBe("switch");
   expect(plan.rollback.map((p) => p.args.slice(0, 1)[0])).toEqual(["switch", "restart", "health"]);
   expect(plan.rollback[0]!.args).toEqual(["switch", "--base", "/srv/rosey-test", "--run", "r1", "--release", "{switch.previous}"]);
@@ -58,11 +60,44 @@ test("the deploy plan: lock, upload with sha256, install, configure via stdin, a
   expect(JSON.stringify(plan)).not.toMatch(/password"\s*:\s*"[^/]/);
 });
 
+test("the smoke phase runs the chat smoke where the driver runs: cytu.be directly, a loopback server through a tunnel", () => {
+  const plan = buildDeployPlan({ env, run: "r1", version: "1.2.0", sha256: "ab".repeat(32), trigger: "push", agentHash: "0123456789abcdef", paths });
+  expect(plan.phases.at(-1)).toEqual({
+    name: "smoke",
+    local: {
+      argv: [
+        "/opt/shipit-smoke/bin/python", "/opt/shipit-deploy/shipit_smoke.py",
+        "--server", "cytu.be", "--channel", "test-rosey", "--account", "ShipitSmoke",
+        "--password-file", "/opt/shipit-deploy/secrets/smoke_password",
+        "--bot", "RoseyTest", "--command", "!ping", "--expect", "pong", "--timeout", "15",
+      ],
+    },
+    timeoutSec: 75,
+  });
+  const local = resolveEnvironment("test", { test: { host: "h", runtime: { server: "http://127.0.0.1:8765" }, smoke: { command: "!version", expect: "RoseyTest" } } });
+  const query = buildQueryPlan("smoke", { env: local, run: "q1", agentHash: "f".repeat(64), paths });
+  expect(query.phases).toHaveLength(1);
+  expect(query.phases[0]).toMatchObject({ name: "smoke", local: { tunnel: { host: "127.0.0.1", port: 8765 } } });
+  expect((query.phases[0] as { local: { argv: string[] } }).local.argv).toEqual(expect.arrayContaining(["--server", "http://127.0.0.1:8765", "--command", "!version", "--expect", "RoseyTest"]));
+});
+
+test.each([
+  ["cytu.be", undefined],
+  ["https://cytu.be", undefined],
+  ["http://10.0.0.5:8765", undefined],
+  ["http://127.0.0.1:8765", { host: "127.0.0.1", port: 8765 }],
+  ["http://localhost", { host: "localhost", port: 80 }],
+  ["https://[::1]", { host: "::1", port: 443 }],
+  ["localhost:9000", { host: "localhost", port: 9000 }],
+])("chatTunnel(%j)", (server, tunnel) => {
+  expect(chatTunnel(server)).toEqual(tunnel);
+});
+
 test("rollback --to a version goes through rollback-target", () => {
   const plan = buildRollbackPlan({ env, run: "r2", trigger: "manual", to: "1.1.0", agentHash: "f".repeat(64), paths });
-  expect(plan.phases.map((p) => p.args.slice(0, 1)[0])).toEqual(["rollback-target", "switch", "restart", "health"]);
-  expect(plan.phases[0]!.args).toEqual(["rollback-target", "--base", "/srv/rosey-test", "--to", "1.1.0"]);
-  expect(plan.phases[1]!.args.at(-1)).toBe("{rollback-target.release}");
+  expect(plan.phases.map((p) => remote(p).args.slice(0, 1)[0])).toEqual(["rollback-target", "switch", "restart", "health"]);
+  expect(remote(plan.phases[0]).args).toEqual(["rollback-target", "--base", "/srv/rosey-test", "--to", "1.1.0"]);
+  expect(remote(plan.phases[1]).args.at(-1)).toBe("{rollback-target.release}");
   expect(plan.ledger!.entry["kind"]).toBe("rollback");
 });
 

@@ -14,17 +14,18 @@ import { makeVariant } from "../helpers/variants.js";
 let t: Target;
 let source: string;
 const canary = `CANARY-${randomBytes(8).toString("hex")}`;
+const smokeCanary = `SMOKE-CANARY-${randomBytes(8).toString("hex")}`;
 
 beforeAll(async () => {
   t = await startTarget();
-  await t.chat.setAccounts({ ...DEFAULT_CHAT_ACCOUNTS, RoseyTest: canary });
+  await t.chat.setAccounts({ ...DEFAULT_CHAT_ACCOUNTS, RoseyTest: canary, ShipitSmoke: smokeCanary });
   source = await makeVariant("clean", {
     "shipit.json": JSON.stringify({ environments: { test: { host: t.bridgeHost, port: t.bridgePort, user: t.user, healthTimeoutSec: 25, runtime: { server: "http://127.0.0.1:8765" } } } }),
   });
 });
 afterAll(async () => t?.stop());
 
-const secrets = () => ({ DEPLOY_SSH_KEY: t.privateKey, CYTUBEBOT_TEST_PASSWORD: canary });
+const secrets = () => ({ DEPLOY_SSH_KEY: t.privateKey, CYTUBEBOT_TEST_PASSWORD: canary, CYTUBE_SMOKE_PASSWORD: smokeCanary });
 const sshArgs = () => ["--env=test", `--source=${source}`, "--ssh-key=env:DEPLOY_SSH_KEY", `--known-hosts=${t.knownHostsPath}`];
 
 test("build once, deploy the bytes, then a deaf release rolls back by itself; secrets never show", async () => {
@@ -32,15 +33,17 @@ test("build once, deploy the bytes, then a deaf release rolls back by itself; se
   const built = await call(["build", `--source=${source}`, "--version=2.0.0", "-o", `${out}/good.tar.gz`]);
   expect(built.exitCode, built.stderr).toBe(0);
 
-  const first = await call(["deploy", ...sshArgs(), `--artifact=${out}/good.tar.gz`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD"], secrets());
+  const first = await call(["deploy", ...sshArgs(), `--artifact=${out}/good.tar.gz`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD", "--smoke-password=env:CYTUBE_SMOKE_PASSWORD"], secrets());
   expect(first.exitCode, first.stderr).toBe(0);
   expect(first.stdout).toMatch(/^deploy of 2\.0\.0 to test succeeded in [\d.]+s: 2\.0\.0-\d{8}T\d{6}Z is live\.$/m);
+  // The chat smoke ran in the deploy container, through an SSH tunnel to the target's chat server.
+  expect(first.stdout).toMatch(/^smoke: RoseyTest answered "!ping" with "pong" in [\d.]+ ms$/m);
 
   const deafDir = await makeVariant("clean");
   const status = join(deafDir, "web/status_server.py");
   await writeFile(status, (await readFile(status, "utf8")).replace(`"connected": bool(source.connected),`, `"connected": False,`));
   expect((await call(["build", `--source=${deafDir}`, "--version=2.1.0", "-o", `${out}/deaf.tar.gz`])).exitCode).toBe(0);
-  const deaf = await call(["deploy", ...sshArgs(), `--artifact=${out}/deaf.tar.gz`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD"], secrets());
+  const deaf = await call(["deploy", ...sshArgs(), `--artifact=${out}/deaf.tar.gz`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD", "--smoke-password=env:CYTUBE_SMOKE_PASSWORD"], secrets());
   expect(deaf.exitCode).toBe(1);
   expect(deaf.stderr).toContain("deploy of 2.1.0 to test FAILED at health:");
   expect(deaf.stderr).toMatch(/rolled back automatically: the previous release 2\.0\.0-\S+ is live again and healthy/);
@@ -53,6 +56,7 @@ test("build once, deploy the bytes, then a deaf release rolls back by itself; se
 
   for (const r of [built, first, deaf, st, hist]) {
     expect(r.stdout + r.stderr).not.toContain(canary);
+    expect(r.stdout + r.stderr).not.toContain(smokeCanary);
     expect(r.stdout + r.stderr).not.toContain(t.privateKey.split("\n")[1]!);
   }
 });

@@ -2,7 +2,7 @@
  * A local stand-in for the slice of GitHub's REST API that src/github/github.ts uses, with GitHub's
  * request and response shapes, in-memory state, and a log of every request for the tests to assert.
  *
- * Endpoints: issue comments (list with Link pagination, create, update), deployments and their
+ * Endpoints: a pull request (its head), issue comments (list with Link pagination, create, update), deployments and their
  * statuses, releases, and release asset uploads (on the same host: `upload_url` points back here).
  * A wrong or missing token is a 401, an unknown route a 404, a duplicate release tag a 422.
  */
@@ -87,6 +87,8 @@ export class FakeGitHub {
   readonly releases: Release[] = [];
   /** Raw bytes of every uploaded asset, by asset id. */
   readonly assetData = new Map<number, Buffer>();
+  /** Pull requests the stand-in knows: number → head sha (GET /pulls/{n} answers with them). */
+  readonly pulls = new Map<number, { headSha: string; headRepo: string }>();
 
   #server: Server | undefined;
   #nextId = 1000;
@@ -207,6 +209,16 @@ export class FakeGitHub {
         c.updated_at = now();
         return this.#reply(record, res, 200, c);
       }
+    } else if ((match = /^\/pulls\/(\d+)$/.exec(rest)) && method === "GET") {
+      const n = Number(match[1]);
+      const p = this.pulls.get(n);
+      if (!p) return this.#notFound(record, res);
+      return this.#reply(record, res, 200, {
+        number: n,
+        state: "open",
+        head: { sha: p.headSha, ref: "topic", repo: { full_name: p.headRepo } },
+        base: { ref: "main", repo: { full_name: `${owner}/${repo}` } },
+      });
     } else if (rest === "/deployments" && method === "POST") {
       if (typeof input.ref !== "string") return this.#invalid(record, res, "Deployment", "ref", "missing_field");
       const d = this.#deployment(input);

@@ -17,6 +17,7 @@ import { makeVariant, REPO } from "../helpers/variants.js";
 
 const BASE = "/srv/rosey-test";
 const PASSWORD = DEFAULT_CHAT_ACCOUNTS["RoseyTest"]!;
+const SMOKE_PASSWORD = DEFAULT_CHAT_ACCOUNTS["ShipitSmoke"]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let t: Target;
@@ -43,13 +44,14 @@ function cli(args: string[], env: Record<string, string> = {}): ResultPromise<{ 
   return execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "src/cli/deploy.ts"), ...args], {
     reject: false,
     cwd: REPO,
-    env: { DEPLOY_SSH_KEY: t.privateKey, CYTUBEBOT_TEST_PASSWORD: PASSWORD, ...env },
+    env: { DEPLOY_SSH_KEY: t.privateKey, CYTUBEBOT_TEST_PASSWORD: PASSWORD, CYTUBE_SMOKE_PASSWORD: SMOKE_PASSWORD, ...env },
     extendEnv: true,
   });
 }
 
 const common = () => [`--env=test`, `--source=${source}`, "--ssh-key=env:DEPLOY_SSH_KEY", `--known-hosts=${t.knownHostsPath}`];
-const deployArgs = (artifact: string, extra: string[] = []) => ["deploy", ...common(), `--artifact=${artifact}`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD", ...extra];
+const deployArgs = (artifact: string, extra: string[] = []) => ["deploy", ...common(), `--artifact=${artifact}`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD", "--smoke-password=env:CYTUBE_SMOKE_PASSWORD", ...extra];
+const smokeArgs = () => ["smoke", ...common(), "--smoke-password=env:CYTUBE_SMOKE_PASSWORD"];
 
 async function status(): Promise<{ current: string | null; releases: string[]; lock: unknown; health?: { ok: boolean; body?: { connected: boolean; version: string } } }> {
   const r = await cli(["status", ...common()]);
@@ -89,6 +91,7 @@ beforeAll(async () => {
           lockWaitSec: 5,
           keepReleases: 3,
           runtime: { server: "http://127.0.0.1:8765" },
+          smoke: { timeoutSec: 8 },
         },
       },
     }),
@@ -98,8 +101,10 @@ beforeAll(async () => {
     buildArtifact("1.1.0"),
     buildArtifact("1.2.0-deaf", (d) => patchFile(d, "web/status_server.py", `"connected": bool(source.connected),`, `"connected": False,`)),
     buildArtifact("1.3.0-crash", (d) => patchFile(d, "bot/rosey/__main__.py", "from __future__ import annotations\n", `from __future__ import annotations\n\nraise SystemExit("deliberately broken release: crash on start")\n`)),
+    // Starts, connects, reports healthy, and cannot answer !ping: only the chat smoke sees it.
+    buildArtifact("1.4.0-mute", (d) => patchFile(d, "lib/commands.py", `return "pong"`, `raise RuntimeError("deliberately broken command handler")`)),
   ]);
-  [artifacts["1.0.0"], artifacts["1.1.0"], artifacts["deaf"], artifacts["crash"]] = built;
+  [artifacts["1.0.0"], artifacts["1.1.0"], artifacts["deaf"], artifacts["crash"], artifacts["mute"]] = built;
 });
 
 afterAll(async () => {
@@ -113,12 +118,21 @@ describe("deploy to a systemd host over SSH", () => {
     expect(noPassword.exitCode).toBe(2);
     expect(noPassword.stderr).toContain("deploy to test refused before touching the host: missing secret --bot-password (e.g. --bot-password=env:CYTUBEBOT_TEST_PASSWORD)");
 
+    const noSmokePassword = await cli(["deploy", ...common(), `--artifact=${artifacts["1.0.0"]}`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD"]);
+    expect(noSmokePassword.exitCode).toBe(2);
+    expect(noSmokePassword.stderr.trim()).toBe(
+      "deploy to test refused before touching the host: missing secret --smoke-password (e.g. --smoke-password=env:CYTUBE_SMOKE_PASSWORD: the password of ShipitSmoke, the CyTube account the chat smoke test logs in as)",
+    );
+    const smokeWithout = await cli(["smoke", ...common()]);
+    expect(smokeWithout.exitCode).toBe(2);
+    expect(smokeWithout.stderr).toContain("smoke of test refused before touching the host: missing secret --smoke-password (e.g. --smoke-password=env:CYTUBE_SMOKE_PASSWORD");
+
     const badEnvDir = await makeVariant("clean", { "shipit.json": JSON.stringify({ environments: { test: { host: "127.0.0.1", basePath: "srv/relative" } } }) });
     const badEnv = await cli(["deploy", "--env=test", `--source=${badEnvDir}`, "--ssh-key=env:DEPLOY_SSH_KEY", `--known-hosts=${t.knownHostsPath}`, `--artifact=${artifacts["1.0.0"]}`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD"]);
     expect(badEnv.exitCode).toBe(2);
     expect(badEnv.stderr).toContain(`environments.test.basePath = "srv/relative": must be an absolute path`);
 
-    const noKnownHosts = await cli(["deploy", "--env=test", `--source=${source}`, "--ssh-key=env:DEPLOY_SSH_KEY", `--artifact=${artifacts["1.0.0"]}`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD"]);
+    const noKnownHosts = await cli(["deploy", "--env=test", `--source=${source}`, "--ssh-key=env:DEPLOY_SSH_KEY", `--artifact=${artifacts["1.0.0"]}`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD", "--smoke-password=env:CYTUBE_SMOKE_PASSWORD"]);
     expect(noKnownHosts.exitCode).toBe(2);
     expect(noKnownHosts.stderr).toContain("a known_hosts file pinning 127.0.0.1's host key is required");
 
@@ -135,11 +149,32 @@ describe("deploy to a systemd host over SSH", () => {
     const r = await cli(deployArgs(artifacts["1.0.0"]!, ["--trigger=pull_request"]));
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^deploy of 1\.0\.0 to test succeeded in [\d.]+s: 1\.0\.0-\d{8}T\d{6}Z is live\.$/m);
+    expect(r.stdout).toMatch(/^smoke: RoseyTest answered "!ping" with "pong" in [\d.]+ ms$/m);
     const live = await expectConsistent();
     const [entry] = (await ledger()).slice(-1);
     expect(entry).toMatchObject({ kind: "deploy", env: "test", version: "1.0.0", outcome: "succeeded", trigger: "pull_request", release: live });
     expect(Object.keys(entry!["phases"] as object)).toEqual(["agent", "lock", "upload", "install", "configure", "switch", "restart", "health", "smoke", "prune"]);
-    const smoke = await cli(["smoke", ...common()]);
+    const smoke = await cli(smokeArgs());
+    expect(smoke.exitCode, smoke.stdout + smoke.stderr).toBe(0);
+    const answer = JSON.parse(smoke.stdout) as { ok: boolean; reply: string; rtt_ms: number; server_url: string };
+    expect(answer).toMatchObject({ ok: true, reply: "pong", bot: "RoseyTest", account: "ShipitSmoke", channel: "test-rosey", server_url: "http://127.0.0.1:8765" });
+    expect(answer.rtt_ms).toBeGreaterThan(0);
+    console.log(`chat smoke round trip through the SSH tunnel: ${answer.rtt_ms} ms`);
+  });
+
+  test("a release that runs, connects and is healthy but cannot answer !ping fails the chat smoke and rolls back", async () => {
+    const good = await expectConsistent();
+    const r = await cli(deployArgs(artifacts["mute"]!));
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^deploy of 1\.4\.0-mute to test FAILED at smoke: RoseyTest did not answer '!ping' in test-rosey within [\d.]+s \(SMOKE_BOT_SILENT\)$/m);
+    expect(r.stdout).toContain(`rolled back automatically: the previous release ${good} is live again and healthy`);
+    expect(r.stdout).toMatch(/phases: .*health [\d.]+s, smoke [\d.]+s FAILED/);
+    await expectConsistent(good);
+    const last = (await ledger()).at(-1)!;
+    expect(last).toMatchObject({ version: "1.4.0-mute", outcome: "rolled_back", previous: good, cause: { phase: "smoke", code: "SMOKE_BOT_SILENT" } });
+    expect(Object.keys(last["rollbackPhases"] as object)).toEqual(["rollback-switch", "rollback-restart", "rollback-health"]);
+    expect(await t.journal("rosey-test", 400)).toContain("deliberately broken command handler");
+    const smoke = await cli(smokeArgs());
     expect(JSON.parse(smoke.stdout)).toMatchObject({ ok: true, reply: "pong" });
   });
 
@@ -242,15 +277,44 @@ describe("deploy to a systemd host over SSH", () => {
     expect((await ledger()).at(-1)).toMatchObject({ kind: "rollback", outcome: "succeeded" });
   });
 
+  test("the chat server down: the smoke fails clearly, through the tunnel", async () => {
+    await expectConsistent();
+    expect((await t.exec(["systemctl", "stop", "cytube-test"])).exitCode).toBe(0);
+    try {
+      const r = await cli(smokeArgs());
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(
+        /^smoke of test failed at smoke: cannot reach the chat server: GET http:\/\/127\.0\.0\.1:8765\/socketconfig\/test-rosey\.json \(through an SSH tunnel to the bot's host\) failed: .+\. Is the CyTube server up\? \(SMOKE_SERVER_DOWN\)$/m,
+      );
+    } finally {
+      expect((await t.exec(["systemctl", "start", "cytube-test"])).exitCode).toBe(0);
+    }
+    // The bot reconnects by itself (backoff of at most 10 s).
+    for (let i = 0; i < 60 && !(await status()).health?.body?.connected; i++) await sleep(1000);
+    await expectConsistent();
+    expect(JSON.parse((await cli(smokeArgs())).stdout)).toMatchObject({ ok: true, reply: "pong" });
+  });
+
   test("a canary secret is absent from every output, the ledger and the artifact", async () => {
     const canary = `CANARY-${randomBytes(8).toString("hex")}`;
-    await t.chat.setAccounts({ ...DEFAULT_CHAT_ACCOUNTS, RoseyTest: canary });
-    const r = await cli(deployArgs(artifacts["1.1.0"]!), { CYTUBEBOT_TEST_PASSWORD: canary });
+    const smokeCanary = `SMOKE-CANARY-${randomBytes(8).toString("hex")}`;
+    await t.chat.setAccounts({ ...DEFAULT_CHAT_ACCOUNTS, RoseyTest: canary, ShipitSmoke: smokeCanary });
+    const r = await cli(deployArgs(artifacts["1.1.0"]!), { CYTUBEBOT_TEST_PASSWORD: canary, CYTUBE_SMOKE_PASSWORD: smokeCanary });
     expect(r.exitCode, r.stdout).toBe(0);
+    expect(r.stdout).toContain('smoke: RoseyTest answered "!ping" with "pong"');
     const history = await cli(["history", ...common()]);
     const st = await cli(["status", ...common()]);
-    const everything = [r.stdout, r.stderr, history.stdout, history.stderr, st.stdout, st.stderr, (await t.exec(["cat", `${BASE}/ledger.jsonl`])).stdout, (await t.journal("rosey-test", 200)), (await readFile(artifacts["1.1.0"]!)).toString("latin1")];
-    for (const out of everything) expect(out).not.toContain(canary);
+    const smoke = await cli(smokeArgs(), { CYTUBE_SMOKE_PASSWORD: smokeCanary });
+    expect(smoke.exitCode, smoke.stdout).toBe(0);
+    const refused = await cli(smokeArgs(), { CYTUBE_SMOKE_PASSWORD: `${smokeCanary}-wrong` });
+    expect(refused.stdout).toContain("the chat server refused the smoke account ShipitSmoke: Invalid username/password. Check the smoke password secret (smokePassword) and smoke.account (SMOKE_LOGIN_REFUSED)");
+    const everything = [r.stdout, r.stderr, history.stdout, history.stderr, st.stdout, st.stderr, smoke.stdout, smoke.stderr, refused.stdout, refused.stderr, (await t.exec(["cat", `${BASE}/ledger.jsonl`])).stdout, (await t.journal("rosey-test", 200)), (await t.journal("cytube-test", 400)), (await readFile(artifacts["1.1.0"]!)).toString("latin1")];
+    for (const out of everything) {
+      expect(out).not.toContain(canary);
+      expect(out).not.toContain(smokeCanary);
+    }
+    // The smoke password stays where the driver runs: nothing under the base path holds it.
+    expect((await t.exec(["grep", "-rlF", smokeCanary, BASE])).exitCode).toBe(1);
     const secret = await t.exec(["stat", "-c", "%a", `${BASE}/shared/secrets/bot_password`]);
     expect(secret.stdout.trim()).toBe("600");
     expect((await t.exec(["cat", `${BASE}/shared/secrets/bot_password`])).stdout).toBe(canary);

@@ -1,0 +1,101 @@
+/**
+ * Delivery metrics and the dashboard from the host, without an engine: from the live hosts over
+ * SSH (the same driver and agent as deploys), or from ledger files for offline use.
+ *
+ *   npx tsx src/cli/insight.ts metrics   [--env=test] [--days=30 | --since=ISO] [--until=ISO] [--format=json|table|prometheus] --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=PATH
+ *   npx tsx src/cli/insight.ts dashboard [--env=test] [--days=30] [-o dashboard.html] --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=PATH
+ *   npx tsx src/cli/insight.ts metrics --ledger test=ledger-test.jsonl --ledger prod=ledger-prod.jsonl [--git=.]
+ *
+ * Lead time reads commit times from the git repository at --git (default: --source); outside a
+ * repository every deploy's commit counts as unknown.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { chartJsSource } from "../assets.js";
+import { buildDashboard, renderDashboard } from "../core/dashboard.js";
+import { ShipitError } from "../core/errors.js";
+import { gatherFromHosts, insightEnvironments, type Gathered } from "../core/insight.js";
+import { loadConfig } from "../core/load.js";
+import { computeMetrics, parseLedger, renderMetrics, windowOf } from "../core/metrics.js";
+import { newRunId } from "../core/run-id.js";
+import { HostDeployRunner } from "../runners/deploy-host.js";
+import { commitTimes } from "../runners/git.js";
+import { hostSourceView } from "../runners/host.js";
+import { readSecret } from "./secret.js";
+
+function fromFiles(specs: string[], only: string | undefined): Gathered {
+  const out: Gathered = { ledgers: {}, status: {}, corrupt: {} };
+  for (const spec of specs) {
+    const i = spec.indexOf("=");
+    if (i < 1) throw new ShipitError("BAD_ARGUMENT", `--ledger takes ENV=PATH (e.g. --ledger test=ledger.jsonl), got "${spec}"`);
+    const [env, path] = [spec.slice(0, i), spec.slice(i + 1)];
+    if (!existsSync(path)) throw new ShipitError("BAD_ARGUMENT", `--ledger ${spec}: file ${path} does not exist (copy it from the host's BASE/ledger.jsonl)`);
+    if (only && env !== only) continue;
+    const parsed = parseLedger(readFileSync(path, "utf8"));
+    out.ledgers[env] = [...(out.ledgers[env] ?? []), ...parsed.entries];
+    out.corrupt[env] = (out.corrupt[env] ?? 0) + parsed.corrupt;
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      env: { type: "string" },
+      days: { type: "string", default: "30" },
+      since: { type: "string" },
+      until: { type: "string" },
+      format: { type: "string", default: "table" },
+      ledger: { type: "string", multiple: true },
+      git: { type: "string" },
+      source: { type: "string", default: "." },
+      "ssh-key": { type: "string" },
+      "known-hosts": { type: "string" },
+      output: { type: "string", short: "o", default: "dashboard.html" },
+      title: { type: "string" },
+    },
+  });
+  const fn = positionals[0];
+  if (fn !== "metrics" && fn !== "dashboard") throw new ShipitError("BAD_ARGUMENT", `unknown function "${fn ?? ""}": use metrics or dashboard`);
+  const days = Number(values.days);
+  if (!(days > 0)) throw new ShipitError("BAD_ARGUMENT", `--days must be a positive number of days, got "${values.days}"`);
+  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const window = windowOf(days, values.until ?? now, values.since);
+
+  let gathered: Gathered;
+  if (values.ledger?.length) {
+    gathered = fromFiles(values.ledger, values.env);
+  } else {
+    const config = await loadConfig(hostSourceView(resolve(values.source)));
+    const envs = insightEnvironments(config, values.env);
+    const sshKey = readSecret("ssh-key", values["ssh-key"]);
+    const knownHosts = values["known-hosts"] && existsSync(values["known-hosts"]) ? readFileSync(values["known-hosts"], "utf8") : null;
+    const runner = await HostDeployRunner.create({ sshKey, knownHosts: knownHosts ?? "" });
+    try {
+      gathered = await gatherFromHosts(config, envs, { secrets: sshKey ? ["ssh-key"] : [], knownHosts, run: newRunId() }, runner, fn === "dashboard");
+    } finally {
+      await runner.close();
+    }
+  }
+  for (const [env, n] of Object.entries(gathered.corrupt)) if (n) console.error(`[${env}] warning: ${n} ledger line(s) could not be read and were left out`);
+  const times = (await commitTimes(resolve(values.git ?? values.source))) ?? {};
+
+  if (fn === "metrics") {
+    process.stdout.write(renderMetrics(computeMetrics(gathered.ledgers, window, times), values.format));
+    return 0;
+  }
+  const data = buildDashboard({ ledgers: gathered.ledgers, status: gathered.status, commitTimes: times, window, generated: now, title: values.title });
+  writeFileSync(values.output, renderDashboard(data, await chartJsSource()));
+  console.log(`dashboard: ${resolve(values.output)} (${data.recent.length} recent deployments, ${Object.keys(data.metrics.environments).length} environments)`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(2);
+  },
+);

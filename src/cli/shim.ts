@@ -1,0 +1,354 @@
+/**
+ * The workflow shim: reads a GitHub event and runs the right sequence of `dagger call …`, printing
+ * each command before it runs it. The workflows only call this; a laptop runs the same thing.
+ *
+ *   npx tsx src/cli/shim.ts                                   # in Actions: $GITHUB_EVENT_NAME, $GITHUB_EVENT_PATH
+ *   npx tsx src/cli/shim.ts pull_request --event-file=pr.json # replay a CI run from its event file
+ *   npx tsx src/cli/shim.ts pull_request --pr=12              # or from the event name alone
+ *   npx tsx src/cli/shim.ts push                              # main: ci, release, deploy prod
+ *   npx tsx src/cli/shim.ts workflow_dispatch --env=prod [--version=1.3.0]   # manual rollback
+ *   npx tsx src/cli/shim.ts workflow_run --context=DIR/comment.json          # a fork PR's comment
+ *
+ * Options: --source=DIR (the bot, default .), --git=DIR (the repository root, default .),
+ * --module=REF (shipit's module for `dagger call -m`), --config=FILE, --out=DIR (default .shipit/ci),
+ * --known-hosts=FILE (default .github/known_hosts), --dry-run (print the commands only),
+ * --dagger=BIN (default dagger).
+ *
+ * Secrets are read by the dagger CLI from the environment (`--ssh-key=env:DEPLOY_SSH_KEY`); this
+ * program never reads, prints or passes their values.
+ */
+import { execa } from "execa";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseCiJson, type CiJson, CI_JSON } from "../core/ci-report.js";
+import { parseCommentContext, renderComment, type CommentContext } from "../core/comment.js";
+import { argv, buildVersion, readEvent, reproduceLine, SECRET_ENV, showCommand, type EventFacts, type ShimEvent, type ShimSettings } from "../core/shim.js";
+import { loadConfig } from "../core/load.js";
+import { resolveEnvironment } from "../core/environments.js";
+import { ReleasePreviewSchema } from "../core/comment.js";
+import { hostSourceView } from "../runners/host.js";
+
+interface Outcome {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+class Shim {
+  constructor(
+    readonly s: ShimSettings,
+    readonly bin: string,
+    readonly dryRun: boolean,
+    readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  log(line: string): void {
+    process.stdout.write(`${line}\n`);
+  }
+
+  async dagger(args: string[]): Promise<Outcome> {
+    this.log(`\n$ ${showCommand(this.bin, args)}`);
+    if (this.dryRun) return { exitCode: 0, stdout: "", stderr: "" };
+    const r = await execa(this.bin, args, { reject: false, stdin: "ignore", stdout: ["pipe", "inherit"], stderr: ["pipe", "inherit"], env: this.env });
+    if (r.failed && r.exitCode === undefined) {
+      throw new Error(`cannot run ${this.bin}: ${r.shortMessage}. Fix: install the dagger CLI v0.21.9 (see README), or pass --dagger=PATH`);
+    }
+    return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+  }
+
+  /** Whether a secret is set (a dry run assumes every secret is, to print the whole sequence). */
+  has(name: string): boolean {
+    return this.dryRun || !!this.env[name];
+  }
+
+  get runUrl(): string {
+    const server = this.env.GITHUB_SERVER_URL || "https://github.com";
+    return this.env.GITHUB_RUN_ID ? `${server}/${this.s.repo}/actions/runs/${this.env.GITHUB_RUN_ID}` : `${server}/${this.s.repo}/actions`;
+  }
+
+  get runId(): string {
+    return this.env.GITHUB_RUN_ID ? `gh-${this.env.GITHUB_RUN_ID}-${this.env.GITHUB_RUN_ATTEMPT || "1"}` : `local-${Date.now().toString(36)}`;
+  }
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      "event-file": { type: "string" },
+      source: { type: "string", default: "." },
+      git: { type: "string", default: "." },
+      module: { type: "string" },
+      config: { type: "string" },
+      out: { type: "string", default: ".shipit/ci" },
+      "known-hosts": { type: "string", default: ".github/known_hosts" },
+      "dry-run": { type: "boolean", default: false },
+      dagger: { type: "string", default: "dagger" },
+      pr: { type: "string" },
+      env: { type: "string" },
+      version: { type: "string" },
+      context: { type: "string" },
+    },
+  });
+  const env = process.env;
+  const event = (positionals[0] ?? env.GITHUB_EVENT_NAME ?? "") as ShimEvent;
+  if (!event) throw new Error("which event? Pass one (pull_request, push, workflow_dispatch, workflow_run) or set GITHUB_EVENT_NAME");
+  const eventFile = values["event-file"] ?? (positionals[0] ? undefined : env.GITHUB_EVENT_PATH);
+  const payload = eventFile ? JSON.parse(await readFile(eventFile, "utf8")) : await synthesize(event, values);
+  const facts = readEvent(event, payload);
+
+  const repo = env.GITHUB_REPOSITORY || (await originRepo(values.git));
+  const s: ShimSettings = {
+    module: values.module,
+    source: values.source,
+    git: values.git,
+    config: values.config,
+    repo,
+    apiUrl: env.GITHUB_API_URL || "https://api.github.com",
+    out: values.out,
+    knownHosts: values["known-hosts"],
+  };
+  const shim = new Shim(s, values.dagger, values["dry-run"], env);
+  shim.log(`shipit shim: ${event} on ${repo}${values["dry-run"] ? " (dry run: commands are printed, not run)" : ""}`);
+  shim.log(`reproduce: ${reproduceLine(event, eventFile, s)}`);
+  switch (facts.event) {
+    case "pull_request":
+      return pullRequest(shim, facts, reproduceLine(event, eventFile, s));
+    case "push":
+      return push(shim, facts);
+    case "workflow_dispatch":
+      return manualRollback(shim, facts);
+    case "workflow_run":
+      return forkComment(shim, facts, values.context ?? join(s.out, "comment.json"));
+  }
+}
+
+/** An event from its name alone, for a laptop: HEAD as the commit, our own repository as the head. */
+async function synthesize(event: string, v: { pr?: string; env?: string; version?: string; git?: string }): Promise<unknown> {
+  const head = async () => (await execa("git", ["rev-parse", "HEAD"], { cwd: v.git ?? "." })).stdout.trim();
+  switch (event) {
+    case "pull_request": {
+      if (!v.pr || !/^\d+$/.test(v.pr)) throw new Error("pull_request without --event-file needs --pr=NUMBER");
+      const repo = { full_name: process.env.GITHUB_REPOSITORY || "local/repo" };
+      return { pull_request: { number: Number(v.pr), head: { sha: await head(), repo } }, repository: repo };
+    }
+    case "push":
+      return { after: await head(), ref: "refs/heads/main" };
+    case "workflow_dispatch":
+      if (!v.env) throw new Error("workflow_dispatch without --event-file needs --env=ENVIRONMENT (and optionally --version=V)");
+      return { inputs: { environment: v.env, version: v.version ?? "" } };
+    default:
+      throw new Error(`${event} needs --event-file=PATH (the event GitHub wrote)`);
+  }
+}
+
+async function originRepo(dir: string): Promise<string> {
+  const r = await execa("git", ["remote", "get-url", "origin"], { cwd: dir, reject: false });
+  const m = /github\.com[:/]([\w.-]+\/[\w.-]+?)(\.git)?$/.exec(r.stdout?.trim() ?? "");
+  if (m) return m[1]!;
+  throw new Error("which GitHub repository? Set GITHUB_REPOSITORY=OWNER/REPO (Actions sets it), or add a github.com origin remote");
+}
+
+async function readPreview(shim: Shim): Promise<{ preview: CommentContext["release"]; error?: string }> {
+  const r = await shim.dagger(argv.nextRelease(shim.s));
+  if (shim.dryRun) return { preview: { previous: null, next: "0.1.0", bump: "minor", notes: "(dry run)" } };
+  if (r.exitCode !== 0) return { preview: null, error: tail(r.stderr || r.stdout) };
+  const parsed = ReleasePreviewSchema.safeParse(safeJson(r.stdout));
+  if (!parsed.success) return { preview: null, error: `next-release printed something that is not a release plan: ${tail(r.stdout)}` };
+  return { preview: parsed.data };
+}
+
+async function readCi(shim: Shim, version: string, sha: string): Promise<{ ci: CiJson | null; error?: string }> {
+  const r = await shim.dagger(argv.ciReport(shim.s, version, sha));
+  if (shim.dryRun) return { ci: dryRunCi(version) };
+  const file = join(shim.s.out, CI_JSON);
+  if (r.exitCode !== 0 || !existsSync(file)) return { ci: null, error: `ci-report did not finish (exit ${r.exitCode}): ${tail(r.stderr || r.stdout)}` };
+  const ci = parseCiJson(await readFile(file, "utf8"), file);
+  shim.log(ci.summary);
+  return { ci };
+}
+
+/** The environment as the config resolves it: its secrets' names and its URL. A dry run shows placeholders for an incomplete config. */
+async function environment(shim: Shim, envName: string): Promise<{ botPassword: string; smokePassword: string; url: string | undefined }> {
+  try {
+    const c = await loadConfig(hostSourceView(shim.s.source), shim.s.config ? { text: await readFile(shim.s.config, "utf8"), origin: shim.s.config } : undefined);
+    const e = resolveEnvironment(envName, c.environments, c.origin);
+    return { botPassword: e.secrets.botPassword, smokePassword: e.secrets.smokePassword, url: e.url || undefined };
+  } catch (error) {
+    if (!shim.dryRun) throw error;
+    shim.log(`(dry run) the ${envName} environment is not deployable yet: ${error instanceof Error ? error.message.split("\n").slice(1).join(" ").trim() : String(error)}`);
+    return { botPassword: "BOT_PASSWORD_SECRET", smokePassword: SECRET_ENV.smoke, url: undefined }; // pragma: allowlist secret (a placeholder secret name)
+  }
+}
+
+/** Deploy the ci artifact, with a GitHub deployment around it when a token is there. */
+async function deployWithStatus(shim: Shim, o: { env: string; ci: CiJson; sha: string; trigger: string }): Promise<{ ok: boolean; message: string; url: string | undefined }> {
+  let e: Awaited<ReturnType<typeof environment>>;
+  try {
+    e = await environment(shim, o.env);
+  } catch (error) {
+    return { ok: false, url: undefined, message: `not deployed: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const missing: string[] = [SECRET_ENV.sshKey, e.botPassword, e.smokePassword].filter((n) => !shim.has(n));
+  if (!existsSync(shim.s.knownHosts)) missing.push(`${shim.s.knownHosts} (the host's known_hosts entry)`);
+  if (missing.length && !shim.dryRun) {
+    return { ok: false, url: e.url, message: `not deployed: missing ${missing.join(", ")}. Fix: add them as repository secrets (see CONFIGURATION.md), or export them to reproduce locally` };
+  }
+  const description = `${o.ci.name} ${o.ci.version} to ${o.env}`;
+  let id: string | undefined;
+  if (shim.has(SECRET_ENV.github)) {
+    const started = await shim.dagger(argv.deploymentStart(shim.s, o.env, o.sha, shim.runUrl, description));
+    id = shim.dryRun ? "DEPLOYMENT_ID" : started.stdout.trim().split("\n").pop()?.trim();
+    if (!shim.dryRun && (started.exitCode !== 0 || !id || !/^\d+$/.test(id))) {
+      shim.log(`warning: the GitHub deployment could not be opened (deploying anyway): ${tail(started.stderr || started.stdout)}`);
+      id = undefined;
+    }
+  }
+  const r = await shim.dagger(argv.deploy(shim.s, { env: o.env, botPasswordEnv: e.botPassword, smokePasswordEnv: e.smokePassword, artifact: o.ci.artifact!, sha256: o.ci.sha256!, trigger: o.trigger, run: shim.runId }));
+  const ok = r.exitCode === 0;
+  const message = tail(ok ? r.stdout : r.stderr || r.stdout);
+  if (id) {
+    const finished = await shim.dagger(argv.deploymentFinish(shim.s, o.env, id, ok, shim.runUrl, ok ? `${description}: live` : `${description}: failed, previous release kept`));
+    if (finished.exitCode !== 0) shim.log(`warning: the GitHub deployment status could not be set: ${tail(finished.stderr || finished.stdout)}`);
+  }
+  return { ok, message, url: e.url };
+}
+
+async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_request" }>, reproduce: string): Promise<number> {
+  shim.log(`pull request #${f.pr} at ${f.sha.slice(0, 7)}${f.fork ? " (from a fork: no secrets, no deploy)" : ""}`);
+  await mkdir(shim.s.out, { recursive: true });
+  const { preview, error: previewError } = await readPreview(shim);
+  if (previewError) shim.log(`warning: no release preview: ${previewError}`);
+  const version = buildVersion({ event: "pull_request", pr: f.pr, sha: f.sha }, preview ?? { next: "0.0.0", bump: "none", previous: null });
+  const { ci, error: ciError } = await readCi(shim, version, f.sha);
+
+  let deploy: CommentContext["deploy"] = { status: "skipped", env: "test", message: "the checks failed" };
+  let deployOk = true;
+  if (f.fork) deploy = { status: "skipped", env: "test", message: "pull requests from forks are never deployed" };
+  else if (ci?.ok && ci.artifact && ci.sha256) {
+    const d = await deployWithStatus(shim, { env: "test", ci, sha: f.sha, trigger: "pull_request" });
+    deployOk = d.ok;
+    deploy = { status: d.ok ? "succeeded" : "failed", env: "test", version: ci.version, ...(d.url ? { url: d.url } : {}), message: d.message };
+  } else if (ci) deploy = { status: "skipped", env: "test", message: `checks failed: ${ci.gates.filter((g) => g.status === "failed").map((g) => g.name).join(", ")}` };
+
+  const context: CommentContext = parseCommentContext(
+    { pr: f.pr, sha: f.sha, fork: f.fork, ci, ...(ci ? {} : { ciError: ciError ?? "ci did not run" }), deploy, release: preview, runUrl: shim.runUrl, reproduce },
+    "the comment context",
+  );
+  const contextFile = join(shim.s.out, "comment.json");
+  await writeFile(contextFile, JSON.stringify(context, null, 2) + "\n");
+  await writeFile(join(shim.s.out, "comment.md"), renderComment(context));
+  if (f.fork) shim.log(`fork: ${contextFile} goes up as the workflow's artifact; the pr-comment workflow posts it with its own token`);
+  else if (shim.has(SECRET_ENV.github)) {
+    const r = await shim.dagger(argv.prComment(shim.s, contextFile));
+    if (r.exitCode !== 0) shim.log(`warning: the PR comment could not be posted: ${tail(r.stderr || r.stdout)}`);
+  } else shim.log(`no GITHUB_TOKEN: the comment is in ${join(shim.s.out, "comment.md")}, not posted`);
+
+  const ok = !!ci?.ok && deployOk;
+  shim.log(`\nshipit shim: pull request #${f.pr}: ${ok ? "ok" : ci?.ok ? "deploy failed" : "checks failed"}`);
+  return ok || shim.dryRun ? 0 : 1;
+}
+
+async function push(shim: Shim, f: Extract<EventFacts, { event: "push" }>): Promise<number> {
+  const branch = shim.env.SHIPIT_RELEASE_BRANCH || "main";
+  if (f.ref !== `refs/heads/${branch}`) {
+    shim.log(`push to ${f.ref}: shipit releases and deploys only ${branch} (set SHIPIT_RELEASE_BRANCH to change it); nothing to do`);
+    return 0;
+  }
+  await mkdir(shim.s.out, { recursive: true });
+  const { preview, error } = await readPreview(shim);
+  if (!preview) {
+    shim.log(`release preview failed, nothing was built or deployed: ${error}`);
+    return 1;
+  }
+  const releasing = preview.bump !== "none" || preview.previous === null;
+  const version = buildVersion({ event: "push", sha: f.sha }, preview);
+  shim.log(releasing ? `release v${version} (${preview.bump})` : `no releasable commit since v${preview.previous}: building ${version}, no new release`);
+  const { ci, error: ciError } = await readCi(shim, version, f.sha);
+  if (!ci?.ok || !ci.artifact || !ci.sha256) {
+    shim.log(`\nshipit shim: main at ${f.sha.slice(0, 7)}: checks failed, nothing released or deployed${ciError ? `: ${ciError}` : ""}`);
+    return 1;
+  }
+  if (releasing) {
+    const r = await shim.dagger(argv.release(shim.s, f.sha, ci.artifact));
+    if (r.exitCode !== 0) {
+      shim.log(`\nshipit shim: the release failed, so production was not touched: ${tail(r.stderr || r.stdout)}`);
+      return 1;
+    }
+  }
+  const d = await deployWithStatus(shim, { env: "prod", ci, sha: f.sha, trigger: "push" });
+  shim.log(`\nshipit shim: main at ${f.sha.slice(0, 7)}: ${shim.dryRun ? "dry run done" : d.ok ? `${version} is live on prod` : `the prod deploy failed: ${d.message}`}`);
+  return d.ok || shim.dryRun ? 0 : 1;
+}
+
+async function manualRollback(shim: Shim, f: Extract<EventFacts, { event: "workflow_dispatch" }>): Promise<number> {
+  const target = f.version ? `v${f.version}` : "the previous release";
+  shim.log(`manual rollback of ${f.env} to ${target}`);
+  const missing: string[] = [SECRET_ENV.sshKey].filter((n) => !shim.has(n));
+  if (!existsSync(shim.s.knownHosts)) missing.push(`${shim.s.knownHosts} (the host's known_hosts entry)`);
+  if (missing.length && !shim.dryRun) {
+    shim.log(`not rolled back: missing ${missing.join(", ")}. Fix: add them as repository secrets (see CONFIGURATION.md)`);
+    return 1;
+  }
+  const sha = shim.env.GITHUB_SHA || (await execa("git", ["rev-parse", "HEAD"], { cwd: shim.s.git })).stdout.trim();
+  const description = `rollback of ${f.env} to ${target}`;
+  let id: string | undefined;
+  if (shim.has(SECRET_ENV.github)) {
+    const started = await shim.dagger(argv.deploymentStart(shim.s, f.env, sha, shim.runUrl, description));
+    id = shim.dryRun ? "DEPLOYMENT_ID" : started.stdout.trim().split("\n").pop()?.trim();
+    if (!shim.dryRun && (!id || !/^\d+$/.test(id))) id = undefined;
+  }
+  const r = await shim.dagger(argv.rollback(shim.s, { env: f.env, to: f.version, run: shim.runId }));
+  const ok = r.exitCode === 0;
+  if (id) await shim.dagger(argv.deploymentFinish(shim.s, f.env, id, ok, shim.runUrl, ok ? `${description}: done` : `${description}: failed`));
+  shim.log(`\nshipit shim: ${description}: ${ok ? "done" : "FAILED"}`);
+  return ok || shim.dryRun ? 0 : 1;
+}
+
+async function forkComment(shim: Shim, f: Extract<EventFacts, { event: "workflow_run" }>, contextFile: string): Promise<number> {
+  if (f.triggeringEvent !== "pull_request") {
+    shim.log(`workflow_run of a ${f.triggeringEvent} run: no PR comment to post`);
+    return 0;
+  }
+  if (!existsSync(contextFile)) {
+    shim.log(`no ${contextFile}: the pull-request run uploaded no comment context (it may have failed before writing one)`);
+    return 1;
+  }
+  const context = parseCommentContext(safeJson(await readFile(contextFile, "utf8")), contextFile);
+  if (!context.fork) {
+    shim.log(`PR #${context.pr} is not from a fork: its own run posted the comment`);
+    return 0;
+  }
+  const r = await shim.dagger(argv.prComment(shim.s, contextFile, f.headSha));
+  return r.exitCode === 0 || shim.dryRun ? 0 : 1;
+}
+
+/** What a dry run pretends ci-report wrote: green, so the rest of the sequence is printed too. */
+function dryRunCi(version: string): CiJson {
+  return { ok: true, name: "app", gates: [], coverage: null, artifact: `app-${version}.tar.gz`, sha256: "0".repeat(64), version, summary: "(dry run: ci-report not run)" };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function tail(text: string, lines = 30): string {
+  return text.trim().split("\n").slice(-lines).join("\n").slice(-3500);
+}
+
+// exitCode, not exit(): a piped stdout is flushed before the process ends.
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`shipit shim: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,96 @@
+/**
+ * The GitHub side of the pipeline, shared by the Dagger functions (src/index.ts) and the tests:
+ * the release preview, publishing a release with its artifact, the sticky PR comment, and the
+ * deployment records. Each takes the adapter and plain data; none of them reads a secret itself.
+ */
+import { computeRelease, type ReleasePlan } from "../core/release.js";
+import { parseCommentContext, renderComment } from "../core/comment.js";
+import { readHistory, type GitReader } from "../runners/git.js";
+import { GitHub, GitHubError, type DeploymentState } from "./github.js";
+
+/** The next version and its notes, from the repository's tags and conventional commits. */
+export async function previewRelease(git: GitReader, firstVersion: string, repo: string): Promise<ReleasePlan> {
+  const { lastTag, commits } = await readHistory(git);
+  return computeRelease({ lastTag, commits, firstVersion, repo });
+}
+
+export interface ArtifactFacts {
+  name: string;
+  data: Buffer;
+  /** The version in the artifact's manifest.json. */
+  manifestVersion: string;
+}
+
+export interface PublishedRelease {
+  tag: string;
+  version: string;
+  releaseId: number;
+  assetUrl: string;
+}
+
+/**
+ * Tag `v<next>` at `commit` and publish a GitHub Release with the notes and the artifact attached.
+ * Refuses, before any call, an artifact whose manifest carries another version, and a run with
+ * nothing releasable.
+ */
+export async function publishRelease(gh: GitHub, plan: ReleasePlan, commit: string, artifact: ArtifactFacts): Promise<PublishedRelease> {
+  if (plan.bump === "none" && plan.previous !== null) {
+    throw new Error(`nothing to release: no feat, fix or breaking commit since v${plan.previous}. The shim skips release for such pushes; deploy the build as ${plan.previous}+g<sha> instead`);
+  }
+  if (artifact.manifestVersion !== plan.next) {
+    throw new Error(
+      `the artifact ${artifact.name} was built as version ${artifact.manifestVersion}, but this release is v${plan.next}. Fix: build it with --version=${plan.next} (the shim does), so the manifest and the tag agree`,
+    );
+  }
+  if (!/^[0-9a-f]{40}$/.test(commit)) throw new Error(`--commit must be the full 40-hex sha being released, not "${commit}"`);
+  const tag = `v${plan.next}`;
+  let release;
+  try {
+    release = await gh.createRelease({ tag, name: tag, body: plan.notes, commitish: commit });
+  } catch (error) {
+    if (error instanceof GitHubError && error.status === 422 && /already_exists/.test(error.githubMessage)) {
+      throw new Error(`release ${tag} already exists on GitHub: it was published by an earlier run. Nothing was changed. Re-run the workflow from a new commit, or delete the release and its tag to publish again`);
+    }
+    throw error;
+  }
+  const asset = await gh.uploadReleaseAsset(release, { name: artifact.name, contentType: "application/gzip", data: artifact.data });
+  return { tag, version: plan.next, releaseId: release.id, assetUrl: asset.browserDownloadUrl };
+}
+
+/**
+ * Create or update the sticky comment from a context the shim wrote. With `headSha` (a fork's
+ * comment, posted by a separate trusted workflow), the PR's head must be that commit: the context
+ * came from the fork's own run and must not steer a comment onto another pull request.
+ */
+export async function postPrComment(gh: GitHub, rawContext: unknown, origin: string, headSha?: string): Promise<{ id: number; created: boolean; pr: number }> {
+  const context = parseCommentContext(rawContext, origin);
+  if (headSha !== undefined) {
+    const head = await gh.pullHeadSha(context.pr);
+    if (head !== headSha) {
+      throw new Error(`refusing to comment on PR #${context.pr}: its head is ${head}, but the run that wrote ${origin} built ${headSha}`);
+    }
+    if (!context.fork) throw new Error(`refusing the context in ${origin}: it comes through the fork path but says the PR is not from a fork`);
+  }
+  const r = await gh.upsertStickyComment(context.pr, renderComment(context));
+  return { ...r, pr: context.pr };
+}
+
+export interface DeploymentRecord {
+  env: string;
+  ref: string;
+  description: string;
+  production: boolean;
+  environmentUrl?: string;
+  logUrl?: string;
+}
+
+/** Open a deployment in GitHub and mark it in progress; returns its id. */
+export async function startDeployment(gh: GitHub, d: DeploymentRecord): Promise<number> {
+  const id = await gh.createDeployment({ ref: d.ref, environment: d.env, description: d.description, productionEnvironment: d.production, transientEnvironment: !d.production });
+  await gh.setDeploymentStatus(id, { state: "in_progress", logUrl: d.logUrl, environmentUrl: d.environmentUrl, description: d.description });
+  return id;
+}
+
+export async function finishDeployment(gh: GitHub, id: number, state: Extract<DeploymentState, "success" | "failure" | "error">, d: { environmentUrl?: string; logUrl?: string; description: string }): Promise<void> {
+  await gh.setDeploymentStatus(id, { state, environmentUrl: d.environmentUrl, logUrl: d.logUrl, description: d.description });
+}

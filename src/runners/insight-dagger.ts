@@ -1,0 +1,31 @@
+import { dag, type Directory, type File, type Service } from "@dagger.io/dagger";
+import { commitTimesArgv, parseCommitTimes } from "../core/insight.js";
+import type { CommitTimes } from "../core/metrics.js";
+
+/**
+ * Commit times for lead time, from a repository's .git directory: `git log --all` in the Python
+ * image plus Debian's git. A shallow clone knows only its own commits; the others count as unknown.
+ */
+export async function daggerCommitTimes(git: Directory | undefined, image: string): Promise<CommitTimes> {
+  if (!git) return {};
+  const out = await dag
+    .container()
+    .from(image)
+    .withEnvVariable("DEBIAN_FRONTEND", "noninteractive")
+    .withExec(["apt-get", "update", "-qq"])
+    .withExec(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "git"])
+    .withMountedDirectory("/repo.git", git)
+    .withExec(commitTimesArgv("/repo.git"))
+    .stdout();
+  return parseCommitTimes(out);
+}
+
+/** The page served by Python's http.server on port 8080 (the image every deploy already pulls). */
+export function dashboardService(page: File, image: string): Service {
+  return dag
+    .container()
+    .from(image)
+    .withFile("/srv/dashboard/index.html", page)
+    .withExposedPort(8080)
+    .asService({ args: ["python3", "-m", "http.server", "8080", "--bind", "0.0.0.0", "--directory", "/srv/dashboard"] });
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// A recording stand-in for the dagger CLI, for the shim tests. It appends one JSON line per call
+// to $STANDIN_LOG ({argv, cwd}) and answers from the scenario in $STANDIN_SCENARIO:
+//   { "nextRelease": {previous, next, bump, notes} | {"fail": "message"},
+//     "ci": {"ok": bool, "failed": ["lint"]} , "deploy": {"fail": "message"} | {},
+//     "rollback": {"fail": "message"} | {}, "release": {"fail": "message"} | {} }
+// ci-report writes ci.json and an artifact into its --path, as the real export would.
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const args = process.argv.slice(2);
+appendFileSync(process.env.STANDIN_LOG, JSON.stringify({ argv: args, cwd: process.cwd() }) + "\n");
+const scenario = JSON.parse(readFileSync(process.env.STANDIN_SCENARIO, "utf8"));
+const fn = args[args[1] === "-m" ? 3 : 1];
+const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const fail = (message) => {
+  process.stderr.write(`Error: ${message}\n`);
+  process.exit(1);
+};
+
+switch (fn) {
+  case "next-release": {
+    const r = scenario.nextRelease;
+    if (r.fail) fail(r.fail);
+    process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+    break;
+  }
+  case "ci-report": {
+    const out = flag("path");
+    const version = flag("version");
+    const failed = scenario.ci.failed ?? [];
+    const gates = ["dependencies", "lint", "typecheck", "test", "security", "build"].map((name) => ({
+      name,
+      status: failed.includes(name) ? "failed" : "passed",
+      durationMs: 1200,
+      figure: name === "test" ? "42 passed, coverage 91.3%" : "ok",
+      detail: failed.includes(name) ? `${name} failed: see the log` : "",
+    }));
+    const ok = failed.length === 0;
+    mkdirSync(out, { recursive: true });
+    const artifact = failed.includes("build") ? null : `rosey-${version}.tar.gz`;
+    if (artifact) writeFileSync(join(out, artifact), "artifact bytes");
+    writeFileSync(
+      join(out, "ci.json"),
+      JSON.stringify({ ok, name: "rosey", gates, coverage: { percent: 91.3, threshold: 85 }, artifact, sha256: artifact ? "a".repeat(64) : null, version, summary: `shipit ci (rosey): ${ok ? "all 6 gates passed" : `FAILED gates: ${failed.join(", ")}`}` }),
+    );
+    break;
+  }
+  case "deployment-start":
+    process.stdout.write("4242\n");
+    break;
+  case "deploy":
+  case "rollback":
+  case "release":
+    if (scenario[fn]?.fail) fail(scenario[fn].fail);
+    process.stdout.write(`${fn} ok\n`);
+    break;
+  case "deployment-finish":
+  case "pr-comment":
+    process.stdout.write(`${fn} ok\n`);
+    break;
+  default:
+    fail(`stand-in: unknown function ${fn}`);
+}

@@ -1,0 +1,314 @@
+/**
+ * The workflow shim (src/cli/shim.ts), run as the workflows run it, for every event, against a
+ * recording stand-in for the dagger CLI (test/helpers/standin/dagger.mjs) first on PATH. Each test
+ * asserts the exact `dagger call` sequence, the exit code, what was written for the PR comment, and
+ * that canary secrets in the environment appear in no argv, no output and no file.
+ */
+import { execa } from "execa";
+import { chmod, cp, mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const REPO = resolve(import.meta.dirname, "../..");
+const SHIM = join(REPO, "src/cli/shim.ts");
+const STANDIN = join(REPO, "test/helpers/standin/dagger.mjs");
+const SHA = "0123456789abcdef0123456789abcdef01234567"; // pragma: allowlist secret (a commit sha)
+const CANARY = {
+  GITHUB_TOKEN: "ghs_canaryTOKENvalue0000000000000000000", // pragma: allowlist secret
+  DEPLOY_SSH_KEY: "-----BEGIN OPENSSH PRIVATE KEY-----canary-ssh-key", // pragma: allowlist secret
+  CYTUBEBOT_TEST_PASSWORD: "canary-test-bot-password", // pragma: allowlist secret
+  CYTUBEBOT_PROD_PASSWORD: "canary-prod-bot-password", // pragma: allowlist secret
+  CYTUBE_SMOKE_PASSWORD: "canary-smoke-password", // pragma: allowlist secret
+};
+
+const PREVIEW = { previous: "1.2.0", next: "1.3.0", bump: "minor", notes: "## v1.3.0\n\n### Features\n\n- add !dice ([abc1234](https://github.com/acme/rosey/commit/abc1234))\n" };
+const API = "https://api.github.com";
+const GH = ["--repo=acme/rosey", "--token=env:GITHUB_TOKEN", `--github-api=${API}`];
+
+let work: string;
+let bin: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "shipit-shim-"));
+  bin = join(work, "bin");
+  await mkdir(bin);
+  await writeFile(join(bin, "dagger"), `#!/bin/sh\nexec node ${JSON.stringify(STANDIN)} "$@"\n`);
+  await chmod(join(bin, "dagger"), 0o755);
+  // The bot: the sample bot with hosts set, so both environments resolve.
+  await cp(join(REPO, "test/fixtures/sample-bot"), join(work, "bot"), { recursive: true });
+  await writeFile(
+    join(work, "bot/shipit.json"),
+    JSON.stringify({ environments: { test: { host: "bot-test.example.org" }, prod: { host: "bot.example.org" } } }),
+  );
+  // A repository, for `git rev-parse HEAD` when the shim synthesizes an event from its name.
+  await execa("git", ["init", "-q", "-b", "main"], { cwd: work });
+  await execa("git", ["-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "--allow-empty", "-m", "feat: start"], { cwd: work });
+  await mkdir(join(work, ".github"));
+  await writeFile(join(work, ".github/known_hosts"), "bot.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKnownHostKeyForTests\n");
+});
+
+interface Run {
+  exitCode: number;
+  output: string;
+  calls: string[][];
+  dir: string;
+}
+
+let counter = 0;
+async function runShim(event: string, payload: unknown, scenario: unknown, opts: { secrets?: Partial<typeof CANARY>; extraArgs?: string[]; env?: Record<string, string> } = {}): Promise<Run> {
+  const dir = join(work, `run-${++counter}`);
+  await mkdir(dir);
+  await writeFile(join(dir, "event.json"), JSON.stringify(payload));
+  await writeFile(join(dir, "scenario.json"), JSON.stringify(scenario));
+  const env: Record<string, string> = {
+    PATH: `${bin}:${process.env.PATH}`,
+    HOME: process.env.HOME ?? "/root",
+    GITHUB_ACTIONS: "true",
+    GITHUB_EVENT_NAME: event,
+    GITHUB_EVENT_PATH: join(dir, "event.json"),
+    GITHUB_REPOSITORY: "acme/rosey",
+    GITHUB_SERVER_URL: "https://github.com",
+    GITHUB_API_URL: API,
+    GITHUB_RUN_ID: "9001",
+    GITHUB_RUN_ATTEMPT: "2",
+    GITHUB_SHA: SHA,
+    STANDIN_LOG: join(dir, "calls.jsonl"),
+    STANDIN_SCENARIO: join(dir, "scenario.json"),
+    ...(opts.secrets ?? CANARY),
+    ...opts.env,
+  };
+  const r = await execa(join(REPO, "node_modules/.bin/tsx"), [SHIM, "--source=bot", `--out=${join("runs", `run-${counter}`, "out")}`, ...(opts.extraArgs ?? [])], {
+    cwd: work,
+    env,
+    extendEnv: false,
+    reject: false,
+    all: true,
+  });
+  let calls: string[][] = [];
+  try {
+    calls = (await readFile(join(dir, "calls.jsonl"), "utf8")).trim().split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { argv: string[] }).argv);
+  } catch {
+    calls = [];
+  }
+  return { exitCode: r.exitCode ?? -1, output: r.all ?? "", calls, dir: join(work, "runs", `run-${counter}`, "out") };
+}
+
+/** The function each call ran, e.g. ["next-release", "ci-report", ...]. */
+const fns = (r: Run) => r.calls.map((c) => c[1]);
+
+/** No canary value anywhere: argv of every dagger call, the shim's output, and every file it wrote. */
+async function expectNoCanary(r: Run): Promise<void> {
+  const files: string[] = [];
+  try {
+    for (const f of await readdir(r.dir)) files.push(await readFile(join(r.dir, f), "utf8").catch(() => ""));
+  } catch {
+    // no out dir: nothing written
+  }
+  const haystack = [JSON.stringify(r.calls), r.output, ...files].join("\n");
+  for (const [name, value] of Object.entries(CANARY)) expect(haystack, `${name} leaked`).not.toContain(value);
+}
+
+const prEvent = (fork = false) => ({
+  pull_request: { number: 12, head: { sha: SHA, repo: { full_name: fork ? "mallory/rosey" : "acme/rosey" } } },
+  repository: { full_name: "acme/rosey" },
+});
+const RUN_URL = "https://github.com/acme/rosey/actions/runs/9001";
+
+describe("pull_request", () => {
+  it("green: preview, ci, test deploy inside a GitHub deployment, then the sticky comment", async () => {
+    const r = await runShim("pull_request", prEvent(), { nextRelease: PREVIEW, ci: {} });
+    expect(r.exitCode, r.output).toBe(0);
+    const out = join("runs", `run-${counter}`, "out");
+    const version = "1.3.0-pr.12.g0123456";
+    expect(r.calls).toEqual([
+      ["call", "next-release", "--git=.", "--source=bot", "--repo=acme/rosey"],
+      ["call", "ci-report", "--source=bot", `--version=${version}`, `--commit=${SHA}`, "export", `--path=${out}`],
+      ["call", "deployment-start", "--source=bot", ...GH, "--env=test", `--ref=${SHA}`, `--log-url=${RUN_URL}`, `--description=rosey ${version} to test`],
+      [
+        "call", "deploy", "--source=bot", "--env=test", `--artifact=${out}/rosey-${version}.tar.gz`, `--expect-sha256=${"a".repeat(64)}`,
+        "--ssh-key=env:DEPLOY_SSH_KEY", "--known-hosts=.github/known_hosts", "--bot-password=env:CYTUBEBOT_TEST_PASSWORD", "--smoke-password=env:CYTUBE_SMOKE_PASSWORD",
+        "--trigger=pull_request", "--run=gh-9001-2",
+      ],
+      ["call", "deployment-finish", "--source=bot", ...GH, "--env=test", "--id=4242", "--state=success", `--log-url=${RUN_URL}`, `--description=rosey ${version} to test: live`],
+      ["call", "pr-comment", ...GH, `--context=${out}/comment.json`],
+    ]);
+    // Every command is printed before it runs.
+    for (const c of r.calls) expect(r.output).toContain(`$ dagger ${c[0]} ${c[1]}`);
+    const context = JSON.parse(await readFile(join(r.dir, "comment.json"), "utf8"));
+    expect(context).toMatchObject({ pr: 12, fork: false, deploy: { status: "succeeded", env: "test", version, url: "https://cytu.be/r/test-rosey" }, release: PREVIEW, runUrl: RUN_URL });
+    expect(context.reproduce).toBe("npx tsx src/cli/shim.ts pull_request --event-file=" + join(work, `run-${counter}`, "event.json") + " --source=bot");
+    const md = await readFile(join(r.dir, "comment.md"), "utf8");
+    expect(md).toContain("✅ **All checks passed**");
+    expect(md).toContain("Next release if merged: v1.3.0 (minor from v1.2.0)");
+    expect(md).toContain("**Coverage:** 91.3% (threshold 85%) ✅");
+    await expectNoCanary(r);
+  });
+
+  it("a red gate: no deploy, and the comment is still posted, naming the gate", async () => {
+    const r = await runShim("pull_request", prEvent(), { nextRelease: PREVIEW, ci: { failed: ["test"] } });
+    expect(r.exitCode).toBe(1);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "pr-comment"]);
+    const md = await readFile(join(r.dir, "comment.md"), "utf8");
+    expect(md).toContain("❌ **Checks failed:** test");
+    expect(md).toContain("**Deploy to test:** ⏭️ skipped: checks failed: test");
+    expect(r.output).toContain("pull request #12: checks failed");
+    await expectNoCanary(r);
+  });
+
+  it("a failed test deploy: the deployment is marked failure and the comment says so", async () => {
+    const r = await runShim("pull_request", prEvent(), { nextRelease: PREVIEW, ci: {}, deploy: { fail: "health: bot not connected after 60 s; rolled back to 1.2.0" } });
+    expect(r.exitCode).toBe(1);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "deployment-start", "deploy", "deployment-finish", "pr-comment"]);
+    expect(r.calls[4]).toContain("--state=failure");
+    const md = await readFile(join(r.dir, "comment.md"), "utf8");
+    expect(md).toContain("failed to deploy; the previous release stays live");
+    expect(md).toContain("health: bot not connected after 60 s; rolled back to 1.2.0");
+  });
+
+  it("a fork: no secrets, no deploy, no comment call; the context says fork for pr-comment.yml", async () => {
+    // GitHub gives a fork's run no secrets; only its read-only token.
+    const r = await runShim("pull_request", prEvent(true), { nextRelease: PREVIEW, ci: {} }, { secrets: { GITHUB_TOKEN: CANARY.GITHUB_TOKEN } });
+    expect(r.exitCode).toBe(0);
+    expect(fns(r)).toEqual(["next-release", "ci-report"]);
+    const context = JSON.parse(await readFile(join(r.dir, "comment.json"), "utf8"));
+    expect(context.fork).toBe(true);
+    expect(context.deploy.status).toBe("skipped");
+    expect(await readFile(join(r.dir, "comment.md"), "utf8")).toContain("this pull request comes from a fork. Forks never receive secrets and never deploy");
+    await expectNoCanary(r);
+  });
+
+  it("missing deploy secrets fail the run, naming them, without calling deploy", async () => {
+    const r = await runShim("pull_request", prEvent(), { nextRelease: PREVIEW, ci: {} }, { secrets: { GITHUB_TOKEN: CANARY.GITHUB_TOKEN } });
+    expect(r.exitCode).toBe(1);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "pr-comment"]);
+    const md = await readFile(join(r.dir, "comment.md"), "utf8");
+    expect(md).toContain("not deployed: missing DEPLOY_SSH_KEY, CYTUBEBOT_TEST_PASSWORD, CYTUBE_SMOKE_PASSWORD. Fix: add them as repository secrets");
+  });
+});
+
+describe("push to main", () => {
+  const push = { after: SHA, ref: "refs/heads/main" };
+
+  it("ci, release, then the same artifact to prod, inside a GitHub deployment", async () => {
+    const r = await runShim("push", push, { nextRelease: PREVIEW, ci: {} });
+    expect(r.exitCode, r.output).toBe(0);
+    const out = join("runs", `run-${counter}`, "out");
+    expect(r.calls).toEqual([
+      ["call", "next-release", "--git=.", "--source=bot", "--repo=acme/rosey"],
+      ["call", "ci-report", "--source=bot", "--version=1.3.0", `--commit=${SHA}`, "export", `--path=${out}`],
+      ["call", "release", "--git=.", "--source=bot", ...GH, `--commit=${SHA}`, `--artifact=${out}/rosey-1.3.0.tar.gz`],
+      ["call", "deployment-start", "--source=bot", ...GH, "--env=prod", `--ref=${SHA}`, `--log-url=${RUN_URL}`, "--description=rosey 1.3.0 to prod"],
+      [
+        "call", "deploy", "--source=bot", "--env=prod", `--artifact=${out}/rosey-1.3.0.tar.gz`, `--expect-sha256=${"a".repeat(64)}`,
+        "--ssh-key=env:DEPLOY_SSH_KEY", "--known-hosts=.github/known_hosts", "--bot-password=env:CYTUBEBOT_PROD_PASSWORD", "--smoke-password=env:CYTUBE_SMOKE_PASSWORD",
+        "--trigger=push", "--run=gh-9001-2",
+      ],
+      ["call", "deployment-finish", "--source=bot", ...GH, "--env=prod", "--id=4242", "--state=success", `--log-url=${RUN_URL}`, "--description=rosey 1.3.0 to prod: live"],
+    ]);
+    expect(r.output).toContain("1.3.0 is live on prod");
+    await expectNoCanary(r);
+  });
+
+  it("nothing releasable: no release, the build is <last>+g<sha>", async () => {
+    const r = await runShim("push", push, { nextRelease: { ...PREVIEW, next: "1.2.0", bump: "none" }, ci: {} });
+    expect(r.exitCode).toBe(0);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "deployment-start", "deploy", "deployment-finish"]);
+    expect(r.calls[1]).toContain("--version=1.2.0+g0123456");
+  });
+
+  it("a failed prod deploy marks the deployment failure and fails the run", async () => {
+    const r = await runShim("push", push, { nextRelease: PREVIEW, ci: {}, deploy: { fail: "smoke: the bot did not answer !ping; rolled back to 1.2.0" } });
+    expect(r.exitCode).toBe(1);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "release", "deployment-start", "deploy", "deployment-finish"]);
+    expect(r.calls[5]).toContain("--state=failure");
+    expect(r.output).toContain("the prod deploy failed: Error: smoke: the bot did not answer !ping; rolled back to 1.2.0");
+  });
+
+  it("red checks: nothing is released or deployed", async () => {
+    const r = await runShim("push", push, { nextRelease: PREVIEW, ci: { failed: ["lint"] } });
+    expect(r.exitCode).toBe(1);
+    expect(fns(r)).toEqual(["next-release", "ci-report"]);
+  });
+
+  it("a failed release leaves prod untouched", async () => {
+    const r = await runShim("push", push, { nextRelease: PREVIEW, ci: {}, release: { fail: "release v1.3.0 already exists on GitHub" } });
+    expect(r.exitCode).toBe(1);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "release"]);
+    expect(r.output).toContain("the release failed, so production was not touched");
+  });
+
+  it("a push to another branch does nothing", async () => {
+    const r = await runShim("push", { after: SHA, ref: "refs/heads/topic" }, { nextRelease: PREVIEW, ci: {} });
+    expect(r.exitCode).toBe(0);
+    expect(r.calls).toEqual([]);
+  });
+});
+
+describe("workflow_dispatch (manual rollback)", () => {
+  it("rolls the environment back to a version, inside a GitHub deployment", async () => {
+    const r = await runShim("workflow_dispatch", { inputs: { environment: "prod", version: "1.2.0" } }, {});
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.calls).toEqual([
+      ["call", "deployment-start", "--source=bot", ...GH, "--env=prod", `--ref=${SHA}`, `--log-url=${RUN_URL}`, "--description=rollback of prod to v1.2.0"],
+      ["call", "rollback", "--source=bot", "--env=prod", "--to=1.2.0", "--ssh-key=env:DEPLOY_SSH_KEY", "--known-hosts=.github/known_hosts", "--trigger=manual", "--run=gh-9001-2"],
+      ["call", "deployment-finish", "--source=bot", ...GH, "--env=prod", "--id=4242", "--state=success", `--log-url=${RUN_URL}`, "--description=rollback of prod to v1.2.0: done"],
+    ]);
+    await expectNoCanary(r);
+  });
+
+  it("without a version goes to the previous release; a failure is reported", async () => {
+    const r = await runShim("workflow_dispatch", { inputs: { environment: "test", version: "" } }, { rollback: { fail: "no previous release" } });
+    expect(r.exitCode).toBe(1);
+    expect(r.calls[1]).toEqual(["call", "rollback", "--source=bot", "--env=test", "--ssh-key=env:DEPLOY_SSH_KEY", "--known-hosts=.github/known_hosts", "--trigger=manual", "--run=gh-9001-2"]);
+    expect(r.calls[2]).toContain("--state=failure");
+  });
+
+  it("a bad input is refused before any dagger call, naming the field", async () => {
+    const r = await runShim("workflow_dispatch", { inputs: { environment: "prod; rm -rf /", version: "" } }, {});
+    expect(r.exitCode).toBe(2);
+    expect(r.calls).toEqual([]);
+    expect(r.output).toContain("inputs.environment: must be an environment name such as test or prod");
+  });
+});
+
+describe("workflow_run (a fork's comment)", () => {
+  it("posts the fork's context with the head sha the run built", async () => {
+    const dir = join(work, "fork-context");
+    await mkdir(dir, { recursive: true });
+    const context = {
+      pr: 12, sha: SHA, fork: true, ci: null, ciError: "ci did not run", deploy: { status: "skipped", env: "test", message: "forks are never deployed" },
+      release: null, runUrl: RUN_URL, reproduce: "npx tsx src/cli/shim.ts pull_request --pr=12",
+    };
+    await writeFile(join(dir, "comment.json"), JSON.stringify(context));
+    const r = await runShim("workflow_run", { workflow_run: { head_sha: SHA, event: "pull_request", id: 77 } }, {}, { extraArgs: [`--context=${join(dir, "comment.json")}`] });
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.calls).toEqual([["call", "pr-comment", ...GH, `--context=${join(dir, "comment.json")}`, `--head-sha=${SHA}`]]);
+  });
+
+  it("a context that is not shipit's is refused before any call", async () => {
+    const dir = join(work, "bad-context");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "comment.json"), JSON.stringify({ pr: "12; curl evil", fork: true }));
+    const r = await runShim("workflow_run", { workflow_run: { head_sha: SHA, event: "pull_request", id: 77 } }, {}, { extraArgs: [`--context=${join(dir, "comment.json")}`] });
+    expect(r.exitCode).toBe(2);
+    expect(r.calls).toEqual([]);
+    expect(r.output).toContain("is not a PR comment context shipit wrote: pr:");
+  });
+});
+
+describe("on a laptop", () => {
+  it("--dry-run replays from the event name alone: prints the whole sequence, runs nothing", async () => {
+    const r = await runShim("push", {}, {}, { extraArgs: ["push", "--dry-run"], env: { GITHUB_EVENT_PATH: "", GITHUB_EVENT_NAME: "" } });
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.calls).toEqual([]);
+    const printed = [...r.output.matchAll(/^\$ dagger call ([a-z-]+) /gm)].map((m) => m[1]);
+    expect(printed).toEqual(["next-release", "ci-report", "release", "deployment-start", "deploy", "deployment-finish"]);
+  });
+
+  it("with no event at all, says how to give one", async () => {
+    const r = await runShim("push", {}, {}, { env: { GITHUB_EVENT_PATH: "", GITHUB_EVENT_NAME: "" } });
+    expect(r.exitCode).toBe(2);
+    expect(r.output).toContain("which event? Pass one (pull_request, push, workflow_dispatch, workflow_run) or set GITHUB_EVENT_NAME");
+  });
+});
