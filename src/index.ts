@@ -530,6 +530,7 @@ export class Shipit {
    * @param source The Python repository (defaults to the calling repository's root).
    * @param config A shipit.json to use instead of the one at the source root.
    * @param trigger What started this rollback, for the ledger.
+   * @param run A run id for the lock and the ledger (default: a fresh one).
    */
   @func({ cache: "never" })
   async rollback(
@@ -540,9 +541,10 @@ export class Shipit {
     @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
     config?: File,
     trigger = "manual",
+    run?: string,
   ): Promise<string> {
     const s = await deploySetup(source, config);
-    const runId = newRunId();
+    const runId = run ?? newRunId();
     const runner = new DaggerDeployRunner({ image: s.config.python.image, sshKey, knownHosts, run: runId });
     const r = await rollback(s.config, env, to, { secrets: ["ssh-key"], knownHosts: await knownHosts.contents(), trigger, run: runId }, runner);
     if (!r.ok) throw new Error(r.message);

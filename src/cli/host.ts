@@ -62,6 +62,8 @@ async function main(): Promise<number> {
     const gate = await runCheck(fn as "lint", plan, runner, config);
     console.log(renderSummary(`shipit ${fn} (${config.name})`, [gate]));
     if (gate.status !== "passed") console.error(gateError(gate));
+    const info = (gate as { info?: { artifact: string } | null }).info;
+    if (fn === "build" && info && values.output) await exportArtifact(join(runner.layout.out, "build", info.artifact), values.output);
     return gate.status === "passed" ? 0 : 1;
   }
   console.error(`unknown function "${fn}": use ci, lint, typecheck, test, security or build`);

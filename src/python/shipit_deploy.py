@@ -144,7 +144,8 @@ class Driver:
             try:
                 proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=phase.get("timeoutSec", 900))
             except subprocess.TimeoutExpired:
-                record.update(ok=False, seconds=round(time.monotonic() - started, 3), error={"code": "LOCAL_TIMEOUT", "message": "%s gave no answer within %ss" % (phase["name"], phase.get("timeoutSec", 900))})
+                message = "%s gave no answer within %ss" % (phase["name"], phase.get("timeoutSec", 900))
+                record.update(ok=False, seconds=round(time.monotonic() - started, 3), error={"code": "LOCAL_TIMEOUT", "message": message})
                 return record
             except OSError as exc:
                 record.update(ok=False, seconds=round(time.monotonic() - started, 3), error={"code": "LOCAL_FAILED", "message": "cannot run %s: %s" % (argv[0], exc)})

@@ -23,8 +23,8 @@ Prints one JSON object: {"ok": true, "reply", "rtt_ms", ...} or {"ok": false, "e
 "message"}, ...}; exit code 0 when ok, 1 when the smoke failed, 2 on bad usage.
 
 Error codes: SMOKE_SERVER_DOWN (socketconfig or socket.io unreachable), SMOKE_CHANNEL_NOT_FOUND,
-SMOKE_BAD_SOCKETCONFIG, SMOKE_LOGIN_REFUSED, SMOKE_BOT_SILENT, SMOKE_WRONG_ANSWER,
-SMOKE_DISCONNECTED (the server dropped or kicked us mid-way).
+SMOKE_BAD_SOCKETCONFIG, SMOKE_LOGIN_REFUSED, SMOKE_NOT_RELAYED (our message never came back),
+SMOKE_BOT_SILENT, SMOKE_WRONG_ANSWER, SMOKE_DISCONNECTED (the server dropped or kicked us mid-way).
 """
 
 from __future__ import annotations
@@ -225,7 +225,10 @@ def smoke(args: argparse.Namespace, password: str, out: Dict[str, Any]) -> None:
         client.emit("chatMsg", {"msg": args.command, "meta": {}})
         echo = events.wait_for(lambda n, p: (n == "chatMsg" and sender(p) == me) or n in drop, until(), start=mark)
         if echo is None:
-            raise SmokeFailure("SMOKE_BOT_SILENT", "the chat server did not relay our %r within %ss" % (args.command, args.timeout))
+            raise SmokeFailure(
+                "SMOKE_NOT_RELAYED",
+                "the chat server did not relay our %r within %ss (is %s muted or rate-limited in %s?)" % (args.command, args.timeout, args.account, args.channel),
+            )
         if echo[1] in drop:
             raise dropped("after our chatMsg", echo)
 

@@ -9,6 +9,7 @@ import { chmod, cp, mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { scanModule } from "../helpers/introspect.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const SHIM = join(REPO, "src/cli/shim.ts");
@@ -29,8 +30,19 @@ const GH = ["--repo=acme/rosey", "--token=env:GITHUB_TOKEN", `--github-api=${API
 let work: string;
 let bin: string;
 
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "shipit-shim-"));
+  // The module's real signatures, from the SDK's introspector: the stand-in refuses an unknown
+  // function, an unknown flag or a missing required argument, as the dagger CLI would.
+  const scanned = (await scanModule()) as { objects: Record<string, { methods: Record<string, { arguments: Record<string, { isOptional: boolean; defaultPath?: string }> }> }> };
+  const schema: Record<string, { args: string[]; required: string[] }> = {};
+  for (const [name, m] of Object.entries(scanned.objects["Shipit"]!.methods)) {
+    const args = Object.entries(m.arguments);
+    schema[kebab(name)] = { args: args.map(([a]) => kebab(a)), required: args.filter(([, a]) => !a.isOptional && !a.defaultPath).map(([a]) => kebab(a)) };
+  }
+  await writeFile(join(work, "schema.json"), JSON.stringify(schema));
   bin = join(work, "bin");
   await mkdir(bin);
   await writeFile(join(bin, "dagger"), `#!/bin/sh\nexec node ${JSON.stringify(STANDIN)} "$@"\n`);
@@ -75,6 +87,7 @@ async function runShim(event: string, payload: unknown, scenario: unknown, opts:
     GITHUB_SHA: SHA,
     STANDIN_LOG: join(dir, "calls.jsonl"),
     STANDIN_SCENARIO: join(dir, "scenario.json"),
+    STANDIN_SCHEMA: join(work, "schema.json"),
     ...(opts.secrets ?? CANARY),
     ...opts.env,
   };
@@ -310,5 +323,19 @@ describe("on a laptop", () => {
     const r = await runShim("push", {}, {}, { env: { GITHUB_EVENT_PATH: "", GITHUB_EVENT_NAME: "" } });
     expect(r.exitCode).toBe(2);
     expect(r.output).toContain("which event? Pass one (pull_request, push, workflow_dispatch, workflow_run) or set GITHUB_EVENT_NAME");
+  });
+});
+
+describe("the stand-in", () => {
+  it("holds the shim to the module's real signatures, as the dagger CLI does", async () => {
+    await writeFile(join(work, "empty-scenario.json"), "{}");
+    const env = { STANDIN_LOG: join(work, "standin.jsonl"), STANDIN_SCENARIO: join(work, "empty-scenario.json"), STANDIN_SCHEMA: join(work, "schema.json") };
+    const bogus = await execa("node", [STANDIN, "call", "rollback", "--env=prod", "--ssh-key=env:K", "--known-hosts=kh", "--bogus=1"], { env, reject: false });
+    expect(bogus.exitCode).toBe(1);
+    expect(bogus.stderr).toContain("unknown flag: --bogus (function rollback takes --env, --ssh-key, --known-hosts, --to, --source, --config, --trigger, --run)");
+    const missing = await execa("node", [STANDIN, "call", "deployment-finish", "--repo=a/b", "--token=env:T"], { env, reject: false });
+    expect(missing.stderr).toContain('required flag(s) "env" not set for deployment-finish');
+    const unknown = await execa("node", [STANDIN, "call", "deploy-everything"], { env, reject: false });
+    expect(unknown.stderr).toContain('function "deploy-everything" not found in module shipit');
   });
 });

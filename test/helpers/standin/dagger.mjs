@@ -18,6 +18,20 @@ const fail = (message) => {
   process.exit(1);
 };
 
+// Check the call against the module's real signatures (written by the test from the introspector):
+// flags up to the first chained call (`export --path=…`) belong to the function.
+if (process.env.STANDIN_SCHEMA) {
+  const schema = JSON.parse(readFileSync(process.env.STANDIN_SCHEMA, "utf8"));
+  const sig = schema[fn];
+  if (!sig) fail(`function "${fn}" not found in module shipit`);
+  const start = args.indexOf(fn) + 1;
+  const rest = args.slice(start);
+  const chain = rest.findIndex((a) => !a.startsWith("--"));
+  const own = (chain < 0 ? rest : rest.slice(0, chain)).map((a) => a.slice(2).split("=")[0]);
+  for (const f of own) if (!sig.args.includes(f)) fail(`unknown flag: --${f} (function ${fn} takes ${sig.args.map((a) => `--${a}`).join(", ")})`);
+  for (const r of sig.required) if (!own.includes(r)) fail(`required flag(s) "${r}" not set for ${fn}`);
+}
+
 switch (fn) {
   case "next-release": {
     const r = scenario.nextRelease;
