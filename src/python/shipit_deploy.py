@@ -171,12 +171,18 @@ class Driver:
         except KeyError as missing:
             record.update(ok=False, seconds=0.0, error={"code": "PLAN_UNRESOLVED", "message": "no value for {%s}" % missing.args[0]})
             return record
-        proc = subprocess.run(
-            self.ssh_argv(self.agent_command(args)),
-            input=self.stdin_bytes(phase.get("stdin")),
-            capture_output=True,
-            timeout=phase.get("timeoutSec", 900),
-        )
+        limit = phase.get("timeoutSec", 900)
+        try:
+            proc = subprocess.run(
+                self.ssh_argv(self.agent_command(args)),
+                input=self.stdin_bytes(phase.get("stdin")),
+                capture_output=True,
+                timeout=limit,
+            )
+        except subprocess.TimeoutExpired:
+            # A hung phase is a failed phase: after the switch it rolls back like any other failure.
+            record.update(ok=False, seconds=round(time.monotonic() - started, 3), error={"code": "PHASE_TIMEOUT", "message": "%s gave no answer within %ss (the host or the network hung); ssh was stopped" % (phase["name"], limit)})
+            return record
         record["seconds"] = round(time.monotonic() - started, 3)
         record.update(self.interpret(proc.returncode, proc.stdout, proc.stderr))
         if record["ok"]:
@@ -207,9 +213,14 @@ class Driver:
         tmp = "%s.tmp-%s" % (remote, self.plan["run"])
         script = "mkdir -p %s && cat > %s && mv -f %s %s" % tuple(shlex.quote(x) for x in (folder, tmp, tmp, remote))
         started = time.monotonic()
+        record: Dict[str, Any] = {"name": "agent"}
         with open(self.agent["localPath"], "rb") as fh:
-            proc = subprocess.run(self.ssh_argv(script), input=fh.read(), capture_output=True, timeout=120)
-        record: Dict[str, Any] = {"name": "agent", "seconds": round(time.monotonic() - started, 3)}
+            try:
+                proc = subprocess.run(self.ssh_argv(script), input=fh.read(), capture_output=True, timeout=120)
+            except subprocess.TimeoutExpired:
+                record.update(ok=False, seconds=round(time.monotonic() - started, 3), error={"code": "PHASE_TIMEOUT", "message": "uploading the agent gave no answer within 120 s (the host or the network hung)"})
+                return record
+        record["seconds"] = round(time.monotonic() - started, 3)
         if proc.returncode == 0:
             record.update(ok=True, result={"path": remote})
         else:
