@@ -600,7 +600,7 @@ export class Shipit {
    * @param since The window's start (UTC ISO, e.g. 2026-11-01T00:00:00Z); overrides --days.
    * @param until The window's end (UTC ISO; default: now).
    * @param format json, table or prometheus (text exposition format).
-   * @param git The repository's .git, for commit times (lead time); a shallow clone leaves older commits unknown.
+   * @param git The repository root with its .git, for commit times (lead time); a shallow clone leaves older commits unknown.
    * @param source The Python repository (defaults to the calling repository's root).
    * @param config A shipit.json to use instead of the one at the source root.
    */
@@ -613,7 +613,7 @@ export class Shipit {
     since?: string,
     until?: string,
     format = "json",
-    @argument({ defaultPath: "/.git" }) git?: Directory,
+    @argument({ defaultPath: "/", ignore: GIT_ONLY }) git?: Directory,
     @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
     config?: File,
   ): Promise<string> {
@@ -635,7 +635,7 @@ export class Shipit {
    * @param since The window's start (UTC ISO); overrides --days.
    * @param until The window's end (UTC ISO; default: now).
    * @param title The page's title.
-   * @param git The repository's .git, for commit times (lead time).
+   * @param git The repository root with its .git, for commit times (lead time).
    * @param source The Python repository (defaults to the calling repository's root).
    * @param config A shipit.json to use instead of the one at the source root.
    */
@@ -648,7 +648,7 @@ export class Shipit {
     since?: string,
     until?: string,
     title?: string,
-    @argument({ defaultPath: "/.git" }) git?: Directory,
+    @argument({ defaultPath: "/", ignore: GIT_ONLY }) git?: Directory,
     @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
     config?: File,
   ): Promise<Dashboard> {

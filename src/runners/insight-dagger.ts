@@ -3,19 +3,20 @@ import { commitTimesArgv, parseCommitTimes } from "../core/insight.js";
 import type { CommitTimes } from "../core/metrics.js";
 
 /**
- * Commit times for lead time, from a repository's .git directory: `git log --all` in the Python
+ * Commit times for lead time, from a repository (its root, holding .git): `git log --all` in the Python
  * image plus Debian's git. A shallow clone knows only its own commits; the others count as unknown.
  */
 export async function daggerCommitTimes(git: Directory | undefined, image: string): Promise<CommitTimes> {
-  if (!git) return {};
+  // No repository there (a plain folder, or a tarball of the source): lead time is unknown, not an error.
+  if (!git || !(await git.entries()).some((e) => e.replace(/\/$/, "") === ".git")) return {};
   const out = await dag
     .container()
     .from(image)
     .withEnvVariable("DEBIAN_FRONTEND", "noninteractive")
     .withExec(["apt-get", "update", "-qq"])
     .withExec(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "git"])
-    .withMountedDirectory("/repo.git", git)
-    .withExec(commitTimesArgv("/repo.git"))
+    .withMountedDirectory("/repo", git)
+    .withExec(commitTimesArgv("/repo/.git"))
     .stdout();
   return parseCommitTimes(out);
 }

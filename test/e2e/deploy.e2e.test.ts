@@ -54,7 +54,17 @@ test("build once, deploy the bytes, then a deaf release rolls back by itself; se
   const hist = await call(["history", ...sshArgs()], secrets());
   expect(JSON.parse(hist.stdout.slice(hist.stdout.indexOf("{"))).entries.map((e: { outcome: string }) => e.outcome)).toEqual(["rolled_back", "succeeded"]);
 
-  for (const r of [built, first, deaf, st, hist]) {
+  // Delivery metrics and the dashboard from the same host's ledger, through the engine.
+  const metrics = await call(["metrics", ...sshArgs(), "--format=json", `--git=${source}`], secrets());
+  expect(metrics.exitCode, metrics.stderr).toBe(0);
+  expect(JSON.parse(metrics.stdout.slice(metrics.stdout.indexOf("{"))).environments.test).toMatchObject({ deploys: 2, succeeded: 1, failed: 1, rolledBack: 1, successRate: 0.5, rollbackRate: 0.5 });
+  const page = await call(["dashboard", ...sshArgs(), `--git=${source}`, "file", "-o", `${out}/dashboard.html`], secrets());
+  expect(page.exitCode, page.stderr).toBe(0);
+  const html = await readFile(`${out}/dashboard.html`, "utf8");
+  expect(html).toContain("2.0.0");
+  expect(html).toContain("<canvas");
+
+  for (const r of [built, first, deaf, st, hist, metrics, page]) {
     expect(r.stdout + r.stderr).not.toContain(canary);
     expect(r.stdout + r.stderr).not.toContain(smokeCanary);
     expect(r.stdout + r.stderr).not.toContain(t.privateKey.split("\n")[1]!);

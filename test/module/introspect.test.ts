@@ -85,7 +85,7 @@ test("metrics and dashboard read the hosts like the other queries, with an optio
   for (const name of ["metrics", "dashboard"]) {
     expect(kinds(name)).toMatchObject({ sshKey: "Secret", knownHosts: "File", env: "STRING_KIND", days: "INTEGER_KIND", since: "STRING_KIND", until: "STRING_KIND", git: "Directory", source: "Directory", config: "File" });
     expect(methods[name]!.arguments["env"]!.isOptional).toBe(true);
-    expect(methods[name]!.arguments["git"]).toMatchObject({ defaultPath: "/.git", isOptional: true });
+    expect(methods[name]!.arguments["git"]).toMatchObject({ defaultPath: "/", ignore: ["*", "!.git", "!.git/**"], isOptional: true });
     expect(methods[name]!.isCheck).toBe(false);
   }
   expect(kinds("metrics")).toMatchObject({ format: "STRING_KIND" });
