@@ -10,9 +10,11 @@ to stderr. Secrets only ever arrive on stdin; they are written to 0600 files and
 
 Host layout under BASE::
 
-    releases/<version>-<YYYYmmddTHHMMSSZ>/   unpacked artifact, .venv, config.json and data links
+    releases/<version>-<YYYYmmddTHHMMSSZ>/   unpacked artifact, .venv, config.json, secrets/ (0700,
+                                             the password it was deployed with) and data links
     current -> releases/<name>               switched atomically (rename of a new link over it)
-    shared/config.json, shared/secrets/, shared/data/
+    shared/data/                             shared by every release (shared/config.json and
+                                             shared/secrets/ only for configure without --release)
     incoming/<run>.tar.gz                    uploads (.part while receiving)
     ledger.jsonl                             append-only deploy and rollback records
     deploy.lock, deploy.lock.json            flock target and its holder's details
@@ -895,15 +897,11 @@ def cmd_configure(args: argparse.Namespace) -> Json:
             f"the runtime config holds a secret value under {', '.join(leaked)}; send secrets "
             'in "secrets" so they reach the host only as 0600 files',
         )
-    for name in sorted(secrets):
-        atomic_write(layout.secrets / name, secrets[name].encode("utf-8"), 0o600)
-    password = layout.secrets / "bot_password"
-    if password.is_file():
-        config["password_file"] = str(password.absolute())
-    body = (json.dumps(config, indent=2) + "\n").encode()
     target = layout.config
+    secrets_dir = layout.secrets
     if args.release:
-        # The config belongs to the release, so a rollback brings back the config it ran with.
+        # The config and the secrets belong to the release: a rollback brings back what the
+        # previous release ran with, so a deploy with a wrong password cannot break the rollback.
         if not release_complete(layout, args.release):
             raise AgentError(
                 "NO_SUCH_RELEASE", f"release {args.release} is not on the host; install it first"
@@ -911,6 +909,17 @@ def cmd_configure(args: argparse.Namespace) -> Json:
         target = layout.releases / args.release / "config.json"
         if target.is_symlink():
             target.unlink()
+        secrets_dir = layout.releases / args.release / "secrets"
+        if secrets_dir.is_symlink():
+            secrets_dir.unlink()
+        secrets_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(secrets_dir, 0o700)
+    for name in sorted(secrets):
+        atomic_write(secrets_dir / name, secrets[name].encode("utf-8"), 0o600)
+    password = secrets_dir / "bot_password"
+    if password.is_file():
+        config["password_file"] = str(password.absolute())
+    body = (json.dumps(config, indent=2) + "\n").encode()
     atomic_write(target, body, 0o600)
     return {"ok": True, "config": str(target), "secrets": sorted(secrets)}
 

@@ -233,8 +233,41 @@ def test_configure_with_release_writes_the_config_into_that_release(
     assert got.out == {"ok": True, "config": str(target), "secrets": ["bot_password"]}
     assert not target.is_symlink()
     assert mode(target) == 0o600
-    assert json.loads(target.read_text())["channel"] == "test-rosey"
+    config = json.loads(target.read_text())
+    assert config["channel"] == "test-rosey"
     assert CANARY not in target.read_text()
+    # The password belongs to the release too: a rollback brings back the one it ran with.
+    secret = release / "secrets" / "bot_password"
+    assert config["password_file"] == str(secret)
+    assert secret.read_text() == CANARY
+    assert mode(secret) == 0o600
+    assert mode(release / "secrets") == 0o700
+    assert not (base / "shared" / "secrets" / "bot_password").exists()
+
+
+def test_each_release_keeps_its_own_password(call: Any, base: Path, hold: Any) -> None:
+    from conftest import fake_release
+
+    old = fake_release(base, "1.0.0-20260101T000000Z")
+    new = fake_release(base, "1.1.0-20260102T000000Z")
+    hold("r1")
+    passwords = {old: "old-password", new: "new-password"}  # pragma: allowlist secret
+    for release, password in passwords.items():
+        got = call(
+            "configure",
+            "--base",
+            base,
+            "--run",
+            "r1",
+            "--release",
+            release.name,
+            stdin=payload(secrets={"bot_password": password}),
+        )
+        assert got.code == 0, got.out
+    assert (old / "secrets" / "bot_password").read_text() == "old-password"
+    assert (new / "secrets" / "bot_password").read_text() == "new-password"
+    old_config = json.loads((old / "config.json").read_text())
+    assert old_config["password_file"] == str(old / "secrets" / "bot_password")
 
 
 def test_configure_with_a_missing_release_is_refused(call: Any, base: Path, hold: Any) -> None:

@@ -190,6 +190,19 @@ describe("deploy to a systemd host over SSH", () => {
     expect((await ledger()).at(-1)).toMatchObject({ version: "1.2.0-deaf", outcome: "rolled_back", cause: { phase: "health", code: "HEALTH_NOT_CONNECTED" } });
   });
 
+  test("a deploy with a wrong bot password fails health and rolls back; the previous release keeps its own password", async () => {
+    const good = await expectConsistent();
+    const r = await cli(deployArgs(artifacts["1.1.0"]!), { CYTUBEBOT_TEST_PASSWORD: "not-the-bot-password" }); // pragma: allowlist secret
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout, r.stdout).toMatch(/^deploy of 1\.1\.0 to test FAILED at health: .*\(HEALTH_NOT_CONNECTED\): .*check server, channel and the bot password$/m);
+    expect(r.stdout).toContain(`rolled back automatically: the previous release ${good} is live again and healthy`);
+    await expectConsistent(good);
+    // Each release holds the password it was deployed with, next to its config.
+    const failed = (await ledger()).at(-1)!["release"] as string;
+    expect((await t.exec(["cat", `${BASE}/releases/${failed}/secrets/bot_password`])).stdout).toBe("not-the-bot-password");
+    expect((await t.exec(["cat", `${BASE}/releases/${good}/secrets/bot_password`])).stdout).not.toBe("not-the-bot-password");
+  });
+
   test("a crash-looping release rolls back automatically", async () => {
     const before = await expectConsistent();
     const r = await cli(deployArgs(artifacts["crash"]!));
@@ -315,9 +328,9 @@ describe("deploy to a systemd host over SSH", () => {
     }
     // The smoke password stays where the driver runs: nothing under the base path holds it.
     expect((await t.exec(["grep", "-rlF", smokeCanary, BASE])).exitCode).toBe(1);
-    const secret = await t.exec(["stat", "-c", "%a", `${BASE}/shared/secrets/bot_password`]);
+    const secret = await t.exec(["stat", "-c", "%a", `${BASE}/current/secrets/bot_password`]);
     expect(secret.stdout.trim()).toBe("600");
-    expect((await t.exec(["cat", `${BASE}/shared/secrets/bot_password`])).stdout).toBe(canary);
+    expect((await t.exec(["cat", `${BASE}/current/secrets/bot_password`])).stdout).toBe(canary);
     await t.chat.setAccounts({ ...DEFAULT_CHAT_ACCOUNTS });
   });
 });
