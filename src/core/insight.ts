@@ -59,11 +59,8 @@ export async function gatherFromHosts(config: ResolvedConfig, envs: string[], in
 
 const US = "\x1f";
 
-/** `git log` over every ref: full sha and committer time, one commit a line. Run with --git-dir or in the work tree. */
-export function commitTimesArgv(gitDir?: string): string[] {
-  // safe.directory: a mounted .git belongs to another user, and git refuses to read it otherwise.
-  return ["git", "-c", "safe.directory=*", ...(gitDir ? [`--git-dir=${gitDir}`] : []), "log", "--all", `--format=%H${US}%cI`];
-}
+/** `git log` over every ref: full sha and committer time, one commit a line (git's arguments after `git`). */
+export const COMMIT_TIMES_ARGS = ["log", "--all", `--format=%H${US}%cI`];
 
 /** git's strict ISO times (with an offset) → UTC ISO, keyed by sha. */
 export function parseCommitTimes(stdout: string): CommitTimes {

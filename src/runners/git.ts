@@ -6,6 +6,7 @@
  */
 import { execa } from "execa";
 import { latestReleaseTag, type GitCommit } from "../core/release.js";
+import { COMMIT_TIMES_ARGS, parseCommitTimes } from "../core/insight.js";
 
 // Unit separator between fields, record separator after each commit: neither appears in normal
 // commit messages, so bodies with blank lines and newlines come back intact.
@@ -74,16 +75,10 @@ export async function commitsSince(dir: string, tag: string | null): Promise<Git
 }
 
 /**
- * sha → committer time (UTC ISO) for every commit reachable from HEAD, for lead time in metrics;
- * null when `dir` is not inside a git repository.
+ * sha → committer time (UTC ISO) for every commit on any ref, for lead time in metrics; null when
+ * `dir` is not inside a git repository.
  */
 export async function commitTimes(dir: string): Promise<Record<string, string> | null> {
-  const r = await execa("git", ["log", "--format=%H %ct", "HEAD", "--"], { cwd: dir, env: { LC_ALL: "C" }, reject: false });
-  if (r.exitCode !== 0) return null;
-  const times: Record<string, string> = {};
-  for (const line of r.stdout.split("\n")) {
-    const [sha, epoch] = line.trim().split(" ");
-    if (sha && epoch && /^\d+$/.test(epoch)) times[sha] = new Date(Number(epoch) * 1000).toISOString().replace(/\.000Z$/, "Z");
-  }
-  return times;
+  const r = await execa("git", COMMIT_TIMES_ARGS, { cwd: dir, env: { LC_ALL: "C" }, reject: false });
+  return r.exitCode === 0 ? parseCommitTimes(r.stdout) : null;
 }

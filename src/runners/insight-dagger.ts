@@ -1,24 +1,17 @@
 import { dag, type Directory, type File, type Service } from "@dagger.io/dagger";
-import { commitTimesArgv, parseCommitTimes } from "../core/insight.js";
+import { COMMIT_TIMES_ARGS, parseCommitTimes } from "../core/insight.js";
+import { daggerGit } from "./git-dagger.js";
 import type { CommitTimes } from "../core/metrics.js";
 
 /**
- * Commit times for lead time, from a repository (its root, holding .git): `git log --all` in the Python
- * image plus Debian's git. A shallow clone knows only its own commits; the others count as unknown.
+ * Commit times for lead time, from a repository (its root, holding .git), read with git in a
+ * container like the release history (git-dagger.ts). A shallow clone knows only its own commits;
+ * the others count as unknown.
  */
 export async function daggerCommitTimes(git: Directory | undefined, image: string): Promise<CommitTimes> {
   // No repository there (a plain folder, or a tarball of the source): lead time is unknown, not an error.
   if (!git || !(await git.entries()).some((e) => e.replace(/\/$/, "") === ".git")) return {};
-  const out = await dag
-    .container()
-    .from(image)
-    .withEnvVariable("DEBIAN_FRONTEND", "noninteractive")
-    .withExec(["apt-get", "update", "-qq"])
-    .withExec(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "git"])
-    .withMountedDirectory("/repo", git)
-    .withExec(commitTimesArgv("/repo/.git"))
-    .stdout();
-  return parseCommitTimes(out);
+  return parseCommitTimes(await daggerGit(git, image).run(COMMIT_TIMES_ARGS));
 }
 
 /** The page served by Python's http.server on port 8080 (the image every deploy already pulls). */
