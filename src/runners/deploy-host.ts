@@ -4,6 +4,7 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
+import { cachedVenv } from "./venv.js";
 import type { DeployRunner } from "../core/deploy.js";
 import { deployPaths, type DeployPaths, type DriverPlan } from "../core/deploy-plan.js";
 import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
@@ -29,15 +30,7 @@ export async function smokeVenv(): Promise<string> {
   await mkdir(SMOKE_ROOT, { recursive: true });
   const reqFile = `${venv}.requirements.txt`;
   await writeFile(reqFile, requirements);
-  const script = `set -e
-[ -f "$1/.complete" ] && exit 0
-rm -rf "$1"
-python3 -m venv "$1"
-"$1/bin/python" -m pip install --quiet --disable-pip-version-check -r "$2"
-touch "$1/.complete"`;
-  const r = await execa("flock", [join(SMOKE_ROOT, ".lock"), "bash", "-c", script, "venv", venv, reqFile], { reject: false, timeout: 15 * 60_000 });
-  if (r.exitCode !== 0) throw new Error(`creating the smoke client's venv ${venv} failed (pip install -r src/python/smoke-requirements.txt):\n${r.stderr || r.message}`);
-  return venv;
+  return cachedVenv(venv, reqFile, "the smoke client's venv (src/python/smoke-requirements.txt)");
 }
 
 /** Runs the deploy driver as a host process; secrets live only in a 0700 temp folder, removed by close(). */

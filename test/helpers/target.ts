@@ -8,6 +8,7 @@
  * every function here throws with an install hint. Nothing is ever skipped.
  * See test/targets/README.md for the layout, the units and the accounts file.
  */
+import { cachedVenv } from "../../src/runners/venv.js";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
@@ -482,15 +483,7 @@ export function chatServerVenv(): Promise<string> {
     const root = join(REPO, ".shipit/cytube");
     const venv = join(root, `venv-${hash}`);
     if (existsSync(join(venv, ".complete"))) return venv;
-    await mkdir(root, { recursive: true });
-    const script = `set -e
-[ -f "$1/.complete" ] && exit 0
-rm -rf "$1"
-python3 -m venv "$1"
-"$1/bin/python" -m pip install --quiet --disable-pip-version-check -r "$2"
-touch "$1/.complete"`;
-    const r = await execa("flock", [join(root, ".lock"), "bash", "-c", script, "venv", venv, CHAT_REQUIREMENTS], { reject: false, timeout: 15 * 60_000 });
-    if (r.exitCode !== 0) throw new Error(`creating the chat server's venv ${venv} failed:\n${r.stderr || r.message}`);
+    await cachedVenv(venv, CHAT_REQUIREMENTS, "the chat server's venv");
     // drop venvs of older requirements
     for (const d of await readdir(root)) if (d.startsWith("venv-") && d !== `venv-${hash}`) await rm(join(root, d), { recursive: true, force: true });
     return venv;
