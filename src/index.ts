@@ -328,8 +328,7 @@ export class Shipit {
     @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
     config?: File,
   ): Promise<string> {
-    const s = await deploySetup(source, config);
-    const plan = await previewRelease(daggerGit(git, s.config.python.image), s.config.release.firstVersion, repo);
+    const { plan } = await releasePlan(git, repo, source, config);
     return JSON.stringify(plan, null, 2);
   }
 
@@ -359,13 +358,12 @@ export class Shipit {
     config?: File,
     githubApi = "https://api.github.com",
   ): Promise<string> {
-    const s = await deploySetup(source, config);
-    const plan = await previewRelease(daggerGit(git, s.config.python.image), s.config.release.firstVersion, repo);
-    const inspected = await new DaggerDeployRunner({ image: s.config.python.image, artifact, run: newRunId() }).inspectArtifact();
+    const { config: resolved, plan } = await releasePlan(git, repo, source, config);
+    const inspected = await new DaggerDeployRunner({ image: resolved.python.image, artifact, run: newRunId() }).inspectArtifact();
     const manifestVersion = String((inspected.manifest as { version?: unknown } | null)?.version ?? "(no manifest)");
     const path = `/tmp/shipit-release-${process.pid}.tar.gz`;
     await artifact.export(path);
-    const name = `${s.config.name}-${manifestVersion}.tar.gz`;
+    const name = `${resolved.name}-${manifestVersion}.tar.gz`;
     const published = await publishRelease(await github(repo, token, githubApi), plan, commit, { name, data: await readFile(path), manifestVersion });
     return JSON.stringify(published, null, 2);
   }
@@ -745,4 +743,10 @@ async function github(repo: string, token: Secret, baseUrl: string): Promise<Git
   const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repo);
   if (!m) throw new Error(`--repo must be OWNER/REPO, not "${repo}"`);
   return new GitHub({ token: await token.plaintext(), owner: m[1]!, repo: m[2]!, baseUrl });
+}
+
+/** The config, and the next release read from the repository's history with git in a container. */
+async function releasePlan(git: Directory, repo: string, source: Directory | undefined, config: File | undefined) {
+  const s = await deploySetup(source, config);
+  return { config: s.config, plan: await previewRelease(daggerGit(git, s.config.python.image), s.config.release.firstVersion, repo) };
 }
