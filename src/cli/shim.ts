@@ -23,11 +23,10 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseCiJson, type CiJson, CI_JSON } from "../core/ci-report.js";
-import { parseCommentContext, renderComment, type CommentContext } from "../core/comment.js";
+import { parseCommentContext, ReleasePreviewSchema, renderComment, type CommentContext } from "../core/comment.js";
 import { argv, buildVersion, readEvent, reproduceLine, SECRET_ENV, showCommand, type EventFacts, type ShimEvent, type ShimSettings } from "../core/shim.js";
 import { loadConfig } from "../core/load.js";
 import { resolveEnvironment } from "../core/environments.js";
-import { ReleasePreviewSchema } from "../core/comment.js";
 import { hostSourceView } from "../runners/host.js";
 
 interface Outcome {
@@ -183,7 +182,38 @@ async function environment(shim: Shim, envName: string): Promise<{ botPassword: 
   }
 }
 
-/** Deploy the ci artifact, with a GitHub deployment around it when a token is there. */
+/** The secrets (env names) and known_hosts file a host call needs that are not there. */
+function missingInputs(shim: Shim, secrets: string[]): string[] {
+  const missing = secrets.filter((n) => !shim.has(n));
+  if (!existsSync(shim.s.knownHosts)) missing.push(`${shim.s.knownHosts} (the host's known_hosts entry)`);
+  return shim.dryRun ? [] : missing;
+}
+
+/**
+ * Run one host call (deploy or rollback) inside a GitHub deployment when a token is there:
+ * deployment-start, the call, then deployment-finish with success or failure. A deployment that
+ * cannot be opened or closed is a warning; the host call decides the outcome.
+ */
+async function withGitHubDeployment(shim: Shim, d: { env: string; sha: string; description: string; done: string; failed: string }, hostCall: () => Promise<Outcome>): Promise<Outcome> {
+  let id: string | undefined;
+  if (shim.has(SECRET_ENV.github)) {
+    const started = await shim.dagger(argv.deploymentStart(shim.s, d.env, d.sha, shim.runUrl, d.description));
+    id = shim.dryRun ? "DEPLOYMENT_ID" : started.stdout.trim().split("\n").pop()?.trim();
+    if (!shim.dryRun && (started.exitCode !== 0 || !id || !/^\d+$/.test(id))) {
+      shim.log(`warning: the GitHub deployment could not be opened (going on without it): ${tail(started.stderr || started.stdout)}`);
+      id = undefined;
+    }
+  }
+  const r = await hostCall();
+  if (id) {
+    const ok = r.exitCode === 0;
+    const finished = await shim.dagger(argv.deploymentFinish(shim.s, d.env, id, ok, shim.runUrl, `${d.description}: ${ok ? d.done : d.failed}`));
+    if (finished.exitCode !== 0) shim.log(`warning: the GitHub deployment status could not be set: ${tail(finished.stderr || finished.stdout)}`);
+  }
+  return r;
+}
+
+/** Deploy the ci artifact, inside a GitHub deployment. */
 async function deployWithStatus(shim: Shim, o: { env: string; ci: CiJson; sha: string; trigger: string }): Promise<{ ok: boolean; message: string; url: string | undefined }> {
   let e: Awaited<ReturnType<typeof environment>>;
   try {
@@ -191,29 +221,16 @@ async function deployWithStatus(shim: Shim, o: { env: string; ci: CiJson; sha: s
   } catch (error) {
     return { ok: false, url: undefined, message: `not deployed: ${error instanceof Error ? error.message : String(error)}` };
   }
-  const missing: string[] = [SECRET_ENV.sshKey, e.botPassword, e.smokePassword].filter((n) => !shim.has(n));
-  if (!existsSync(shim.s.knownHosts)) missing.push(`${shim.s.knownHosts} (the host's known_hosts entry)`);
-  if (missing.length && !shim.dryRun) {
+  const missing = missingInputs(shim, [SECRET_ENV.sshKey, e.botPassword, e.smokePassword]);
+  if (missing.length) {
     return { ok: false, url: e.url, message: `not deployed: missing ${missing.join(", ")}. Fix: add them as repository secrets (see CONFIGURATION.md), or export them to reproduce locally` };
   }
   const description = `${o.ci.name} ${o.ci.version} to ${o.env}`;
-  let id: string | undefined;
-  if (shim.has(SECRET_ENV.github)) {
-    const started = await shim.dagger(argv.deploymentStart(shim.s, o.env, o.sha, shim.runUrl, description));
-    id = shim.dryRun ? "DEPLOYMENT_ID" : started.stdout.trim().split("\n").pop()?.trim();
-    if (!shim.dryRun && (started.exitCode !== 0 || !id || !/^\d+$/.test(id))) {
-      shim.log(`warning: the GitHub deployment could not be opened (deploying anyway): ${tail(started.stderr || started.stdout)}`);
-      id = undefined;
-    }
-  }
-  const r = await shim.dagger(argv.deploy(shim.s, { env: o.env, botPasswordEnv: e.botPassword, smokePasswordEnv: e.smokePassword, artifact: o.ci.artifact!, sha256: o.ci.sha256!, trigger: o.trigger, run: shim.runId }));
+  const r = await withGitHubDeployment(shim, { env: o.env, sha: o.sha, description, done: "live", failed: "failed, previous release kept" }, () =>
+    shim.dagger(argv.deploy(shim.s, { env: o.env, botPasswordEnv: e.botPassword, smokePasswordEnv: e.smokePassword, artifact: o.ci.artifact!, sha256: o.ci.sha256!, trigger: o.trigger, run: shim.runId })),
+  );
   const ok = r.exitCode === 0;
-  const message = tail(ok ? r.stdout : r.stderr || r.stdout);
-  if (id) {
-    const finished = await shim.dagger(argv.deploymentFinish(shim.s, o.env, id, ok, shim.runUrl, ok ? `${description}: live` : `${description}: failed, previous release kept`));
-    if (finished.exitCode !== 0) shim.log(`warning: the GitHub deployment status could not be set: ${tail(finished.stderr || finished.stdout)}`);
-  }
-  return { ok, message, url: e.url };
+  return { ok, message: tail(ok ? r.stdout : r.stderr || r.stdout), url: e.url };
 }
 
 async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_request" }>, reproduce: string): Promise<number> {
@@ -286,23 +303,17 @@ async function push(shim: Shim, f: Extract<EventFacts, { event: "push" }>): Prom
 async function manualRollback(shim: Shim, f: Extract<EventFacts, { event: "workflow_dispatch" }>): Promise<number> {
   const target = f.version ? `v${f.version}` : "the previous release";
   shim.log(`manual rollback of ${f.env} to ${target}`);
-  const missing: string[] = [SECRET_ENV.sshKey].filter((n) => !shim.has(n));
-  if (!existsSync(shim.s.knownHosts)) missing.push(`${shim.s.knownHosts} (the host's known_hosts entry)`);
-  if (missing.length && !shim.dryRun) {
+  const missing = missingInputs(shim, [SECRET_ENV.sshKey]);
+  if (missing.length) {
     shim.log(`not rolled back: missing ${missing.join(", ")}. Fix: add them as repository secrets (see CONFIGURATION.md)`);
     return 1;
   }
   const sha = shim.env.GITHUB_SHA || (await execa("git", ["rev-parse", "HEAD"], { cwd: shim.s.git })).stdout.trim();
   const description = `rollback of ${f.env} to ${target}`;
-  let id: string | undefined;
-  if (shim.has(SECRET_ENV.github)) {
-    const started = await shim.dagger(argv.deploymentStart(shim.s, f.env, sha, shim.runUrl, description));
-    id = shim.dryRun ? "DEPLOYMENT_ID" : started.stdout.trim().split("\n").pop()?.trim();
-    if (!shim.dryRun && (!id || !/^\d+$/.test(id))) id = undefined;
-  }
-  const r = await shim.dagger(argv.rollback(shim.s, { env: f.env, to: f.version, run: shim.runId }));
+  const r = await withGitHubDeployment(shim, { env: f.env, sha, description, done: "done", failed: "failed" }, () =>
+    shim.dagger(argv.rollback(shim.s, { env: f.env, to: f.version, run: shim.runId })),
+  );
   const ok = r.exitCode === 0;
-  if (id) await shim.dagger(argv.deploymentFinish(shim.s, f.env, id, ok, shim.runUrl, ok ? `${description}: done` : `${description}: failed`));
   shim.log(`\nshipit shim: ${description}: ${ok ? "done" : "FAILED"}`);
   return ok || shim.dryRun ? 0 : 1;
 }
