@@ -9,12 +9,15 @@ import { z } from "zod";
 import { CiJsonSchema } from "./ci-report.js";
 import { STICKY_MARKER } from "./markers.js";
 
+/** A link the comment renders: http(s) only, so a forged context cannot plant a javascript: link. */
+const WebUrl = z.string().url().max(300).regex(/^https?:\/\//, "must be an http(s) URL");
+
 export const DeployOutcomeSchema = z.strictObject({
   status: z.enum(["succeeded", "failed", "skipped"]),
   env: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
   version: z.string().max(100).optional(),
   /** Where people see the environment (the test channel). */
-  url: z.string().url().max(300).optional(),
+  url: WebUrl.optional(),
   /** The deploy's own message (success line, or why it failed / rolled back). */
   message: z.string().max(4000).optional(),
 });
@@ -35,7 +38,7 @@ export const CommentContextSchema = z.strictObject({
   ciError: z.string().max(4000).optional(),
   deploy: DeployOutcomeSchema,
   release: ReleasePreviewSchema.nullable(),
-  runUrl: z.string().url().max(300),
+  runUrl: WebUrl,
   reproduce: z.string().max(1000),
 });
 export type CommentContext = z.infer<typeof CommentContextSchema>;

@@ -79,7 +79,8 @@ describe("the sticky comment", () => {
   it("a context that is not shipit's is refused, naming the field", () => {
     expect(() => parseCommentContext({ ...context(), pr: -1 }, "comment.json")).toThrow("comment.json is not a PR comment context shipit wrote: pr: Too small");
     expect(() => parseCommentContext({ ...context(), extra: 1 }, "comment.json")).toThrow(/Unrecognized key/);
-    expect(() => parseCommentContext({ ...context(), runUrl: "javascript:alert(1)" }, "c")).not.toThrow(); // a URL, but…
+    expect(() => parseCommentContext({ ...context(), runUrl: "javascript:alert(1)" }, "c")).toThrow("c is not a PR comment context shipit wrote: runUrl: must be an http(s) URL");
+    expect(() => parseCommentContext({ ...context(), deploy: { status: "succeeded", env: "test", url: "data:text/html,x" } }, "c")).toThrow("deploy.url: must be an http(s) URL");
   });
 });
 
