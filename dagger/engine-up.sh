@@ -15,7 +15,7 @@ set -Eeuo pipefail
 main() {
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE="${SHIPIT_ENGINE_STATE:-/var/lib/shipit-engine}"
-WANT_VERSION="${DAGGER_VERSION:-v0.21.9}"
+WANT_VERSION="${DAGGER_VERSION:-v0.19.10}"
 BASE_IMAGE="shipit/debian:bookworm"
 PY_IMAGE="shipit/python:3.11-slim"
 REGISTRY_PORT="${SHIPIT_REGISTRY_PORT:-5000}"
@@ -154,42 +154,42 @@ if [ "$go_minor" -lt 26 ] || { [ "$go_minor" = 26 ] && [ "${go_patch:-0}" -lt 1 
   HINT="install Go >= 1.26.1"; die "$GO_VERSION is too old"
 fi
 
-# Which github.com/dagger/dagger version does the proxy serve? The wanted one,
-# else the newest lower 0.21.x patch (recorded in $STATE/version).
-resolve_version() {
-  local want=$1 major minor patch v
-  if go list -m -json "github.com/dagger/dagger@$want" >"$LOGS/go-resolve.json" 2>>"$LOGS/go-resolve.log" \
-     && go list -m -json "dagger.io/dagger@$want" >/dev/null 2>>"$LOGS/go-resolve.log"; then
-    echo "$want"; return 0
+# One version everywhere (package.json's @dagger.io/dagger, dagger.json's
+# engineVersion, the workflows): v0.19.10, the newest release whose whole build
+# the Go module proxy serves. No fallback: a refusal names the module.
+VERSION="$WANT_VERSION"
+printf 'version=%s\n' "$VERSION" >"$STATE/version"
+SUMS="$HERE/engine/go.sum"
+grep -q "^github.com/dagger/dagger $VERSION h1:" "$SUMS" && grep -q "^dagger.io/dagger $VERSION h1:" "$SUMS" \
+  || { HINT="add the h1: hashes of github.com/dagger/dagger@$VERSION and dagger.io/dagger@$VERSION to dagger/engine/go.sum (the checksum database does not know them), or use DAGGER_VERSION=v0.19.10"; die "dagger/engine/go.sum has no hashes for $VERSION"; }
+# The checksum database answers 404 for these two modules: their hashes come
+# from dagger/engine/go.sum instead, and a download that differs stops here.
+export GONOSUMDB="github.com/dagger/dagger,dagger.io/dagger"
+download_verified() { # download_verified MODULE -> prints its directory
+  local mod=$1 json sum gomodsum dir want want_mod
+  json=$(go mod download -json "$mod@$VERSION" 2>>"$LOGS/go-download.log") || {
+    echo "$json" >>"$LOGS/go-download.log"
+    HINT="the Go module proxy ($(go env GOPROXY)) must serve $mod@$VERSION; see $LOGS/go-download.log"
+    die "cannot download $mod@$VERSION: $(echo "$json" | sed -n 's/^\s*"Error": "\(.*\)",\?$/\1/p' | head -n1)"
+  }
+  sum=$(echo "$json" | sed -n 's/^\s*"Sum": "\(.*\)",\?$/\1/p')
+  gomodsum=$(echo "$json" | sed -n 's/^\s*"GoModSum": "\(.*\)",\?$/\1/p')
+  dir=$(echo "$json" | sed -n 's/^\s*"Dir": "\(.*\)",\?$/\1/p')
+  want=$(awk -v m="$mod" -v v="$VERSION" '$1==m && $2==v {print $3}' "$SUMS")
+  want_mod=$(awk -v m="$mod" -v v="$VERSION/go.mod" '$1==m && $2==v {print $3}' "$SUMS")
+  if [ "$sum" != "$want" ] || [ "$gomodsum" != "$want_mod" ]; then
+    HINT="the download differs from the hashes committed in dagger/engine/go.sum: do not build it. Clear $GOMODCACHE/cache/download/$mod and retry; if the proxy keeps serving it, report it"
+    die "checksum mismatch for $mod@$VERSION: got $sum ($gomodsum), dagger/engine/go.sum says $want ($want_mod)"
   fi
-  IFS=. read -r major minor patch <<<"${want#v}"
-  for ((patch = patch - 1; patch >= 0; patch--)); do
-    v="v$major.$minor.$patch"
-    if go list -m -json "github.com/dagger/dagger@$v" >"$LOGS/go-resolve.json" 2>>"$LOGS/go-resolve.log" \
-       && go list -m -json "dagger.io/dagger@$v" >/dev/null 2>>"$LOGS/go-resolve.log"; then
-      echo "$v"; return 0
-    fi
-  done
-  return 1
+  [ -d "$dir" ] || die "go mod download gave no directory for $mod@$VERSION"
+  echo "$dir"
 }
-# Asked every run (two quick look-ups), so that a version the proxy starts
-# serving later is picked up; the last answer is reused if the proxy is down.
-: >"$LOGS/go-resolve.log"
-if VERSION=$(resolve_version "$WANT_VERSION"); then
-  printf 'wanted=%s\nversion=%s\n' "$WANT_VERSION" "$VERSION" >"$STATE/version"
-elif [ -f "$STATE/version" ] && [ "$(sed -n 's/^wanted=//p' "$STATE/version")" = "$WANT_VERSION" ]; then
-  VERSION=$(sed -n 's/^version=//p' "$STATE/version")
-  log "NOTE: could not ask the Go module proxy (see $LOGS/go-resolve.log); reusing $VERSION from the last run"
-else
-  die "the Go module proxy serves neither github.com/dagger/dagger@$WANT_VERSION nor a lower ${WANT_VERSION%.*}.x (see $LOGS/go-resolve.log)"
-fi
-[ "$VERSION" = "$WANT_VERSION" ] || log "NOTE: the Go module proxy has no github.com/dagger/dagger@$WANT_VERSION; using $VERSION (newest it serves)"
 
-STANDIN="$HERE/engine/distconsts-standin"
+DISTCONSTS_DIR="$HERE/engine/distconsts"
 BUILD_TAGS="dfexcludepatterns,dfparents"
 LDFLAGS="-s -w -X github.com/dagger/dagger/engine.Version=$VERSION -X github.com/dagger/dagger/engine.Tag=$VERSION"
 BINS=(dagger dagger-engine dagger-init dial-stdio dnsname)
-STAMP_WANT="dagger=$VERSION go=$GO_VERSION tags=$BUILD_TAGS ldflags=$(echo "$LDFLAGS" | sha)"
+STAMP_WANT="dagger=$VERSION go=$GO_VERSION tags=$BUILD_TAGS ldflags=$(echo "$LDFLAGS" | sha) distconsts=$(filesha "$DISTCONSTS_DIR/go.mod" "$DISTCONSTS_DIR/consts.go") sums=$(filesha "$SUMS")"
 bins_ok() {
   [ -f "$BIN/.stamp" ] && [ "$(head -n1 "$BIN/.stamp")" = "$STAMP_WANT" ] || return 1
   for b in "${BINS[@]}"; do [ -x "$BIN/$b" ] || return 1; done
@@ -198,34 +198,21 @@ if bins_ok; then
   log "binaries for $VERSION are up to date in $BIN (stamp matches); skipping the build"
 else
   SRC="$STATE/build/src-$VERSION"
-  log "downloading github.com/dagger/dagger@$VERSION and dagger.io/dagger@$VERSION"
-  logged go-download go mod download -json "github.com/dagger/dagger@$VERSION" "dagger.io/dagger@$VERSION"
-  MOD_DIR=$(go mod download -json "github.com/dagger/dagger@$VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",\?$/\1/p')
-  SDK_DIR=$(go mod download -json "dagger.io/dagger@$VERSION" | sed -n 's/^\s*"Dir": "\(.*\)",\?$/\1/p')
-  [ -d "$MOD_DIR" ] && [ -d "$SDK_DIR" ] || die "module download gave no directory"
+  log "downloading github.com/dagger/dagger@$VERSION and dagger.io/dagger@$VERSION (verified against dagger/engine/go.sum)"
+  : >"$LOGS/go-download.log"
+  MOD_DIR=$(download_verified github.com/dagger/dagger)
+  SDK_DIR=$(download_verified dagger.io/dagger)
+  COMMIT=$(go list -m -json "github.com/dagger/dagger@$VERSION" 2>/dev/null | sed -n 's/^\s*"Hash": "\([0-9a-f]*\)",\?$/\1/p' | head -n1 || true)
   rm -rf "$SRC"; mkdir -p "$SRC"
   cp -R "$MOD_DIR/." "$SRC/"
   chmod -R u+w "$SRC"
   # replace dagger.io/dagger => ./sdk/go
   rm -rf "$SRC/sdk/go"; mkdir -p "$SRC/sdk/go"; cp -R "$SDK_DIR/." "$SRC/sdk/go/"; chmod -R u+w "$SRC/sdk/go"
-  # replace .../engine/distconsts => ./engine/distconsts: nested module,
-  # not in the zip. Ask the proxy at the release commit; else the stand-in.
-  COMMIT=$(go list -m -json "github.com/dagger/dagger@$VERSION" | sed -n 's/^\s*"Hash": "\([0-9a-f]*\)",\?$/\1/p' | head -n1)
-  DISTCONSTS="standin"
+  # replace .../engine/distconsts => ./engine/distconsts: the nested module the
+  # proxy refuses; shipit's own, describing its engine image (dagger/engine/distconsts)
   rm -rf "$SRC/engine/distconsts"; mkdir -p "$SRC/engine/distconsts"
-  if [ -n "$COMMIT" ] && dc_json=$(go mod download -json "github.com/dagger/dagger/engine/distconsts@$COMMIT" 2>>"$LOGS/go-download.log") \
-     && dc_dir=$(echo "$dc_json" | sed -n 's/^\s*"Dir": "\(.*\)",\?$/\1/p') && [ -d "$dc_dir" ]; then
-    DISTCONSTS=$(echo "$dc_json" | sed -n 's/^\s*"Version": "\(.*\)",\?$/\1/p')
-    cp -R "$dc_dir/." "$SRC/engine/distconsts/"
-  elif [ -f "$STANDIN/consts.go" ]; then
-    # A local stand-in may be dropped here by whoever runs this (it is not part of the repository).
-    log "NOTE: the proxy refuses github.com/dagger/dagger/engine/distconsts@${COMMIT:-?}; using $STANDIN"
-    cp "$STANDIN/go.mod" "$STANDIN/consts.go" "$SRC/engine/distconsts/"
-  else
-    HINT="the Go module proxy must serve github.com/dagger/dagger/engine/distconsts (a nested module the dagger module zip leaves out); see README, 'Running with a self-hosted or offline engine'"
-    die "the proxy refuses github.com/dagger/dagger/engine/distconsts@${COMMIT:-?}: the engine cannot be built from the registries here"
-  fi
-  chmod -R u+w "$SRC/engine/distconsts"
+  cp "$DISTCONSTS_DIR/go.mod" "$DISTCONSTS_DIR/consts.go" "$SRC/engine/distconsts/"
+  DISTCONSTS="shipit"
   # Fail fast (before the long compile) when the proxy refuses a dependency.
   if ! (cd "$SRC" && go list -tags "$BUILD_TAGS" -deps ./cmd/dagger ./cmd/engine ./cmd/init ./cmd/dialstdio ./cmd/dnsname) \
        >/dev/null 2>"$LOGS/go-deps.log"; then

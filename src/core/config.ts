@@ -3,16 +3,15 @@ import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../config/defaults.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import { UserEnvironmentsSchema } from "./environments.js";
+import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
 
 /** A path inside the source tree: relative, no `..`, no leading slash. A trailing `/` means "must be a directory". */
-const RelPath = z
-  .string()
-  .min(1, "must not be empty")
-  .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), {
-    message: "must be a path relative to the repository root, without '..'",
-  });
+const RelPath = z.string().superRefine((p, ctx) => {
+  const problem = relativePathProblem(p);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
-const Version = z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+!_-]*$/, "must be a version such as 1.2.3");
+const Version = SafeVersion;
 
 const Tools = z.strictObject({
   ruff: Version.describe("ruff version installed for the lint gate"),
@@ -31,17 +30,14 @@ const Level = z.enum(["low", "medium", "high"]);
 const IgnorePattern = z
   .string()
   .min(1, "must not be empty")
-  .refine((p) => !p.startsWith("!") && !p.split("/").includes(".."), { message: "must be a gitignore-style pattern without '!' or '..'" });
+  .refine((p) => !p.startsWith("!") && !p.startsWith("-") && !p.split("/").includes(".."), { message: "must be a gitignore-style pattern without '!', '..' or a leading '-'" });
 
 /** The full, resolved shape (defaults filled in). */
 export const FullConfigSchema = z.strictObject({
   $schema: z.string().optional().describe("Path or URL of the JSON Schema, for editors"),
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be letters, digits, '.', '_' or '-'")
-    .describe("Application name, used in the artifact file name"),
+  name: FileNamePart.describe("Application name, used in the artifact file name"),
   python: z.strictObject({
-    image: z.string().min(1).describe("Container image every check runs in, e.g. python:3.11-slim"),
+    image: ImageRef.describe("Container image every check runs in, e.g. python:3.11-slim"),
     installer: z.enum(["uv", "pip"]).describe("Installer for the dependency layer: uv (faster) or pip"),
   }),
   requirements: z.array(RelPath).describe("Requirement files installed into the check virtualenv and bundled as wheels"),
@@ -55,7 +51,7 @@ export const FullConfigSchema = z.strictObject({
   }),
   typecheck: z.strictObject({
     paths: z.array(RelPath).min(1).describe("Paths mypy checks"),
-    flags: z.array(z.string().startsWith("-", "must be a mypy flag starting with '-'")).describe("Extra mypy flags"),
+    flags: z.array(z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_-]*(=\S+)?$/, "must be a mypy flag such as --strict or --python-version=3.11")).describe("Extra mypy flags"),
   }),
   test: z.strictObject({
     paths: z.array(RelPath).describe("Paths given to pytest; empty keeps pytest.ini's testpaths"),
@@ -259,7 +255,7 @@ function fixFor(issue: z.core.$ZodIssue): string {
     case "too_big":
       return `use a value of at most ${String(issue.maximum)}`;
     default:
-      return "see config/shipit.schema.json for the expected shape";
+      return "change it in shipit.json to a value of that form (CONFIGURATION.md and config/shipit.schema.json give each key's grammar)";
   }
 }
 

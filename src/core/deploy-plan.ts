@@ -1,3 +1,4 @@
+import { sshHost } from "./grammar.js";
 import { z } from "zod";
 import type { Environment } from "./environments.js";
 
@@ -88,7 +89,7 @@ function common(r: Pick<DeployRequest, "env" | "run" | "agentHash" | "paths" | "
     run: r.run,
     kind,
     ssh: {
-      host: r.via?.host ?? r.env.host,
+      host: sshHost(r.via?.host ?? r.env.host),
       port: r.via?.port ?? r.env.port,
       user: r.env.user,
       identityFile: r.paths.identity,
@@ -139,10 +140,11 @@ function smokeCall(env: Environment, paths: DeployPaths): LocalCall {
     local: {
       argv: [
         paths.smokePython, paths.smoke,
-        "--server", env.runtime.server, "--channel", env.runtime.channel,
-        "--account", env.smoke.account, "--password-file", paths.smokePassword,
-        "--bot", env.runtime.bot_name, "--command", env.smoke.command, "--expect", env.smoke.expect,
-        "--timeout", String(env.smoke.timeoutSec),
+        // --key=value: a value such as "-x" (CyTube allows a leading '-') stays a value
+        `--server=${env.runtime.server}`, `--channel=${env.runtime.channel}`,
+        `--account=${env.smoke.account}`, `--password-file=${paths.smokePassword}`,
+        `--bot=${env.runtime.bot_name}`, `--command=${env.smoke.command}`, `--expect=${env.smoke.expect}`,
+        `--timeout=${env.smoke.timeoutSec}`,
       ],
       ...(tunnel ? { tunnel } : {}),
     },

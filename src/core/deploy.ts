@@ -3,7 +3,8 @@ import type { ResolvedConfig } from "./config.js";
 import { buildDeployPlan, buildQueryPlan, buildRollbackPlan, parseDriverResult, type DeployPaths, type DriverPlan, type DriverResult, type QueryKind } from "./deploy-plan.js";
 import { reportDeploy, type DeployReport } from "./deploy-report.js";
 import { resolveEnvironment, type Environment } from "./environments.js";
-import { ShipitError } from "./errors.js";
+import { ConfigError, ShipitError } from "./errors.js";
+import { FileNamePart, SafeVersion } from "./grammar.js";
 
 /** Runs the deploy driver somewhere (a Dagger container, the host) with the inputs in `paths`. */
 export interface DeployRunner {
@@ -26,7 +27,7 @@ export interface DeployInputs {
   expectSha256?: string;
 }
 
-const Manifest = z.object({ name: z.string(), version: z.string(), commit: z.string().optional(), files: z.record(z.string(), z.string()) });
+const Manifest = z.object({ name: FileNamePart, version: SafeVersion, commit: z.string().optional(), files: z.record(z.string(), z.string()) });
 
 /**
  * Everything that can be refused is refused here, before the host is touched: unknown environment,
@@ -82,6 +83,9 @@ function recordedCommit(commit: string | undefined): string | undefined {
 }
 
 export async function rollback(config: ResolvedConfig, envName: string, to: string | undefined, inputs: DeployInputs, runner: DeployRunner): Promise<DeployReport & { result: DriverResult }> {
+  if (to !== undefined && !SafeVersion.safeParse(to).success) {
+    throw new ConfigError("arguments", [{ key: "--to", value: to, problem: "is not a release name (letters, digits, '.', '+', '_', '-', not starting with '-')", fix: "pass a release from `shipit history`, e.g. 1.2.0-20261127T101500Z, or leave --to out for the previous release" }]);
+  }
   const env = checkInputs(config, envName, inputs, "rollback of");
   const result = await drive(runner, buildRollbackPlan({ env, run: inputs.run, trigger: inputs.trigger, to, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
   return { ...reportDeploy(result, { env: env.name, version: to ?? "previous", kind: "rollback" }), result };

@@ -1,37 +1,45 @@
 import { z } from "zod";
 import defaultsJson from "../../config/environments.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "./errors.js";
+import { AbsolutePath, ChatServer, CytubeChannel, CytubeUser, Host, HostPython, Port, SecretName, ServiceUnit, UserName, relativePathProblem } from "./grammar.js";
+
+/** Free text (a chat message): printable, one line. */
+const ChatText = z.string().min(1).max(200).regex(/^[^\p{Cc}]+$/u, "must be one line of printable text");
+const ReleasePath = z.string().superRefine((p, ctx) => {
+  const problem = relativePathProblem(p);
+  if (problem) ctx.addIssue({ code: "custom", message: problem.replace("repository root", "release") });
+});
 
 const EnvName = z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lower-case letters, digits and '-'");
 
 /** The bot's runtime config, rendered to shared/config.json on the host (secrets are added there as files). */
 export const RuntimeSchema = z.strictObject({
-  channel: z.string().min(1).describe("CyTube channel the bot joins"),
-  bot_name: z.string().min(1).describe("The bot's CyTube user name"),
-  server: z.string().min(1).describe("CyTube server, e.g. cytu.be"),
+  channel: CytubeChannel.describe("CyTube channel the bot joins"),
+  bot_name: CytubeUser.describe("The bot's CyTube user name"),
+  server: ChatServer.describe("CyTube server, e.g. cytu.be"),
   log_level: z.enum(["DEBUG", "INFO", "WARNING", "ERROR"]).describe("Bot log level"),
-  db_path: z.string().min(1).describe("Database file, relative to the release (data/ is shared between releases)"),
-  health_port: z.number().int().min(1).max(65535).describe("Port of the bot's status server on the host's loopback"),
+  db_path: ReleasePath.describe("Database file, relative to the release (data/ is shared between releases)"),
+  health_port: Port.describe("Port of the bot's status server on the host's loopback"),
 });
 
 export const EnvironmentSchema = z.strictObject({
-  host: z.string().describe("SSH host of the bot's machine"),
-  port: z.number().int().min(1).max(65535).describe("SSH port"),
-  user: z.string().min(1).describe("SSH user"),
-  basePath: z.string().startsWith("/", "must be an absolute path").describe("Where releases/, current and shared/ live on the host"),
-  unit: z.string().regex(/^[A-Za-z0-9@._-]+\.service$/, "must be a systemd unit name ending in .service").describe("systemd unit of the bot"),
-  python: z.string().min(1).describe("Python on the host that creates the release virtualenv"),
+  host: z.union([z.literal(""), Host]).describe("SSH host of the bot's machine: a DNS name, an IPv4 address or a bracketed IPv6 address (empty: not set yet)"),
+  port: Port.describe("SSH port"),
+  user: UserName.describe("SSH user: a POSIX user name"),
+  basePath: AbsolutePath.describe("Where releases/, current and shared/ live on the host"),
+  unit: ServiceUnit.describe("systemd unit of the bot"),
+  python: HostPython.describe("Python on the host that creates the release virtualenv"),
   healthUrl: z.url({ protocol: /^https?$/ }).describe("The bot's /api/health on the host's loopback"),
-  url: z.string().describe("Where people see this environment (for GitHub deployments)"),
+  url: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).describe("Where people see this environment (for GitHub deployments): an http(s) URL"),
   runtime: RuntimeSchema,
   secrets: z.strictObject({
-    botPassword: z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must be a secret name such as CYTUBEBOT_TEST_PASSWORD"),
-    smokePassword: z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must be a secret name such as CYTUBE_SMOKE_PASSWORD").describe("Name of the secret holding the smoke account's CyTube password"),
+    botPassword: SecretName.describe("Name of the secret holding the bot's CyTube password"),
+    smokePassword: SecretName.describe("Name of the secret holding the smoke account's CyTube password"),
   }),
   smoke: z.strictObject({
-    account: z.string().min(1).describe("CyTube account the chat smoke test logs in as (not the bot's)"),
-    command: z.string().min(1).describe("Chat command the smoke account says in the channel"),
-    expect: z.string().min(1).describe("Text the bot's answer must contain"),
+    account: CytubeUser.describe("CyTube account the chat smoke test logs in as (not the bot's)"),
+    command: ChatText.describe("Chat command the smoke account says in the channel"),
+    expect: ChatText.describe("Text the bot's answer must contain"),
     timeoutSec: z.number().positive().describe("How long the smoke waits, from socketconfig to the bot's answer"),
   }),
   keepReleases: z.number().int().min(2, "must keep at least the live release and the one before it").describe("Releases kept on the host"),
@@ -64,13 +72,21 @@ export function resolveEnvironment(name: string, user: Record<string, unknown> |
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
       const key = `environments.${name}.${i.path.map(String).join(".")}`;
-      issues.push({ key, value: getIn(merged, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: i.code === "unrecognized_keys" ? `remove ${i.keys.join(", ")}` : "see CONFIGURATION.md for the environment keys" });
+      issues.push({ key, value: getIn(merged, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, key) });
     }
   } else if (!parsed.data.host) {
     issues.push({ key: `environments.${name}.host`, value: "", problem: "is not set", fix: `set the SSH host of the ${name} bot in shipit.json` });
   }
   if (issues.length) throw new ConfigError(origin, issues);
   return { ...parsed.data!, name };
+}
+
+/** The fix for one schema issue: what to write instead, from the grammar's own message. */
+function envFix(i: z.core.$ZodIssue, key: string): string {
+  if (i.code === "unrecognized_keys") return `remove ${i.keys.join(", ")} (CONFIGURATION.md lists the environment keys)`;
+  if (i.code === "invalid_type") return `give ${key} a value of type ${i.expected} (see CONFIGURATION.md)`;
+  if (i.code === "invalid_value") return `use one of ${i.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  return `change ${key} in shipit.json to a value of that form (CONFIGURATION.md lists each key's grammar)`;
 }
 
 function deepMerge(base: object, over: object): object {

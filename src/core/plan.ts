@@ -2,6 +2,8 @@ import type { ResolvedConfig } from "./config.js";
 import type { SecurityPlanView } from "./gates.js";
 import type { SourceScan } from "./security.js";
 import { step, type Layout, type Step } from "./step.js";
+import { ConfigError } from "./errors.js";
+import { SafeVersion } from "./grammar.js";
 
 export interface CheckPlan {
   /** Builds the virtualenv from the requirement files only, before the source is copied in. */
@@ -137,6 +139,9 @@ export function artifactName(c: ResolvedConfig, version: string): string {
 
 export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts: BuildOptions = {}): Step {
   const version = opts.version ?? c.build.version;
+  if (!SafeVersion.safeParse(version).success) {
+    throw new ConfigError("arguments", [{ key: "--version", value: version, problem: "is not a version that is safe in a file name", fix: "pass a version such as 1.2.3 or 1.2.3-pr.4.gabc1234 (letters, digits, '.', '+', '!', '_', '-')" }]);
+  }
   const dir = `${l.out}/build`;
   const pipCache = `${l.caches}/pip`;
   const wheel = c.requirements.length

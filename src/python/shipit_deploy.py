@@ -29,6 +29,25 @@ from typing import Any, Dict, List, Optional, Tuple
 SSH_FAILED = 255
 
 
+# A second line of defence behind the config schema (src/core/grammar.ts): a user or host that
+# ssh could read as an option, or that holds anything but name characters, never reaches ssh.
+SAFE_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,31}$")
+SAFE_HOST = re.compile(r"^(?!-)[A-Za-z0-9.:-]{1,253}$")
+SAFE_TUNNEL_HOST = re.compile(r"^(?!-)[A-Za-z0-9.:-]{1,253}$")
+
+
+class UnsafeConfig(Exception):
+    """A plan value the driver refuses to put on a command line."""
+
+
+def checked_destination(user: Any, host: Any) -> Tuple[str, str]:
+    if not isinstance(user, str) or not SAFE_USER.match(user):
+        raise UnsafeConfig("refusing ssh user %r: not a POSIX user name (it must not start with '-'); fix environments.<env>.user" % (user,))
+    if not isinstance(host, str) or not SAFE_HOST.match(host):
+        raise UnsafeConfig("refusing ssh host %r: not a host name or address (it must not start with '-'); fix environments.<env>.host" % (host,))
+    return user, host
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -42,9 +61,12 @@ class Driver:
         self.lock_proc: Optional[subprocess.Popen[bytes]] = None
 
     # -- ssh ---------------------------------------------------------------------------------
-    def ssh_argv(self, remote: str) -> List[str]:
+    def ssh_argv(self, remote: Optional[str], extra: Optional[List[str]] = None) -> List[str]:
+        """ssh's argv: every option first, then `-l USER`, `--` and HOST, so no config value can be
+        read as an option (a user such as `-oProxyCommand=...` would run a command here)."""
         s = self.ssh
-        return [
+        user, host = checked_destination(s["user"], s["host"])
+        argv = [
             "ssh",
             "-i", s["identityFile"],
             "-o", "IdentitiesOnly=yes",
@@ -55,11 +77,13 @@ class Driver:
             "-o", "ServerAliveInterval=5",
             "-o", "ServerAliveCountMax=3",
             "-o", "LogLevel=ERROR",
-            "-p", str(s["port"]),
-            "%s@%s" % (s["user"], s["host"]),
+            "-p", str(int(s["port"])),
+            *(extra or []),
+            "-l", user,
             "--",
-            remote,
+            host,
         ]
+        return argv + ([remote] if remote is not None else [])
 
     def agent_command(self, args: List[str]) -> str:
         return " ".join(shlex.quote(a) for a in [self.agent["python"], self.agent["remotePath"], *args])
@@ -92,14 +116,15 @@ class Driver:
     # -- local calls (the chat smoke) and the tunnel they may need -------------------------------
     def open_tunnel(self, host: str, port: int) -> Tuple[Optional["subprocess.Popen[bytes]"], str, Optional[Dict[str, str]]]:
         """Forward a free local port to host:port as seen from the bot's host; (proc, url, error)."""
-        full = self.ssh_argv("true")  # [...options, user@host, "--", "true"]
+        if not SAFE_TUNNEL_HOST.match(host):
+            return None, "", {"code": "UNSAFE_CONFIG", "message": "refusing the tunnel target %r: not a host name or address (check runtime.server)" % host}
         target = "[%s]" % host if ":" in host else host
         problem = ""
         for _ in range(3):  # the free port we picked may be taken before ssh binds it
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 probe.bind(("127.0.0.1", 0))
                 lport = probe.getsockname()[1]
-            argv = full[:-3] + ["-N", "-o", "ExitOnForwardFailure=yes", "-L", "127.0.0.1:%d:%s:%d" % (lport, target, port), full[-3]]
+            argv = self.ssh_argv(None, ["-N", "-o", "ExitOnForwardFailure=yes", "-L", "127.0.0.1:%d:%s:%d" % (lport, target, int(port))])
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             deadline = time.monotonic() + self.ssh.get("connectTimeoutSec", 15) + 10
             while time.monotonic() < deadline:
@@ -369,6 +394,11 @@ def main(argv: List[str]) -> int:
         return 2
     with open(argv[1], "r", encoding="utf-8") as fh:
         plan = json.load(fh)
+    try:  # before any process starts: nothing reaches ssh that it could read as an option
+        checked_destination(plan["ssh"]["user"], plan["ssh"]["host"])
+    except UnsafeConfig as exc:
+        print(json.dumps({"run": plan.get("run"), "kind": plan.get("kind"), "outcome": "error", "cause": {"phase": "driver", "code": "UNSAFE_CONFIG", "message": str(exc)}, "phases": [], "rollback": []}))
+        return 0
     driver = Driver(plan)
     try:
         result = driver.run()

@@ -58,7 +58,7 @@ test.each([
   [{ test: { coverageThreshold: 120 } }, "test.coverageThreshold = 120", "use a value of at most 100"],
   [{ python: { installer: "conda" } }, `python.installer = "conda"`, `use one of "uv", "pip"`],
   [{ lint: { paths: [] } }, "lint.paths = []", "list at least one entry"],
-  [{ typecheck: { flags: ["strict"] } }, `typecheck.flags[0] = "strict"`, "must be a mypy flag starting with '-'"],
+  [{ typecheck: { flags: ["strict"] } }, `typecheck.flags[0] = "strict"`, "must be a mypy flag such as --strict"],
   [{ build: { include: ["../secrets"] } }, `build.include[0] = "../secrets"`, "without '..'"],
   [{ lint: { format: "yes" } }, `lint.format = "yes"`, "give a value of type boolean"],
 ])("bad value %j names the key and the fix", async (cfg, key, fix) => {
@@ -130,7 +130,7 @@ test.each([
   [{ security: { auditUnreachable: "ignore" } }, `security.auditUnreachable = "ignore"`, `use one of "warn", "fail"`],
   [{ security: { severity: "critical" } }, `security.severity = "critical"`, `use one of "low", "medium", "high"`],
   [{ security: { secretKeys: ["pass word"] } }, `security.secretKeys[0] = "pass word"`, "must be a key name or a glob"],
-  [{ security: { mustIgnore: ["!keep.db"] } }, `security.mustIgnore[0] = "!keep.db"`, "without '!' or '..'"],
+  [{ security: { mustIgnore: ["!keep.db"] } }, `security.mustIgnore[0] = "!keep.db"`, "without '!', '..' or a leading '-'"],
   [{ security: { osvUrl: "api.osv.dev" } }, `security.osvUrl = "api.osv.dev"`, "must be an http(s) URL"],
   [{ security: { auditServise: "osv" } }, "security.auditServise", `did you mean "auditService"?`],
 ])("bad security value %j names the key and the fix", async (cfg, key, fix) => {

@@ -21,7 +21,7 @@ test.each([
   [{ test: {} }, "test", "environments.test.host", "is not set"],
   [{ test: { host: "h", basePath: "srv/rosey" } }, "test", "environments.test.basePath", "must be an absolute path"],
   [{ test: { host: "h", keepReleases: 1 } }, "test", "environments.test.keepReleases", "must keep at least the live release and the one before it"],
-  [{ test: { host: "h", unit: "rosey" } }, "test", "environments.test.unit", "must be a systemd unit name ending in .service"],
+  [{ test: { host: "h", unit: "rosey" } }, "test", "environments.test.unit", "must be a systemd unit name such as rosey-test.service"],
   [{ test: { host: "h", runtime: { log_level: "LOUD" } } }, "test", "environments.test.runtime.log_level", ""],
   [{}, "staging", "--env", "is not a configured environment"],
 ])("a bad environment config is refused naming the key: %j", (user, name, key, problem) => {
@@ -67,9 +67,9 @@ test("the smoke phase runs the chat smoke where the driver runs: cytu.be directl
     local: {
       argv: [
         "/opt/shipit-smoke/bin/python", "/opt/shipit-deploy/shipit_smoke.py",
-        "--server", "cytu.be", "--channel", "test-rosey", "--account", "ShipitSmoke",
-        "--password-file", "/opt/shipit-deploy/secrets/smoke_password",
-        "--bot", "RoseyTest", "--command", "!ping", "--expect", "pong", "--timeout", "15",
+        "--server=cytu.be", "--channel=test-rosey", "--account=ShipitSmoke",
+        "--password-file=/opt/shipit-deploy/secrets/smoke_password",
+        "--bot=RoseyTest", "--command=!ping", "--expect=pong", "--timeout=15",
       ],
     },
     timeoutSec: 75,
@@ -78,7 +78,7 @@ test("the smoke phase runs the chat smoke where the driver runs: cytu.be directl
   const query = buildQueryPlan("smoke", { env: local, run: "q1", agentHash: "f".repeat(64), paths });
   expect(query.phases).toHaveLength(1);
   expect(query.phases[0]).toMatchObject({ name: "smoke", local: { tunnel: { host: "127.0.0.1", port: 8765 } } });
-  expect((query.phases[0] as { local: { argv: string[] } }).local.argv).toEqual(expect.arrayContaining(["--server", "http://127.0.0.1:8765", "--command", "!version", "--expect", "RoseyTest"]));
+  expect((query.phases[0] as { local: { argv: string[] } }).local.argv).toEqual(expect.arrayContaining(["--server=http://127.0.0.1:8765", "--command=!version", "--expect=RoseyTest"]));
 });
 
 test.each([
