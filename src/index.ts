@@ -120,10 +120,8 @@ export class Dashboard {
   }
 }
 
-/** Only the repository's .git: what release versions and notes are read from. */
-const GIT_ONLY = ["*", "!.git", "!.git/**"];
-
-const IGNORE = ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"];
+// Every `ignore:` below is a literal copy of DAGGER_IGNORE or GIT_ONLY (src/core/ignore.ts): the
+// 0.19 introspector cannot resolve a named constant in a decorator. A test keeps the copies equal.
 
 @object()
 export class Shipit {
@@ -137,7 +135,7 @@ export class Shipit {
    */
   @func()
   @check()
-  async lint(@argument({ defaultPath: "/", ignore: IGNORE }) source: Directory, config?: File): Promise<string> {
+  async lint(@argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory, config?: File): Promise<string> {
     return gate("lint", await setup(source, config));
   }
 
@@ -151,7 +149,7 @@ export class Shipit {
    */
   @func()
   @check()
-  async typecheck(@argument({ defaultPath: "/", ignore: IGNORE }) source: Directory, config?: File): Promise<string> {
+  async typecheck(@argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory, config?: File): Promise<string> {
     return gate("typecheck", await setup(source, config));
   }
 
@@ -165,7 +163,7 @@ export class Shipit {
    */
   @func()
   @check()
-  async test(@argument({ defaultPath: "/", ignore: IGNORE }) source: Directory, config?: File): Promise<string> {
+  async test(@argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory, config?: File): Promise<string> {
     return gate("test", await setup(source, config));
   }
 
@@ -182,7 +180,7 @@ export class Shipit {
    */
   @func()
   @check()
-  async security(@argument({ defaultPath: "/", ignore: IGNORE }) source: Directory, config?: File): Promise<string> {
+  async security(@argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory, config?: File): Promise<string> {
     return gate("security", await setup(source, config));
   }
 
@@ -196,7 +194,7 @@ export class Shipit {
    * @param config A shipit.json to use instead of the one at the source root.
    */
   @func()
-  async securityReport(@argument({ defaultPath: "/", ignore: IGNORE }) source: Directory, config?: File): Promise<SecurityReport> {
+  async securityReport(@argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory, config?: File): Promise<SecurityReport> {
     const s = await setup(source, config);
     const verdict = await runCheck("security", s.plan, s.runner, s.config);
     const reports = dag
@@ -221,7 +219,7 @@ export class Shipit {
    * @param config A shipit.json to use instead of the one at the source root.
    */
   @func()
-  async testReport(@argument({ defaultPath: "/", ignore: IGNORE }) source: Directory, config?: File): Promise<TestReport> {
+  async testReport(@argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory, config?: File): Promise<TestReport> {
     const s = await setup(source, config);
     const verdict = await runCheck("test", s.plan, s.runner, s.config);
     const ctr = s.runner.containers.get("test");
@@ -248,7 +246,7 @@ export class Shipit {
    */
   @func()
   async build(
-    @argument({ defaultPath: "/", ignore: IGNORE }) source: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory,
     config?: File,
     version?: string,
     commit?: string,
@@ -272,7 +270,7 @@ export class Shipit {
    */
   @func()
   async ci(
-    @argument({ defaultPath: "/", ignore: IGNORE }) source: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory,
     config?: File,
     version?: string,
     commit?: string,
@@ -297,7 +295,7 @@ export class Shipit {
    */
   @func()
   async ciReport(
-    @argument({ defaultPath: "/", ignore: IGNORE }) source: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory,
     config?: File,
     version?: string,
     commit?: string,
@@ -323,9 +321,9 @@ export class Shipit {
    */
   @func()
   async nextRelease(
-    @argument({ defaultPath: "/", ignore: GIT_ONLY }) git: Directory,
+    @argument({ defaultPath: "/", ignore: ["*", "!.git", "!.git/**"] }) git: Directory,
     repo: string,
-    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
     config?: File,
   ): Promise<string> {
     const { plan } = await releasePlan(git, repo, source, config);
@@ -353,8 +351,8 @@ export class Shipit {
     token: Secret,
     commit: string,
     artifact: File,
-    @argument({ defaultPath: "/", ignore: GIT_ONLY }) git: Directory,
-    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    @argument({ defaultPath: "/", ignore: ["*", "!.git", "!.git/**"] }) git: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
     config?: File,
     githubApi = "https://api.github.com",
   ): Promise<string> {
@@ -392,7 +390,7 @@ export class Shipit {
     ref: string,
     description: string,
     logUrl?: string,
-    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
     config?: File,
     githubApi = "https://api.github.com",
   ): Promise<string> {
@@ -427,7 +425,7 @@ export class Shipit {
     state: string,
     description: string,
     logUrl?: string,
-    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
     config?: File,
     githubApi = "https://api.github.com",
   ): Promise<string> {
@@ -495,7 +493,7 @@ export class Shipit {
     botPassword: Secret,
     smokePassword: Secret,
     artifact?: File,
-    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
     config?: File,
     version?: string,
     commit?: string,
@@ -536,7 +534,7 @@ export class Shipit {
     sshKey: Secret,
     knownHosts: File,
     to?: string,
-    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
     config?: File,
     trigger = "manual",
     run?: string,
@@ -562,7 +560,7 @@ export class Shipit {
    * @param config A shipit.json to use instead of the one at the source root.
    */
   @func({ cache: "never" })
-  async status(env: string, sshKey: Secret, knownHosts: File, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
+  async status(env: string, sshKey: Secret, knownHosts: File, @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory, config?: File): Promise<string> {
     return queryHost("status", env, sshKey, knownHosts, source, config);
   }
 
@@ -579,7 +577,7 @@ export class Shipit {
    * @param config A shipit.json to use instead of the one at the source root.
    */
   @func({ cache: "never" })
-  async history(env: string, sshKey: Secret, knownHosts: File, limit = 20, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
+  async history(env: string, sshKey: Secret, knownHosts: File, limit = 20, @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory, config?: File): Promise<string> {
     return queryHost("history", env, sshKey, knownHosts, source, config, limit);
   }
 
@@ -611,8 +609,8 @@ export class Shipit {
     since?: string,
     until?: string,
     format = "json",
-    @argument({ defaultPath: "/", ignore: GIT_ONLY }) git?: Directory,
-    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    @argument({ defaultPath: "/", ignore: ["*", "!.git", "!.git/**"] }) git?: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
     config?: File,
   ): Promise<string> {
     const s = await insightSetup(sshKey, knownHosts, env, days, since, until, git, source, config, false);
@@ -646,8 +644,8 @@ export class Shipit {
     since?: string,
     until?: string,
     title?: string,
-    @argument({ defaultPath: "/", ignore: GIT_ONLY }) git?: Directory,
-    @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory,
+    @argument({ defaultPath: "/", ignore: ["*", "!.git", "!.git/**"] }) git?: Directory,
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
     config?: File,
   ): Promise<Dashboard> {
     const s = await insightSetup(sshKey, knownHosts, env, days, since, until, git, source, config, true);
@@ -669,7 +667,7 @@ export class Shipit {
    * @param config A shipit.json to use instead of the one at the source root.
    */
   @func({ cache: "never" })
-  async health(env: string, sshKey: Secret, knownHosts: File, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
+  async health(env: string, sshKey: Secret, knownHosts: File, @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory, config?: File): Promise<string> {
     return queryHost("health", env, sshKey, knownHosts, source, config);
   }
 
@@ -688,7 +686,7 @@ export class Shipit {
    * @param config A shipit.json to use instead of the one at the source root.
    */
   @func({ cache: "never" })
-  async smoke(env: string, sshKey: Secret, knownHosts: File, smokePassword: Secret, @argument({ defaultPath: "/", ignore: IGNORE }) source?: Directory, config?: File): Promise<string> {
+  async smoke(env: string, sshKey: Secret, knownHosts: File, smokePassword: Secret, @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory, config?: File): Promise<string> {
     return queryHost("smoke", env, sshKey, knownHosts, source, config, undefined, smokePassword);
   }
 }

@@ -21,8 +21,9 @@ import { readSecret } from "./secret.js";
 // Shared with src/cli/insight.ts, which cannot import this file (it runs main on import).
 export { readSecret };
 
-async function main(): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
+    args: argv,
     allowPositionals: true,
     options: {
       env: { type: "string" },
@@ -72,11 +73,3 @@ async function main(): Promise<number> {
     await runner.close();
   }
 }
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(2);
-  },
-);

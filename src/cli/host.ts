@@ -25,8 +25,9 @@ import { assets } from "../assets.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
-async function main(): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
+    args: argv,
     allowPositionals: true,
     options: {
       source: { type: "string", default: join(ROOT, "test/fixtures/sample-bot") },
@@ -83,11 +84,3 @@ async function exportArtifact(from: string, to: string): Promise<void> {
   await copyFile(from, dest);
   console.log(`artifact exported to ${dest}`);
 }
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof ShipitError ? err.message : err);
-    process.exit(2);
-  },
-);

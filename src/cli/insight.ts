@@ -39,8 +39,9 @@ function fromFiles(specs: string[], only: string | undefined): Gathered {
   return out;
 }
 
-async function main(): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
+    args: argv,
     allowPositionals: true,
     options: {
       env: { type: "string" },
@@ -91,11 +92,3 @@ async function main(): Promise<number> {
   console.log(`dashboard: ${resolve(values.output)} (${data.recent.length} recent deployments, ${Object.keys(data.metrics.environments).length} environments)`);
   return 0;
 }
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(2);
-  },
-);

@@ -1,8 +1,16 @@
-/** Regenerate config/shipit.schema.json from the zod schema: `npm run schema`. */
+/** Regenerate config/shipit.schema.json from the zod schema: `npm run schema` (dagger/bin/schema.ts). */
 import { writeFile } from "node:fs/promises";
 import { z } from "zod";
 import { UserConfigSchema } from "../core/config.js";
 
-const target = new URL("../../config/shipit.schema.json", import.meta.url);
-await writeFile(target, JSON.stringify(z.toJSONSchema(UserConfigSchema), null, 2) + "\n");
-console.log(`wrote ${target.pathname}`);
+export const SCHEMA_FILE = new URL("../../config/shipit.schema.json", import.meta.url);
+
+export function renderSchema(): string {
+  return JSON.stringify(z.toJSONSchema(UserConfigSchema), null, 2) + "\n";
+}
+
+export async function main(): Promise<number> {
+  await writeFile(SCHEMA_FILE, renderSchema());
+  console.log(`wrote ${SCHEMA_FILE.pathname}`);
+  return 0;
+}

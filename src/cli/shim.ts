@@ -72,8 +72,9 @@ class Shim {
   }
 }
 
-async function main(): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
+    args: argv,
     allowPositionals: true,
     options: {
       "event-file": { type: "string" },
@@ -352,14 +353,3 @@ function safeJson(text: string): unknown {
 function tail(text: string, lines = 30): string {
   return text.trim().split("\n").slice(-lines).join("\n").slice(-3500);
 }
-
-// exitCode, not exit(): a piped stdout is flushed before the process ends.
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(`shipit shim: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 2;
-  },
-);

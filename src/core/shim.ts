@@ -131,7 +131,7 @@ export function buildVersion(facts: { event: "pull_request" | "push"; pr?: numbe
 
 /** The one line that reproduces this run on a laptop. */
 export function reproduceLine(event: ShimEvent, eventFile: string | undefined, s: ShimSettings): string {
-  const parts = ["npx tsx src/cli/shim.ts", event];
+  const parts = ["npx tsx dagger/bin/shim.ts", event];
   if (eventFile) parts.push(`--event-file=${eventFile}`);
   if (s.source !== ".") parts.push(`--source=${s.source}`);
   if (s.module) parts.push(`--module=${s.module}`);

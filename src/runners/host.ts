@@ -1,3 +1,4 @@
+import { IGNORED } from "../core/ignore.js";
 import { createHash } from "node:crypto";
 import { cp, mkdir, readFile, rm, stat, writeFile, readdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
@@ -7,7 +8,7 @@ import type { Runner } from "../core/pipeline.js";
 import type { Layout, Step, StepResult } from "../core/step.js";
 
 /** Folders never copied from a source tree into a run, nor packed (same list as the Dagger `source` ignore). */
-export const IGNORED = [".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".shipit", ".coverage"];
+export { IGNORED };
 
 /** A SourceView over a host folder. */
 export function hostSourceView(root: string): SourceView {

@@ -71,7 +71,7 @@ describe("the workflows are shims", () => {
       const text = await readFile(join(WORKFLOWS, f), "utf8");
       const runs = [...text.matchAll(/^\s*(?:- )?run:\s*(.+)$/gm)].map((m) => m[1]!.trim());
       for (const r of runs) expect(r, `${f}: ${r}`).toMatch(/^(npm ci|bash \.github\/scripts\/install-dagger\.sh|npx tsx src\/cli\/shim\.ts( --[a-z-]+=[\w./-]+)*)$/);
-      expect(runs.filter((r) => r.startsWith("npx tsx src/cli/shim.ts")), f).toHaveLength(1);
+      expect(runs.filter((r) => r.startsWith("npx tsx dagger/bin/shim.ts")), f).toHaveLength(1);
       for (const line of text.split("\n").filter((l) => l.includes("secrets."))) {
         expect(line, `${f}: ${line}`).toMatch(/^\s+(GITHUB_TOKEN|DEPLOY_SSH_KEY|CYTUBEBOT_TEST_PASSWORD|CYTUBEBOT_PROD_PASSWORD|CYTUBE_SMOKE_PASSWORD|github-token): \$\{\{ secrets\.[A-Z_]+ \}\}$/);
       }
