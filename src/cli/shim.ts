@@ -52,7 +52,7 @@ class Shim {
     if (this.dryRun) return { exitCode: 0, stdout: "", stderr: "" };
     const r = await execa(this.bin, args, { reject: false, stdin: "ignore", stdout: ["pipe", "inherit"], stderr: ["pipe", "inherit"], env: this.env });
     if (r.failed && r.exitCode === undefined) {
-      throw new Error(`cannot run ${this.bin}: ${r.shortMessage}. Fix: install the dagger CLI v0.21.9 (see README), or pass --dagger=PATH`);
+      throw new Error(`cannot run ${this.bin}: ${r.shortMessage}. Fix: install the dagger CLI v0.19.10 (see README), or pass --dagger=PATH`);
     }
     return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
   }

@@ -64,13 +64,13 @@ describe("workflow linters", () => {
 });
 
 describe("the workflows are shims", () => {
-  it("every run: is npm ci, the dagger installer or the shim; one shim call per workflow; secrets only in env", async () => {
+  it("every run: is npm ci or the shim (dagger comes from dagger/dagger-for-github, pinned); one shim call per workflow; secrets only in env", async () => {
     const files = (await readdir(WORKFLOWS)).filter((f) => f.endsWith(".yml")).sort();
     expect(files).toEqual(["main.yml", "pr-comment.yml", "pull-request.yml", "rollback.yml"]);
     for (const f of files) {
       const text = await readFile(join(WORKFLOWS, f), "utf8");
       const runs = [...text.matchAll(/^\s*(?:- )?run:\s*(.+)$/gm)].map((m) => m[1]!.trim());
-      for (const r of runs) expect(r, `${f}: ${r}`).toMatch(/^(npm ci|bash \.github\/scripts\/install-dagger\.sh|npx tsx src\/cli\/shim\.ts( --[a-z-]+=[\w./-]+)*)$/);
+      for (const r of runs) expect(r, `${f}: ${r}`).toMatch(/^(npm ci|npx tsx dagger\/bin\/shim\.ts( --[a-z-]+=[\w./-]+)*)$/);
       expect(runs.filter((r) => r.startsWith("npx tsx dagger/bin/shim.ts")), f).toHaveLength(1);
       for (const line of text.split("\n").filter((l) => l.includes("secrets."))) {
         expect(line, `${f}: ${line}`).toMatch(/^\s+(GITHUB_TOKEN|DEPLOY_SSH_KEY|CYTUBEBOT_TEST_PASSWORD|CYTUBEBOT_PROD_PASSWORD|CYTUBE_SMOKE_PASSWORD|github-token): \$\{\{ secrets\.[A-Z_]+ \}\}$/);
