@@ -7,9 +7,9 @@
  *   npx tsx src/cli/deploy.ts status|history|health --env=test --ssh-key=env:DEPLOY_SSH_KEY --known-hosts=PATH
  *   npx tsx src/cli/deploy.ts smoke    --env=test --ssh-key=env:DEPLOY_SSH_KEY --smoke-password=env:CYTUBE_SMOKE_PASSWORD --known-hosts=PATH
  */
+import { parseFlags, type Flags } from "./flags.js";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { deploy, query, rollback } from "../core/deploy.js";
 import { ShipitError } from "../core/errors.js";
 import { loadConfig } from "../core/load.js";
@@ -21,28 +21,26 @@ import { readSecret } from "./secret.js";
 // Shared with src/cli/insight.ts, which cannot import this file (it runs main on import).
 export { readSecret };
 
+export const FLAGS = {
+  env: { type: "string", value: "NAME", help: "the environment (test, prod, or one from shipit.json)" },
+  source: { type: "string", default: ".", value: "PATH", help: "the Python repository" },
+  artifact: { type: "string", value: "PATH", help: "the artifact to ship (shipit build -o dist/)" },
+  "ssh-key": { type: "string", value: "REF", help: "the deploy key: env:NAME or file:PATH (never the key itself)" },
+  "bot-password": { type: "string", value: "REF", help: "the bot's CyTube password: env:NAME or file:PATH" },
+  "smoke-password": { type: "string", value: "REF", help: "the smoke account's CyTube password: env:NAME or file:PATH" },
+  "known-hosts": { type: "string", value: "PATH", help: "known_hosts pinning the bot host's key" },
+  trigger: { type: "string", default: "manual", value: "WHAT", help: "what started this (manual, push, pull_request), recorded in the ledger" },
+  to: { type: "string", value: "RELEASE", help: "roll back to this release (default: the previous one)" },
+  run: { type: "string", value: "ID", help: "the run id recorded in the ledger (default: a new one)" },
+  limit: { type: "string", value: "N", help: "how many ledger entries (history)" },
+  json: { type: "boolean", default: false, help: "print the driver's result as JSON" },
+  "expect-sha256": { type: "string", value: "HEX", help: "refuse the artifact unless its sha256 is this (promotion)" },
+} satisfies Flags;
+
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      env: { type: "string" },
-      source: { type: "string", default: "." },
-      artifact: { type: "string" },
-      "ssh-key": { type: "string" },
-      "bot-password": { type: "string" },
-      "smoke-password": { type: "string" },
-      "known-hosts": { type: "string" },
-      trigger: { type: "string", default: "manual" },
-      to: { type: "string" },
-      run: { type: "string" },
-      limit: { type: "string" },
-      json: { type: "boolean", default: false },
-      "expect-sha256": { type: "string" },
-    },
-  });
+  const { values, positionals } = parseFlags(argv, FLAGS);
   const fn = positionals[0];
-  if (!values.env) throw new ShipitError("BAD_ARGUMENT", "--env is required (test, prod, or another configured environment)");
+  if (!values.env) throw new ShipitError("BAD_ARGUMENT", "--env is required. Fix: pass --env=test, --env=prod, or another environment from shipit.json");
   const config = await loadConfig(hostSourceView(resolve(values.source)));
   const sshKey = readSecret("ssh-key", values["ssh-key"]);
   const botPassword = readSecret("bot-password", values["bot-password"]);
@@ -53,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   const runner = await HostDeployRunner.create({ artifactPath: values.artifact, sshKey, botPassword, smokePassword, knownHosts: knownHosts ?? "" });
   try {
     if (fn === "deploy") {
-      if (!values.artifact) throw new ShipitError("BAD_ARGUMENT", "--artifact=PATH is required (build one with `npm run pipeline -- build -o dist/`)");
+      if (!values.artifact) throw new ShipitError("BAD_ARGUMENT", "--artifact=PATH is required (build one with `shipit build -o dist/`, run in the bot's repository)");
       const r = await deploy(config, values.env, { secrets, knownHosts, trigger: values.trigger, run, expectSha256: values["expect-sha256"] }, runner);
       console.log(values.json ? JSON.stringify(r.result) : r.message);
       return r.ok ? 0 : 1;

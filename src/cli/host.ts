@@ -2,85 +2,121 @@
  * Run shipit's checks on the host (no engine): the same steps, verdicts and summary as the Dagger
  * functions, with execa instead of containers.
  *
- *   npx tsx src/cli/host.ts ci [--source=DIR] [--config=FILE] [--version=V] [--commit=SHA] [--reports=DIR]
- *   npx tsx src/cli/host.ts lint|typecheck|test|build [...]
- *   npx tsx src/cli/host.ts security [--source=DIR] [--config=FILE] [--reports=DIR]
+ *   shipit ci|lint|typecheck|test|security|build [--source=DIR] [--config=FILE] [--version=V]
+ *          [--commit=SHA] [-o PATH] [--reports=DIR] [--json]
  *
- * --reports=DIR writes the security gate's security.json and security.sarif there, red or green.
+ * --reports=DIR writes every report the run made (junit.xml, coverage.xml, coverage.json,
+ * security.json, security.sarif), red or green.
  */
-import { mkdtemp, readFile, copyFile, mkdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve, basename } from "node:path";
-import { parseArgs } from "node:util";
+import { parseFlags, UsageError, type Flags } from "./flags.js";
+import { readFile, copyFile, mkdir, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { loadConfig } from "../core/load.js";
 import { planChecks } from "../core/plan.js";
-import { runCheck, runCi } from "../core/pipeline.js";
-import { renderSummary, gateError } from "../core/summary.js";
-import { ShipitError } from "../core/errors.js";
-import type { SecurityVerdict } from "../core/gates.js";
+import { runCheck, runCi, type CiReport } from "../core/pipeline.js";
+import { renderCiJson } from "../core/ci-report.js";
+import { TEST_REPORTS } from "../core/plan.js";
+import { renderSummary } from "../core/summary.js";
+import type { BuildInfo, SecurityVerdict, TestVerdict } from "../core/gates.js";
 import { scanSource } from "../core/security.js";
 import { renderSarif, renderSecurityJson, SECURITY_JSON, SECURITY_SARIF } from "../core/sarif.js";
 import { HostRunner, hostSourceView } from "../runners/host.js";
 import { assets } from "../assets.js";
+import { removeTempDir, tempDir } from "./cleanup.js";
+import { createProgress } from "./progress.js";
+import { pruneVenvs } from "../runners/venv-prune.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
+export const FLAGS = {
+  source: { type: "string", default: ".", value: "PATH", help: "the Python repository" },
+  config: { type: "string", value: "FILE", help: "a shipit.json to use instead of the one at the source root" },
+  version: { type: "string", value: "V", help: "the artifact version (default: build.version from the config)" },
+  commit: { type: "string", value: "SHA", help: "the commit recorded in the artifact manifest" },
+  output: { type: "string", short: "o", value: "PATH", help: "export the artifact here (a folder, or a file name that does not exist yet)" },
+  json: { type: "boolean", default: false, help: "print the verdict as JSON, the shape of ci.json (progress and the table stay off)" },
+  reports: { type: "string", value: "DIR", help: "write the report files here (junit.xml, coverage.xml, coverage.json, security.json, security.sarif)" },
+} satisfies Flags;
+
+export const CHECKS = ["ci", "lint", "typecheck", "test", "security", "build"] as const;
+export type CheckCommand = (typeof CHECKS)[number];
+
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      source: { type: "string", default: join(ROOT, "test/fixtures/sample-bot") },
-      config: { type: "string" },
-      version: { type: "string" },
-      commit: { type: "string" },
-      output: { type: "string", short: "o" },
-      reports: { type: "string" },
-    },
-  });
-  const fn = positionals[0] ?? "ci";
+  const { values, positionals } = parseFlags(argv, FLAGS);
+  const fn = (positionals[0] ?? "ci") as CheckCommand;
+  if (!CHECKS.includes(fn)) throw new UsageError(`unknown check "${fn}". Fix: use one of ${CHECKS.join(", ")}`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}". Fix: name one check (${CHECKS.join(", ")}); flags take the form --name=value`);
   const source = resolve(values.source);
+  const kind = await stat(source).then((st) => (st.isDirectory() ? "dir" : "file"), () => null);
+  if (kind !== "dir") throw new UsageError(`--source ${values.source}: ${kind ? "is a file, not a folder" : "no such folder"}. Fix: pass the repository's root folder (default: the current directory)`);
+  const output = values.output ? await outputTarget(values.output) : undefined;
   const view = hostSourceView(source);
-  const config = await loadConfig(view, values.config ? { text: await readFile(values.config, "utf8"), origin: values.config } : undefined);
-  const runDir = await mkdtemp(join(tmpdir(), "shipit-run-"));
-  const runner = await HostRunner.create(source, config, { cacheRoot: join(ROOT, ".shipit/host"), runDir });
-  const plan = planChecks(config, runner.layout, await assets(), await scanSource(view, config), { version: values.version, commit: values.commit });
-
-  if (fn === "ci") {
-    const report = await runCi(plan, runner, config);
-    console.log(report.summary);
-    if (report.security && values.reports) await exportSecurityReports(report.security, config.name, values.reports);
-    if (report.build && values.output) await exportArtifact(join(runner.layout.out, "build", report.build.artifact), values.output);
+  const configText = values.config ? await readFile(values.config, "utf8").catch(() => { throw new UsageError(`--config ${values.config}: cannot read it. Fix: pass an existing shipit.json`); }) : undefined;
+  const config = await loadConfig(view, configText !== undefined ? { text: configText, origin: values.config! } : undefined);
+  const runDir = tempDir("shipit-run-");
+  const progress = values.json ? undefined : createProgress();
+  try {
+    const runner = await HostRunner.create(source, config, { cacheRoot: join(ROOT, ".shipit/host"), runDir, onOutput: progress?.onOutput });
+    const plan = planChecks(config, runner.layout, await assets(), await scanSource(view, config), { version: values.version, commit: values.commit });
+    const version = values.version ?? config.build.version;
+    let report: CiReport;
+    if (fn === "ci") {
+      report = await runCi(plan, runner, config, undefined, progress?.onGate);
+    } else {
+      const gate = await runCheck(fn as "lint", plan, runner, config, progress?.onGate);
+      report = {
+        ok: gate.status === "passed",
+        gates: [gate],
+        test: fn === "test" ? (gate as TestVerdict) : null,
+        security: fn === "security" ? (gate as SecurityVerdict) : null,
+        build: fn === "build" ? ((gate as { info?: BuildInfo | null }).info ?? null) : null,
+        summary: renderSummary(`shipit ${fn} (${config.name})`, [gate]),
+      };
+    }
+    progress?.done();
+    if (values.json) console.log(JSON.stringify(renderCiJson(report, config.name, version), null, 2));
+    else console.log(report.summary);
+    if (values.reports) await exportReports(report, runner.layout.out, config.name, values.reports, !values.json);
+    if (report.build && output) await exportArtifact(join(runner.layout.out, "build", report.build.artifact), output, !values.json);
+    await pruneVenvs(join(ROOT, ".shipit/host/venvs"), runner.layout.venv);
     return report.ok ? 0 : 1;
+  } finally {
+    progress?.done();
+    removeTempDir(runDir);
   }
-  if (fn === "security") {
-    const verdict = await runCheck("security", plan, runner, config);
-    console.log(renderSummary(`shipit security (${config.name})`, [verdict]));
-    if (values.reports) await exportSecurityReports(verdict, config.name, values.reports);
-    return verdict.status === "passed" ? 0 : 1;
-  }
-  if (fn === "lint" || fn === "typecheck" || fn === "test" || fn === "build") {
-    const gate = await runCheck(fn as "lint", plan, runner, config);
-    console.log(renderSummary(`shipit ${fn} (${config.name})`, [gate]));
-    if (gate.status !== "passed") console.error(gateError(gate));
-    const info = (gate as { info?: { artifact: string } | null }).info;
-    if (fn === "build" && info && values.output) await exportArtifact(join(runner.layout.out, "build", info.artifact), values.output);
-    return gate.status === "passed" ? 0 : 1;
-  }
-  console.error(`unknown function "${fn}": use ci, lint, typecheck, test, security or build`);
-  return 2;
 }
 
-async function exportSecurityReports(verdict: SecurityVerdict, name: string, dir: string): Promise<void> {
+/** -o PATH: an existing folder gets the artifact inside; an existing file is never overwritten. */
+async function outputTarget(to: string): Promise<{ dir: string } | { file: string }> {
+  const st = await stat(to).catch(() => null);
+  if (st?.isDirectory() || to.endsWith("/")) return { dir: to };
+  if (st) throw new UsageError(`-o ${to}: the file exists. Fix: remove it, or pass a folder (-o dist/) or a new file name`);
+  return { file: to };
+}
+
+/** Every report the run made: test (junit.xml, coverage.xml, coverage.json) and security (security.json, security.sarif). */
+async function exportReports(report: CiReport, out: string, name: string, dir: string, say: boolean): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, SECURITY_JSON), renderSecurityJson(verdict, name));
-  await writeFile(join(dir, SECURITY_SARIF), renderSarif(verdict, name));
-  console.log(`security reports written to ${join(dir, SECURITY_JSON)} and ${join(dir, SECURITY_SARIF)}`);
+  const written: string[] = [];
+  if (report.security) {
+    await writeFile(join(dir, SECURITY_JSON), renderSecurityJson(report.security, name));
+    await writeFile(join(dir, SECURITY_SARIF), renderSarif(report.security, name));
+    written.push(SECURITY_JSON, SECURITY_SARIF);
+  }
+  for (const f of Object.values(TEST_REPORTS)) {
+    const from = join(out, "test", f);
+    if (await stat(from).then(() => true, () => false)) {
+      await copyFile(from, join(dir, f));
+      written.push(f);
+    }
+  }
+  if (say) console.log(`reports written to ${dir}: ${written.join(", ") || "none (no gate made one)"}`);
 }
 
-async function exportArtifact(from: string, to: string): Promise<void> {
-  const dest = to.endsWith("/") ? join(to, basename(from)) : to;
-  await mkdir(resolve(dest, ".."), { recursive: true });
+async function exportArtifact(from: string, to: { dir: string } | { file: string }, say: boolean): Promise<void> {
+  const dest = "dir" in to ? join(to.dir, basename(from)) : to.file;
+  await mkdir(dirname(resolve(dest)), { recursive: true });
   await copyFile(from, dest);
-  console.log(`artifact exported to ${dest}`);
+  if (say) console.log(`artifact exported to ${dest}`);
 }
+

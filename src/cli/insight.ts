@@ -9,9 +9,9 @@
  * Lead time reads commit times from the git repository at --git (default: --source); outside a
  * repository every deploy's commit counts as unknown.
  */
+import { parseFlags, type Flags } from "./flags.js";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { chartJsSource } from "../assets.js";
 import { buildDashboard, renderDashboard } from "../core/dashboard.js";
 import { ShipitError } from "../core/errors.js";
@@ -39,25 +39,23 @@ function fromFiles(specs: string[], only: string | undefined): Gathered {
   return out;
 }
 
+export const FLAGS = {
+  env: { type: "string", value: "NAME", help: "the environment (test, prod, or one from shipit.json)" },
+  days: { type: "string", default: "30", value: "N", help: "the window in days" },
+  since: { type: "string", value: "ISO", help: "the window start (default: --days before --until)" },
+  until: { type: "string", value: "ISO", help: "the window end (default: now)" },
+  format: { type: "string", default: "table", value: "FMT", help: "table, json or prometheus" },
+  ledger: { type: "string", multiple: true, value: "FILE", help: "read a ledger file instead of the hosts (repeatable)" },
+  git: { type: "string", value: "PATH", help: "the git repository for commit times (default: --source)" },
+  source: { type: "string", default: ".", value: "PATH", help: "the Python repository" },
+  "ssh-key": { type: "string", value: "REF", help: "the deploy key: env:NAME or file:PATH (never the key itself)" },
+  "known-hosts": { type: "string", value: "PATH", help: "known_hosts pinning the bot host's key" },
+  output: { type: "string", short: "o", default: "dashboard.html", value: "FILE", help: "where the dashboard page goes" },
+  title: { type: "string", value: "TEXT", help: "the page title" },
+} satisfies Flags;
+
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      env: { type: "string" },
-      days: { type: "string", default: "30" },
-      since: { type: "string" },
-      until: { type: "string" },
-      format: { type: "string", default: "table" },
-      ledger: { type: "string", multiple: true },
-      git: { type: "string" },
-      source: { type: "string", default: "." },
-      "ssh-key": { type: "string" },
-      "known-hosts": { type: "string" },
-      output: { type: "string", short: "o", default: "dashboard.html" },
-      title: { type: "string" },
-    },
-  });
+  const { values, positionals } = parseFlags(argv, FLAGS);
   const fn = positionals[0];
   if (fn !== "metrics" && fn !== "dashboard") throw new ShipitError("BAD_ARGUMENT", `unknown function "${fn ?? ""}": use metrics or dashboard`);
   const days = Number(values.days);

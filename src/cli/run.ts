@@ -1,14 +1,15 @@
 /**
- * How every shipit CLI ends: its exit code, or a clean one-line error and exit 2. The CLIs in
- * src/cli export `main(argv)` and do nothing on import (Dagger's TypeScript runtime imports every
- * file under src/); the entries in dagger/bin call runMain.
+ * How every shipit CLI ends: its exit code, or one clean line and the documented exit code
+ * (2 a usage or config error, 3 the infrastructure failed). Stack traces only with --debug.
+ * The CLIs in src/cli export `main(argv)` and do nothing on import (Dagger's TypeScript runtime
+ * imports every file under src/); dagger/bin/shipit.mjs calls runMain.
  */
-import { ShipitError } from "../core/errors.js";
+import { InfraError, ShipitError, StepFailedError } from "../core/errors.js";
 
 export type Main = (argv: string[]) => Promise<number>;
 
 export interface RunOptions {
-  /** Prefix of the error line (e.g. "shipit shim"). */
+  /** Prefix of the error line (default "shipit"). */
   label?: string;
   /**
    * End with process.exit (stops an open engine session or child at once) rather than setting
@@ -17,14 +18,28 @@ export interface RunOptions {
   forceExit?: boolean;
 }
 
+/** Shipit's own refusals (config, arguments, missing inputs) are 2; a tool or the machine failing is 3. */
+export function exitCodeFor(err: unknown): 2 | 3 {
+  if (err instanceof StepFailedError || err instanceof InfraError) return 3;
+  if (err instanceof ShipitError) return 2;
+  return 3;
+}
+
+export function errorLine(err: unknown, label = "shipit"): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = err instanceof ShipitError ? "" : " (an unexpected error: rerun with --debug for the stack trace)";
+  return `${label}: ${message}${hint}`;
+}
+
 export function runMain(main: Main, opts: RunOptions = {}, argv: string[] = process.argv.slice(2)): void {
+  const debug = argv.includes("--debug");
   const end = (code: number) => {
     if (opts.forceExit) process.exit(code);
     process.exitCode = code;
   };
   main(argv).then(end, (err: unknown) => {
-    const message = err instanceof ShipitError || err instanceof Error ? err.message : String(err);
-    console.error(opts.label ? `${opts.label}: ${message}` : err instanceof ShipitError ? message : err);
-    end(2);
+    console.error(errorLine(err, opts.label));
+    if (debug && err instanceof Error && err.stack) console.error(err.stack);
+    end(exitCodeFor(err));
   });
 }

@@ -1,4 +1,4 @@
-/** Regenerate config/shipit.schema.json from the zod schema: `npm run schema` (dagger/bin/schema.ts). */
+/** Regenerate config/shipit.schema.json from the zod schema: `npm run schema` (shipit schema). */
 import { writeFile } from "node:fs/promises";
 import { z } from "zod";
 import { UserConfigSchema } from "../core/config.js";

@@ -17,11 +17,13 @@
  * Secrets are read by the dagger CLI from the environment (`--ssh-key=env:DEPLOY_SSH_KEY`); this
  * program never reads, prints or passes their values.
  */
+import { parseFlags, UsageError, type Flags } from "./flags.js";
+import { InfraError, ShipitError } from "../core/errors.js";
 import { execa } from "execa";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { parseCiJson, type CiJson, CI_JSON } from "../core/ci-report.js";
 import { parseCommentContext, ReleasePreviewSchema, renderComment, type CommentContext } from "../core/comment.js";
 import { argv, buildVersion, readEvent, reproduceLine, SECRET_ENV, showCommand, type EventFacts, type ShimEvent, type ShimSettings } from "../core/shim.js";
@@ -43,8 +45,32 @@ class Shim {
     readonly env: NodeJS.ProcessEnv,
   ) {}
 
+  /** What a real run would stop on, found by a dry run (missing secrets, known_hosts, config). */
+  readonly notReady: string[] = [];
+
   log(line: string): void {
     process.stdout.write(`${line}\n`);
+  }
+
+  /** A file the shim writes; a dry run writes nothing and says what it would have written. */
+  async write(path: string, text: string): Promise<void> {
+    if (this.dryRun) return this.log(`(dry run) would write ${path}`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, text);
+  }
+
+  notReadyBecause(problem: string): void {
+    if (!this.notReady.includes(problem)) this.notReady.push(problem);
+  }
+
+  /** The last line of a dry run: what a real run would need, or that it is ready. */
+  dryRunVerdict(): number {
+    if (!this.notReady.length) {
+      this.log("\ndry run: nothing ran and nothing was written; a real run has every secret and file it needs");
+      return 0;
+    }
+    this.log(`\ndry run: nothing ran and nothing was written; a real run would stop on:\n${this.notReady.map((p) => `  - ${p}`).join("\n")}`);
+    return 1;
   }
 
   async dagger(args: string[]): Promise<Outcome> {
@@ -52,7 +78,7 @@ class Shim {
     if (this.dryRun) return { exitCode: 0, stdout: "", stderr: "" };
     const r = await execa(this.bin, args, { reject: false, stdin: "ignore", stdout: ["pipe", "inherit"], stderr: ["pipe", "inherit"], env: this.env });
     if (r.failed && r.exitCode === undefined) {
-      throw new Error(`cannot run ${this.bin}: ${r.shortMessage}. Fix: install the dagger CLI v0.19.10 (see README), or pass --dagger=PATH`);
+      throw new InfraError(`cannot run ${this.bin}: ${r.shortMessage}. Fix: install the dagger CLI v0.19.10 (see README), or pass --dagger=PATH`);
     }
     return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
   }
@@ -72,26 +98,34 @@ class Shim {
   }
 }
 
+export const FLAGS = {
+  "event-file": { type: "string", value: "FILE", help: "the GitHub event payload (GITHUB_EVENT_PATH in Actions)" },
+  source: { type: "string", default: ".", value: "PATH", help: "the Python repository" },
+  git: { type: "string", default: ".", value: "PATH", help: "the git repository" },
+  module: { type: "string", value: "REF", help: "call this Dagger module (dagger call -m REF)" },
+  config: { type: "string", value: "FILE", help: "a shipit.json to use instead of the one at the source root" },
+  out: { type: "string", default: ".shipit/ci", value: "DIR", help: "where the shim keeps ci.json and comment.json" },
+  "known-hosts": { type: "string", default: ".github/known_hosts", value: "PATH", help: "known_hosts pinning the bot host's key" },
+  "dry-run": { type: "boolean", default: false, help: "write nothing, run nothing: check readiness and print the commands" },
+  dagger: { type: "string", default: "dagger", value: "BIN", help: "the dagger CLI to run" },
+  pr: { type: "string", value: "N", help: "the pull request number (without --event-file)" },
+  env: { type: "string", value: "NAME", help: "the environment to roll back (workflow_dispatch)" },
+  version: { type: "string", value: "V", help: "the release to roll back to (workflow_dispatch)" },
+  context: { type: "string", value: "FILE", help: "the comment context of a fork run (workflow_run)" },
+} satisfies Flags;
+
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      "event-file": { type: "string" },
-      source: { type: "string", default: "." },
-      git: { type: "string", default: "." },
-      module: { type: "string" },
-      config: { type: "string" },
-      out: { type: "string", default: ".shipit/ci" },
-      "known-hosts": { type: "string", default: ".github/known_hosts" },
-      "dry-run": { type: "boolean", default: false },
-      dagger: { type: "string", default: "dagger" },
-      pr: { type: "string" },
-      env: { type: "string" },
-      version: { type: "string" },
-      context: { type: "string" },
-    },
-  });
+  try {
+    return await runShim(argv);
+  } catch (e) {
+    // the shim's own refusals (no event, a bad event file or input) are usage errors: exit 2
+    if (e instanceof ShipitError || !(e instanceof Error)) throw e;
+    throw new UsageError(e.message);
+  }
+}
+
+async function runShim(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, FLAGS);
   const env = process.env;
   const event = (positionals[0] ?? env.GITHUB_EVENT_NAME ?? "") as ShimEvent;
   if (!event) throw new Error("which event? Pass one (pull_request, push, workflow_dispatch, workflow_run) or set GITHUB_EVENT_NAME");
@@ -112,10 +146,10 @@ export async function main(argv: string[]): Promise<number> {
   };
   const shim = new Shim(s, values.dagger, values["dry-run"], env);
   shim.log(`shipit shim: ${event} on ${repo}${values["dry-run"] ? " (dry run: commands are printed, not run)" : ""}`);
-  shim.log(`reproduce: ${reproduceLine(event, eventFile, s)}`);
+  shim.log(`reproduce: ${reproduceLine(event, eventFile, s, eventFile ? {} : values)}`);
   switch (facts.event) {
     case "pull_request":
-      return pullRequest(shim, facts, reproduceLine(event, eventFile, s));
+      return pullRequest(shim, facts, reproduceLine(event, eventFile, s, eventFile ? {} : values));
     case "push":
       return push(shim, facts);
     case "workflow_dispatch":
@@ -178,16 +212,18 @@ async function environment(shim: Shim, envName: string): Promise<{ botPassword: 
     return { botPassword: e.secrets.botPassword, smokePassword: e.secrets.smokePassword, url: e.url || undefined };
   } catch (error) {
     if (!shim.dryRun) throw error;
-    shim.log(`(dry run) the ${envName} environment is not deployable yet: ${error instanceof Error ? error.message.split("\n").slice(1).join(" ").trim() : String(error)}`);
+    shim.notReadyBecause(`the ${envName} environment is not deployable yet: ${error instanceof Error ? error.message.split("\n").slice(1).join(" ").trim() : String(error)}`);
     return { botPassword: "BOT_PASSWORD_SECRET", smokePassword: SECRET_ENV.smoke, url: undefined }; // pragma: allowlist secret (a placeholder secret name)
   }
 }
 
 /** The secrets (env names) and known_hosts file a host call needs that are not there. */
 function missingInputs(shim: Shim, secrets: string[]): string[] {
-  const missing = secrets.filter((n) => !shim.has(n));
+  const missing = secrets.filter((n) => !shim.env[n]);
   if (!existsSync(shim.s.knownHosts)) missing.push(`${shim.s.knownHosts} (the host's known_hosts entry)`);
-  return shim.dryRun ? [] : missing;
+  if (!shim.dryRun) return missing;
+  for (const m of missing) shim.notReadyBecause(`missing ${m}${secrets.includes(m) ? " (a secret)" : ""}`);
+  return [];
 }
 
 /**
@@ -236,7 +272,6 @@ async function deployWithStatus(shim: Shim, o: { env: string; ci: CiJson; sha: s
 
 async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_request" }>, reproduce: string): Promise<number> {
   shim.log(`pull request #${f.pr} at ${f.sha.slice(0, 7)}${f.fork ? " (from a fork: no secrets, no deploy)" : ""}`);
-  await mkdir(shim.s.out, { recursive: true });
   const { preview, error: previewError } = await readPreview(shim);
   if (previewError) shim.log(`warning: no release preview: ${previewError}`);
   const version = buildVersion({ event: "pull_request", pr: f.pr, sha: f.sha }, preview ?? { next: "0.0.0", bump: "none", previous: null });
@@ -256,8 +291,13 @@ async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_req
     "the comment context",
   );
   const contextFile = join(shim.s.out, "comment.json");
-  await writeFile(contextFile, JSON.stringify(context, null, 2) + "\n");
-  await writeFile(join(shim.s.out, "comment.md"), renderComment(context));
+  if (shim.dryRun) {
+    // a dry run renders no comment: nothing ran, so there is nothing true to say about a deploy
+    shim.log(`(dry run) would write ${contextFile} and ${join(shim.s.out, "comment.md")}, and post the comment`);
+    return shim.dryRunVerdict();
+  }
+  await shim.write(contextFile, JSON.stringify(context, null, 2) + "\n");
+  await shim.write(join(shim.s.out, "comment.md"), renderComment(context));
   if (f.fork) shim.log(`fork: ${contextFile} goes up as the workflow's artifact; the pr-comment workflow posts it with its own token`);
   else if (shim.has(SECRET_ENV.github)) {
     const r = await shim.dagger(argv.prComment(shim.s, contextFile));
@@ -275,7 +315,6 @@ async function push(shim: Shim, f: Extract<EventFacts, { event: "push" }>): Prom
     shim.log(`push to ${f.ref}: shipit releases and deploys only ${branch} (set SHIPIT_RELEASE_BRANCH to change it); nothing to do`);
     return 0;
   }
-  await mkdir(shim.s.out, { recursive: true });
   const { preview, error } = await readPreview(shim);
   if (!preview) {
     shim.log(`release preview failed, nothing was built or deployed: ${error}`);
@@ -297,8 +336,9 @@ async function push(shim: Shim, f: Extract<EventFacts, { event: "push" }>): Prom
     }
   }
   const d = await deployWithStatus(shim, { env: "prod", ci, sha: f.sha, trigger: "push" });
-  shim.log(`\nshipit shim: main at ${f.sha.slice(0, 7)}: ${shim.dryRun ? "dry run done" : d.ok ? `${version} is live on prod` : `the prod deploy failed: ${d.message}`}`);
-  return d.ok || shim.dryRun ? 0 : 1;
+  if (shim.dryRun) return shim.dryRunVerdict();
+  shim.log(`\nshipit shim: main at ${f.sha.slice(0, 7)}: ${d.ok ? `${version} is live on prod` : `the prod deploy failed: ${d.message}`}`);
+  return d.ok ? 0 : 1;
 }
 
 async function manualRollback(shim: Shim, f: Extract<EventFacts, { event: "workflow_dispatch" }>): Promise<number> {
@@ -314,9 +354,10 @@ async function manualRollback(shim: Shim, f: Extract<EventFacts, { event: "workf
   const r = await withGitHubDeployment(shim, { env: f.env, sha, description, done: "done", failed: "failed" }, () =>
     shim.dagger(argv.rollback(shim.s, { env: f.env, to: f.version, run: shim.runId })),
   );
+  if (shim.dryRun) return shim.dryRunVerdict();
   const ok = r.exitCode === 0;
   shim.log(`\nshipit shim: ${description}: ${ok ? "done" : "FAILED"}`);
-  return ok || shim.dryRun ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 async function forkComment(shim: Shim, f: Extract<EventFacts, { event: "workflow_run" }>, contextFile: string): Promise<number> {
@@ -334,7 +375,8 @@ async function forkComment(shim: Shim, f: Extract<EventFacts, { event: "workflow
     return 0;
   }
   const r = await shim.dagger(argv.prComment(shim.s, contextFile, f.headSha));
-  return r.exitCode === 0 || shim.dryRun ? 0 : 1;
+  if (shim.dryRun) return shim.dryRunVerdict();
+  return r.exitCode === 0 ? 0 : 1;
 }
 
 /** What a dry run pretends ci-report wrote: green, so the rest of the sequence is printed too. */

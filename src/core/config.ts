@@ -26,6 +26,9 @@ const Tools = z.strictObject({
 
 const Level = z.enum(["low", "medium", "high"]);
 
+/** How long a gate may run before it is stopped and reported as timed out. */
+const TimeoutSec = z.number().int().min(1).max(24 * 3600).describe("Seconds the gate may run before it is stopped (default 1200)");
+
 /** A gitignore-style pattern (`*.db`, `config-*.json`, `bot/rosey/config.json`): no negation, no `..`. */
 const IgnorePattern = z
   .string()
@@ -48,10 +51,12 @@ export const FullConfigSchema = z.strictObject({
       "Ruff rule selection; empty keeps the repository's own ruff config",
     ),
     format: z.boolean().describe("Also run `ruff format --check`"),
+    timeoutSec: TimeoutSec,
   }),
   typecheck: z.strictObject({
     paths: z.array(RelPath).min(1).describe("Paths mypy checks"),
     flags: z.array(z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_-]*(=\S+)?$/, "must be a mypy flag such as --strict or --python-version=3.11")).describe("Extra mypy flags"),
+    timeoutSec: TimeoutSec,
   }),
   test: z.strictObject({
     paths: z.array(RelPath).describe("Paths given to pytest; empty keeps pytest.ini's testpaths"),
@@ -59,10 +64,12 @@ export const FullConfigSchema = z.strictObject({
     coverageThreshold: z.number().min(0).max(100).describe(
       "Minimum total coverage in percent. Used only when the repository's coverage config sets no fail_under, unless set in shipit.json",
     ),
+    timeoutSec: TimeoutSec,
   }),
   build: z.strictObject({
     include: z.array(RelPath).min(1).describe("Application files and folders packed into the release artifact"),
     version: Version.describe("Artifact version when no --version argument is given"),
+    timeoutSec: TimeoutSec,
   }),
   security: z.strictObject({
     paths: z.array(RelPath).min(1).describe("Paths bandit scans; default: the typecheck paths"),
@@ -87,6 +94,7 @@ export const FullConfigSchema = z.strictObject({
     ignoreVulns: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "must be an advisory id such as GHSA-xxxx or PYSEC-2024-1")).describe(
       "Advisory ids the dependency audit accepts (each one reviewed: say why in your commit)",
     ),
+    timeoutSec: TimeoutSec,
   }),
   release: z.strictObject({
     firstVersion: z

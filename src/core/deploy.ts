@@ -66,7 +66,7 @@ export async function deploy(config: ResolvedConfig, envName: string, inputs: De
   const env = preflight(config, envName, inputs);
   const artifact = await runner.inspectArtifact();
   const manifest = Manifest.safeParse(artifact.manifest);
-  if (!manifest.success) throw new ShipitError("ARTIFACT_INVALID", `deploy to ${env.name} refused: the artifact has no valid manifest.json (${manifest.error.issues[0]?.message}); build it with \`shipit build\``);
+  if (!manifest.success) throw new ShipitError("ARTIFACT_INVALID", `deploy to ${env.name} refused: the artifact has no valid manifest.json (${manifest.error.issues[0]?.message}); build it with \`shipit build -o dist/\` (or the build function)`);
   if (inputs.expectSha256 && inputs.expectSha256.toLowerCase() !== artifact.sha256) {
     throw new ShipitError(
       "ARTIFACT_SHA256_MISMATCH",

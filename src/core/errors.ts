@@ -17,6 +17,13 @@ export interface ConfigIssue {
   fix: string;
 }
 
+/** The machine or a service failed (docker, the engine, the dagger CLI, the network): exit code 3. */
+export class InfraError extends ShipitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INFRA", message, options);
+  }
+}
+
 /** Bad configuration: names each key, its bad value and the fix. Raised before any container starts. */
 export class ConfigError extends ShipitError {
   readonly issues: ConfigIssue[];

@@ -27,6 +27,19 @@ export interface Runner {
 
 export type CheckName = "lint" | "typecheck" | "test" | "security" | "build";
 
+/** Progress: a gate started, or ended with its verdict. Renderers (src/cli/progress.ts) draw these. */
+export type GateEvent = { gate: string; phase: "start" } | { gate: string; phase: "end"; status: Gate["status"]; durationMs: number; figure: string };
+export type OnGate = (e: GateEvent) => void;
+
+/** Run one gate between a start and an end event. */
+async function tracked<G extends Gate>(gate: string, onGate: OnGate | undefined, fn: () => Promise<G>): Promise<G> {
+  onGate?.({ gate, phase: "start" });
+  const started = performance.now();
+  const g = await fn();
+  onGate?.({ gate, phase: "end", status: g.status, durationMs: g.durationMs || performance.now() - started, figure: g.figure });
+  return g;
+}
+
 export interface CiReport {
   ok: boolean;
   gates: Gate[];
@@ -37,20 +50,20 @@ export interface CiReport {
   summary: string;
 }
 
-function prepareDeps(plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate> {
-  return runner.prepare(plan.deps).then((r) => evaluateDeps(r, config));
+function prepareDeps(plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<Gate> {
+  return tracked("dependencies", onGate, () => runner.prepare(plan.deps).then((r) => evaluateDeps(r, config)));
 }
 
-export async function runCheck(name: "lint" | "typecheck", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate>;
-export async function runCheck(name: "test", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<TestVerdict>;
-export async function runCheck(name: "security", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<SecurityVerdict>;
-export async function runCheck(name: "build", plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate & { info: BuildInfo | null }>;
-export async function runCheck(name: CheckName, plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<Gate> {
-  const deps = await prepareDeps(plan, runner, config);
+export async function runCheck(name: "lint" | "typecheck", plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<Gate>;
+export async function runCheck(name: "test", plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<TestVerdict>;
+export async function runCheck(name: "security", plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<SecurityVerdict>;
+export async function runCheck(name: "build", plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<Gate & { info: BuildInfo | null }>;
+export async function runCheck(name: CheckName, plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<Gate> {
+  const deps = await prepareDeps(plan, runner, config, onGate);
   const blocked = depsBlocked(name, deps);
   if (blocked) return name === "security" ? blockedSecurity(blocked, plan, config) : blocked;
-  if (name === "security") return runSecurity(plan, runner, config);
-  return evaluate(name, await runner.run(plan[name]), plan, runner, config);
+  if (name === "security") return tracked("security", onGate, () => runSecurity(plan, runner, config));
+  return tracked(name, onGate, async () => evaluate(name, await runner.run(plan[name]), plan, runner, config));
 }
 
 /** The security gate's three steps side by side on the dependency layer, then one verdict. */
@@ -103,19 +116,19 @@ function evaluate(name: Exclude<CheckName, "security">, r: StepResult, plan: Che
  * lint, typecheck, test and security concurrently on one dependency layer, then build. Never stops
  * at the first failure: every gate gets a row in the summary.
  */
-export async function runCi(plan: CheckPlan, runner: Runner, config: ResolvedConfig, title = `shipit ci (${config.name})`): Promise<CiReport> {
-  const deps = await prepareDeps(plan, runner, config);
+export async function runCi(plan: CheckPlan, runner: Runner, config: ResolvedConfig, title = `shipit ci (${config.name})`, onGate?: OnGate): Promise<CiReport> {
+  const deps = await prepareDeps(plan, runner, config, onGate);
   if (deps.status !== "passed") {
     const gates = [deps, ...(["lint", "typecheck", "test", "security", "build"] as const).map((n) => skipped(n, "blocked: dependencies failed"))];
     return { ok: false, gates, test: null, security: null, build: null, summary: renderSummary(title, gates) };
   }
   const [lint, typecheck, test, security] = await Promise.all([
-    runner.run(plan.lint).then((r) => evaluate("lint", r, plan, runner, config)),
-    runner.run(plan.typecheck).then((r) => evaluate("typecheck", r, plan, runner, config)),
-    runner.run(plan.test).then((r) => evaluate("test", r, plan, runner, config) as TestVerdict),
-    runSecurity(plan, runner, config),
+    tracked("lint", onGate, () => runner.run(plan.lint).then((r) => evaluate("lint", r, plan, runner, config))),
+    tracked("typecheck", onGate, () => runner.run(plan.typecheck).then((r) => evaluate("typecheck", r, plan, runner, config))),
+    tracked("test", onGate, () => runner.run(plan.test).then((r) => evaluate("test", r, plan, runner, config) as TestVerdict)),
+    tracked("security", onGate, () => runSecurity(plan, runner, config)),
   ]);
-  const build = evaluateBuild(await runner.run(plan.build));
+  const build = await tracked("build", onGate, async () => evaluateBuild(await runner.run(plan.build)));
   const gates: Gate[] = [deps, lint, typecheck, test, security, build];
   return {
     ok: gates.every((g) => g.status === "passed"),

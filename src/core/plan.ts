@@ -262,12 +262,15 @@ export function planSecurity(c: ResolvedConfig, l: Layout, source: SourceScan, a
 }
 
 export function planChecks(c: ResolvedConfig, l: Layout, assets: Assets, source: SourceScan, opts: BuildOptions = {}): CheckPlan {
+  const within = (sec: number) => (st: Step): Step => ({ ...st, timeoutMs: sec * 1000 });
+  const security = planSecurity(c, l, source, assets.auditPins);
+  const sec = within(c.security.timeoutSec);
   return {
     deps: planDeps(c, l),
-    lint: planLint(c, l),
-    typecheck: planTypecheck(c, l),
-    test: planTest(c, l),
-    security: planSecurity(c, l, source, assets.auditPins),
-    build: planBuild(c, l, assets.pack, opts),
+    lint: within(c.lint.timeoutSec)(planLint(c, l)),
+    typecheck: within(c.typecheck.timeoutSec)(planTypecheck(c, l)),
+    test: within(c.test.timeoutSec)(planTest(c, l)),
+    security: { ...security, code: sec(security.code), secrets: security.secrets && sec(security.secrets), audit: security.audit && sec(security.audit) },
+    build: within(c.build.timeoutSec)(planBuild(c, l, assets.pack, opts)),
   };
 }

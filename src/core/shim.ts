@@ -129,13 +129,22 @@ export function buildVersion(facts: { event: "pull_request" | "push"; pr?: numbe
   return preview.next;
 }
 
-/** The one line that reproduces this run on a laptop. */
-export function reproduceLine(event: ShimEvent, eventFile: string | undefined, s: ShimSettings): string {
-  const parts = ["npx tsx dagger/bin/shim.ts", event];
+/** The one line that reproduces this run on a laptop: every flag that shaped it. */
+export function reproduceLine(event: ShimEvent, eventFile: string | undefined, s: ShimSettings, synth: { pr?: string; env?: string; version?: string } = {}): string {
+  const parts = ["npx", "shipit", "shim", event];
   if (eventFile) parts.push(`--event-file=${eventFile}`);
+  else {
+    if (synth.pr) parts.push(`--pr=${synth.pr}`);
+    if (synth.env) parts.push(`--env=${synth.env}`);
+    if (synth.version) parts.push(`--version=${synth.version}`);
+  }
   if (s.source !== ".") parts.push(`--source=${s.source}`);
+  if (s.git !== ".") parts.push(`--git=${s.git}`);
+  if (s.config) parts.push(`--config=${s.config}`);
   if (s.module) parts.push(`--module=${s.module}`);
-  return parts.join(" ");
+  if (s.knownHosts !== ".github/known_hosts") parts.push(`--known-hosts=${s.knownHosts}`);
+  if (s.out !== ".shipit/ci") parts.push(`--out=${s.out}`);
+  return showCommand(parts[0]!, parts.slice(1));
 }
 
 /** Render a command for the log exactly as it runs (argv quoted only where a shell would need it). */

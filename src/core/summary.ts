@@ -17,8 +17,12 @@ export function renderSummary(title: string, gates: Gate[]): string {
   const warnings = gates.filter((g) => g.warning).map((g) => `\n[${g.name}] warning: ${g.warning}`);
   const verdict = failedGates.length
     ? `${title}: FAILED gates: ${failedGates.map((g) => g.name).join(", ")}`
-    : `${title}: all ${gates.filter((g) => g.status === "passed").length} gates passed`;
+    : passedVerdict(title, gates.filter((g) => g.status === "passed").length);
   return [`${title}`, ...table, ...details, ...warnings, "", verdict].join("\n");
+}
+
+function passedVerdict(title: string, n: number): string {
+  return n === 1 ? `${title}: the gate passed` : `${title}: all ${n} gates passed`;
 }
 
 export function gateError(g: Gate): string {

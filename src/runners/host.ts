@@ -54,6 +54,8 @@ export interface HostRunnerOptions {
   runDir: string;
   /** Secret name → value, handed to steps through their environment only. */
   secrets?: Record<string, string>;
+  /** Each step's output as it comes, for progress (e.g. pytest's percentage). */
+  onOutput?: (stepId: string, chunk: string) => void;
 }
 
 /**
@@ -138,7 +140,7 @@ export class HostRunner implements Runner {
     for (const [i, cmd] of step.commands.entries()) {
       argv = cmd;
       const last = i === step.commands.length - 1;
-      const r = await execa(cmd[0]!, cmd.slice(1), {
+      const child = execa(cmd[0]!, cmd.slice(1), {
         cwd: step.cwd,
         env,
         reject: false,
@@ -146,10 +148,13 @@ export class HostRunner implements Runner {
         stdin: "ignore",
         all: false,
       });
+      const onOutput = this.opts.onOutput;
+      if (onOutput) child.stdout?.on("data", (chunk: Buffer) => onOutput(step.id, chunk.toString()));
+      const r = await child;
       stdout += r.stdout;
       stderr += r.stderr;
       exitCode = r.exitCode ?? (r.timedOut ? 124 : 1);
-      if (r.timedOut) stderr += `\nshipit: step ${step.id} timed out after ${step.timeoutMs} ms`;
+      if (r.timedOut) stderr += `\n${timeoutMessage(step, stdout)}`;
       if (r.failed && r.exitCode === undefined) stderr += `\n${r.message}`;
       const ok = last ? step.okExitCodes.includes(exitCode) : exitCode === 0;
       if (!ok || exitCode !== 0) break;
@@ -158,6 +163,22 @@ export class HostRunner implements Runner {
     for (const p of step.reports) reports[p] = await readFile(p, "utf8").catch(() => null);
     return { id: step.id, exitCode, stdout, stderr, durationMs: performance.now() - started, reports, argv };
   }
+}
+
+/** The timeout's message; for pytest, the test file that was still running. */
+function timeoutMessage(step: Step, stdout: string): string {
+  const base = `shipit: step ${step.id} timed out after ${Math.round(step.timeoutMs / 1000)} s (raise ${step.id === "deps" ? "nothing: dependencies have a fixed 30 min" : `${step.id}.timeoutSec`} in shipit.json if it needs longer)`;
+  const running = runningTests(stdout);
+  return running ? `${base}; still running: ${running}` : base;
+}
+
+/** pytest's progress lines read `tests/test_x.py ..F.  [ 40%]`; the last one without its percentage was still running. */
+export function runningTests(stdout: string): string | null {
+  const lines = stdout.split("\n").filter((l) => /^\S+\.py\b/.test(l));
+  const last = lines.at(-1);
+  if (!last || /\[\s*\d+%\]\s*$/.test(last)) return null;
+  const done = (last.split(/\s+/)[1] ?? "").length;
+  return `tests in ${last.split(/\s+/)[0]} (after ${done} finished there)`;
 }
 
 function keep(root: string, path: string): boolean {

@@ -24,7 +24,7 @@ function context(over: Partial<CommentContext> = {}): CommentContext {
     deploy: { status: "succeeded", env: "test", version: "1.3.0-pr.7.g0123456", url: "https://cytu.be/r/test-rosey" },
     release: { previous: "1.2.0", next: "1.3.0", bump: "minor", notes: "## v1.3.0\n\n### Features\n\n- add !dice\n" },
     runUrl: "https://github.com/acme/rosey/actions/runs/1",
-    reproduce: "npx tsx dagger/bin/shim.ts pull_request --pr=7",
+    reproduce: "npx shipit shim pull_request --pr=7",
     ...over,
   };
 }
@@ -37,7 +37,7 @@ describe("the sticky comment", () => {
     expect(md).toContain("**Coverage:** 91.3% (threshold 85%) ✅");
     expect(md).toContain("**Deploy to test:** ✅ v1.3.0-pr.7.g0123456 is live · [test channel](https://cytu.be/r/test-rosey)");
     expect(md).toContain("<details><summary>Next release if merged: v1.3.0 (minor from v1.2.0)</summary>\n\n## v1.3.0");
-    expect(md).toContain("[Workflow run](https://github.com/acme/rosey/actions/runs/1) · reproduce locally:\n\n```sh\nnpx tsx dagger/bin/shim.ts pull_request --pr=7\n```");
+    expect(md).toContain("[Workflow run](https://github.com/acme/rosey/actions/runs/1) · reproduce locally:\n\n```sh\nnpx shipit shim pull_request --pr=7\n```");
   });
 
   it("names the failed gate and shows why, even when the deploy was skipped", () => {

@@ -433,7 +433,7 @@ describe("the security gate", () => {
 
       [security] warning: dependency audit: no advisory source reachable: osv: 127.0.0.1:9: Connection refused. The dependencies were NOT audited (security.auditUnreachable is "warn"). Fix: make http://127.0.0.1:9/v1/query reachable from the build, or set security.auditUnreachable to "fail" to block on this
 
-      shipit security (app): all 1 gates passed"
+      shipit security (app): the gate passed"
     `);
   });
 

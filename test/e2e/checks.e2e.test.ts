@@ -10,7 +10,7 @@ import { makeVariant, REPO, type Variant } from "../helpers/variants.js";
 const sha = async (p: string) => createHash("sha256").update(await readFile(p)).digest("hex");
 
 async function hostCi(dir: string) {
-  const r = await execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/bin/host.ts"), "ci", `--source=${dir}`], { cwd: REPO, reject: false });
+  const r = await execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/bin/shipit.mjs"), "ci", `--source=${dir}`], { cwd: REPO, reject: false });
   return { exitCode: r.exitCode, stdout: r.stdout };
 }
 

@@ -83,7 +83,7 @@ test("deployment-start and -finish, and the sticky comment created then updated"
   const dir = await mkdtemp(join(tmpdir(), "e2e-comment-"));
   const context = {
     pr: 12, sha: head, fork: false, ci: null, ciError: "first run", deploy: { status: "skipped", env: "test", message: "the checks failed" },
-    release: null, runUrl: "https://github.com/acme/rosey/actions/runs/1", reproduce: "npx tsx dagger/bin/shim.ts pull_request --pr=12",
+    release: null, runUrl: "https://github.com/acme/rosey/actions/runs/1", reproduce: "npx shipit shim pull_request --pr=12",
   };
   await writeFile(join(dir, "c1.json"), JSON.stringify(context));
   await writeFile(join(dir, "c2.json"), JSON.stringify({ ...context, ciError: "second run" }));

@@ -41,7 +41,7 @@ async function patchFile(dir: string, file: string, from: string, to: string): P
 }
 
 function cli(args: string[], env: Record<string, string> = {}): ResultPromise<{ reject: false; cwd: string; env: Record<string, string>; extendEnv: true }> {
-  return execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/bin/deploy.ts"), ...args], {
+  return execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/bin/shipit.mjs"), ...args], {
     reject: false,
     cwd: REPO,
     env: { DEPLOY_SSH_KEY: t.privateKey, CYTUBEBOT_TEST_PASSWORD: PASSWORD, CYTUBE_SMOKE_PASSWORD: SMOKE_PASSWORD, ...env },

@@ -97,7 +97,7 @@ const context = (fork: boolean) => ({
   deploy: { status: "skipped", env: "test", message: "the checks failed" },
   release: null,
   runUrl: "https://github.com/acme/rosey/actions/runs/5",
-  reproduce: "npx tsx dagger/bin/shim.ts pull_request --pr=12",
+  reproduce: "npx shipit shim pull_request --pr=12",
 });
 
 describe("the sticky comment", () => {

@@ -174,7 +174,7 @@ describe("the release artifact", () => {
 
 test("the host CLI prints the summary and exits non-zero naming the red gate", async () => {
   const dir = await makeVariant("failing-test");
-  const r = await execa("npx", ["tsx", "dagger/bin/host.ts", "ci", `--source=${dir}`], { cwd: REPO, reject: false });
+  const r = await execa("npx", ["shipit", "ci", `--source=${dir}`], { cwd: REPO, reject: false });
   expect(r.exitCode).toBe(1);
   expect(r.stdout).toContain("shipit ci (app): FAILED gates: test");
   expect(r.stdout).toContain("tests/test_fails.py::test_fails — AssertionError: arithmetic is broken");

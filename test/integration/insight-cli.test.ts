@@ -12,7 +12,7 @@ import { REPO } from "../helpers/variants.js";
 
 const dir = join(REPO, "test/fixtures/ledgers");
 const WINDOW = ["--since=2026-11-20T00:00:00Z", "--until=2026-11-27T00:00:00Z"];
-const cli = (args: string[], cwd = REPO) => execa("npx", ["tsx", join(REPO, "dagger/bin/insight.ts"), ...args], { cwd, reject: false });
+const cli = (args: string[], cwd = REPO) => execa("node", [join(REPO, "dagger/bin/shipit.mjs"), ...args], { cwd, reject: false });
 
 test("metrics --format=json from ledger files equals the core's figures; lead time joins the ledger's commit to real git", async () => {
   const repo = await mkdtemp(join(tmpdir(), "shipit-insight-"));

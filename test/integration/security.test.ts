@@ -207,7 +207,7 @@ describe("the dependency audit", () => {
 test("the host CLI exports security.json and security.sarif even when the gate is red", async () => {
   const dir = await makeVariant("private-key", { "shipit.json": auditVia(osv.url, { ignoreVulns: ["PYSEC-2099-7", "GHSA-shpt-test-0001"] }) });
   const out = await mkdtemp(join(tmpdir(), "shipit-security-reports-"));
-  const r = await execa("npx", ["tsx", "dagger/bin/host.ts", "security", `--source=${dir}`, `--reports=${out}`], { cwd: REPO, reject: false });
+  const r = await execa("npx", ["shipit", "security", `--source=${dir}`, `--reports=${out}`], { cwd: REPO, reject: false });
   expect(r.exitCode, r.stderr).toBe(1);
   expect(r.stdout).toContain("shipit security (app): FAILED gates: security");
   const json = JSON.parse(await readFile(join(out, "security.json"), "utf8"));

@@ -1,5 +1,5 @@
 /**
- * The workflow shim (dagger/bin/shim.ts), run as the workflows run it, for every event, against a
+ * The workflow shim (`shipit shim`, src/cli/shim.ts), run as the workflows run it, for every event, against a
  * recording stand-in for the dagger CLI (test/helpers/standin/dagger.mjs) first on PATH. Each test
  * asserts the exact `dagger call` sequence, the exit code, what was written for the PR comment, and
  * that canary secrets in the environment appear in no argv, no output and no file.
@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { scanModule } from "../helpers/introspect.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
-const SHIM = join(REPO, "dagger/bin/shim.ts");
+const SHIM = join(REPO, "dagger/bin/shipit.mjs");
 const STANDIN = join(REPO, "test/helpers/standin/dagger.mjs");
 const SHA = "0123456789abcdef0123456789abcdef01234567"; // pragma: allowlist secret (a commit sha)
 const CANARY = {
@@ -91,7 +91,7 @@ async function runShim(event: string, payload: unknown, scenario: unknown, opts:
     ...(opts.secrets ?? CANARY),
     ...opts.env,
   };
-  const r = await execa(join(REPO, "node_modules/.bin/tsx"), [SHIM, "--source=bot", `--out=${join("runs", `run-${counter}`, "out")}`, ...(opts.extraArgs ?? [])], {
+  const r = await execa(join(REPO, "node_modules/.bin/tsx"), [SHIM, "shim", "--source=bot", `--out=${join("runs", `run-${counter}`, "out")}`, ...(opts.extraArgs ?? [])], {
     cwd: work,
     env,
     extendEnv: false,
@@ -150,7 +150,7 @@ describe("pull_request", () => {
     for (const c of r.calls) expect(r.output).toContain(`$ dagger ${c[0]} ${c[1]}`);
     const context = JSON.parse(await readFile(join(r.dir, "comment.json"), "utf8"));
     expect(context).toMatchObject({ pr: 12, fork: false, deploy: { status: "succeeded", env: "test", version, url: "https://cytu.be/r/test-rosey" }, release: PREVIEW, runUrl: RUN_URL });
-    expect(context.reproduce).toBe("npx tsx dagger/bin/shim.ts pull_request --event-file=" + join(work, `run-${counter}`, "event.json") + " --source=bot");
+    expect(context.reproduce).toBe("npx shipit shim pull_request --event-file=" + join(work, `run-${counter}`, "event.json") + " --source=bot --out=" + join("runs", `run-${counter}`, "out"));
     const md = await readFile(join(r.dir, "comment.md"), "utf8");
     expect(md).toContain("✅ **All checks passed**");
     expect(md).toContain("Next release if merged: v1.3.0 (minor from v1.2.0)");
@@ -291,7 +291,7 @@ describe("workflow_run (a fork's comment)", () => {
     await mkdir(dir, { recursive: true });
     const context = {
       pr: 12, sha: SHA, fork: true, ci: null, ciError: "ci did not run", deploy: { status: "skipped", env: "test", message: "forks are never deployed" },
-      release: null, runUrl: RUN_URL, reproduce: "npx tsx dagger/bin/shim.ts pull_request --pr=12",
+      release: null, runUrl: RUN_URL, reproduce: "npx shipit shim pull_request --pr=12",
     };
     await writeFile(join(dir, "comment.json"), JSON.stringify(context));
     const r = await runShim("workflow_run", { workflow_run: { head_sha: SHA, event: "pull_request", id: 77 } }, {}, { extraArgs: [`--context=${join(dir, "comment.json")}`] });

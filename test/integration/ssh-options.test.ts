@@ -44,7 +44,7 @@ afterAll(async () => {
 
 async function cliStatus(shipitJson: unknown) {
   const source = await makeVariant("clean", { "shipit.json": JSON.stringify(shipitJson) });
-  return execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/bin/deploy.ts"), "status", "--env=test", `--source=${source}`, "--ssh-key=env:DEPLOY_SSH_KEY", `--known-hosts=${t.knownHostsPath}`], {
+  return execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/bin/shipit.mjs"), "status", "--env=test", `--source=${source}`, "--ssh-key=env:DEPLOY_SSH_KEY", `--known-hosts=${t.knownHostsPath}`], {
     reject: false,
     cwd: REPO,
     env: withWrapper(),

@@ -70,8 +70,8 @@ describe("the workflows are shims", () => {
     for (const f of files) {
       const text = await readFile(join(WORKFLOWS, f), "utf8");
       const runs = [...text.matchAll(/^\s*(?:- )?run:\s*(.+)$/gm)].map((m) => m[1]!.trim());
-      for (const r of runs) expect(r, `${f}: ${r}`).toMatch(/^(npm ci|npx tsx dagger\/bin\/shim\.ts( --[a-z-]+=[\w./-]+)*)$/);
-      expect(runs.filter((r) => r.startsWith("npx tsx dagger/bin/shim.ts")), f).toHaveLength(1);
+      for (const r of runs) expect(r, `${f}: ${r}`).toMatch(/^(npm ci|npx shipit shim( --[a-z-]+=[\w./-]+)*)$/);
+      expect(runs.filter((r) => r.startsWith("npx shipit shim")), f).toHaveLength(1);
       for (const line of text.split("\n").filter((l) => l.includes("secrets."))) {
         expect(line, `${f}: ${line}`).toMatch(/^\s+(GITHUB_TOKEN|DEPLOY_SSH_KEY|CYTUBEBOT_TEST_PASSWORD|CYTUBEBOT_PROD_PASSWORD|CYTUBE_SMOKE_PASSWORD|github-token): \$\{\{ secrets\.[A-Z_]+ \}\}$/);
       }
