@@ -3,6 +3,7 @@ import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../config/defaults.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import { UserEnvironmentsSchema } from "./environments.js";
+import { closest } from "./text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
 
 /** A path inside the source tree: relative, no `..`, no leading slash. A trailing `/` means "must be a directory". */
@@ -389,26 +390,4 @@ function setIn(obj: object, path: readonly string[], value: unknown): void {
   cur[path[path.length - 1]!] = value;
 }
 
-/** Nearest name by edit distance (at most 2), for "did you mean". */
-export function closest(word: string, candidates: string[]): string | undefined {
-  let best: { name: string; d: number } | undefined;
-  for (const c of candidates) {
-    const d = editDistance(word, c);
-    if (d <= 2 && (!best || d < best.d)) best = { name: c, d };
-  }
-  return best?.name;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
+export { closest };

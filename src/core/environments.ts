@@ -1,6 +1,7 @@
 import { z } from "zod";
 import defaultsJson from "../../config/environments.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "./errors.js";
+import { closest } from "./text.js";
 import { AbsolutePath, ChatServer, CytubeChannel, CytubeUser, Host, HostPython, Port, SecretName, ServiceUnit, UserName, relativePathProblem } from "./grammar.js";
 
 /** Free text (a chat message): printable, one line. */
@@ -72,6 +73,14 @@ export function resolveEnvironment(name: string, user: Record<string, unknown> |
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
       const key = `environments.${name}.${i.path.map(String).join(".")}`;
+      if (i.code === "unrecognized_keys") {
+        const known = knownKeys(i.path);
+        for (const k of i.keys) {
+          const near = closest(k, known);
+          issues.push({ key: [`environments.${name}`, ...i.path.map(String), k].join("."), value: getIn(merged, [...i.path, k]), problem: "is not a known key", fix: near ? `did you mean "${near}"? Known keys here: ${known.join(", ")}` : `remove it; known keys here: ${known.join(", ")}` });
+        }
+        continue;
+      }
       issues.push({ key, value: getIn(merged, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, key) });
     }
   } else if (!parsed.data.host) {
@@ -87,6 +96,17 @@ function envFix(i: z.core.$ZodIssue, key: string): string {
   if (i.code === "invalid_type") return `give ${key} a value of type ${i.expected} (see CONFIGURATION.md)`;
   if (i.code === "invalid_value") return `use one of ${i.values.map((v) => JSON.stringify(v)).join(", ")}`;
   return `change ${key} in shipit.json to a value of that form (CONFIGURATION.md lists each key's grammar)`;
+}
+
+/** The keys an environment allows at a path (`[]`: the top level, `["runtime"]`: runtime's). */
+function knownKeys(path: PropertyKey[]): string[] {
+  let shape: Record<string, z.ZodType> = EnvironmentSchema.shape;
+  for (const seg of path) {
+    const next = shape[String(seg)];
+    if (!(next instanceof z.ZodObject)) return Object.keys(shape);
+    shape = next.shape as Record<string, z.ZodType>;
+  }
+  return Object.keys(shape);
 }
 
 function deepMerge(base: object, over: object): object {

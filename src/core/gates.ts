@@ -120,6 +120,16 @@ export function evaluateTest(
   const covText = coverage ? `coverage ${coverage.percent}%` : "no coverage data";
   const figure = `${passedCount} passed${bad ? `, ${bad} failed` : ""} · ${covText} (threshold ${threshold}%)`;
 
+  const collection = collectionErrors(r.stdout);
+  if (collection.length) {
+    // pytest stops before running anything: no tests ran and no coverage exists, so say only why
+    const files = collection.map((c) => `  ${c.file}: ${c.error}`).join("\n");
+    return {
+      ...failed("test", r, `collection failed in ${collection.length} file${collection.length === 1 ? "" : "s"} · no tests ran`, `pytest could not collect the tests (an import or syntax error in a test module or conftest):\n${files}\nFix: run \`python -m pytest --collect-only\` in the repository to see the whole error`),
+      ...base,
+      junit,
+    };
+  }
   const problems: string[] = [];
   if (r.exitCode === 5 || junit.tests === 0) problems.push("no tests were collected");
   else if (r.exitCode !== 0 && bad === 0) problems.push(`pytest exited with code ${r.exitCode}:\n${tail(r.stdout + r.stderr, 15)}`);
@@ -140,6 +150,19 @@ export function evaluateTest(
     coverage,
     junit,
   };
+}
+
+/** pytest's "ERROR collecting FILE" sections: the file and the first `E   ` line of its error. */
+export function collectionErrors(stdout: string): { file: string; error: string }[] {
+  const out: { file: string; error: string }[] = [];
+  const lines = stdout.split("\n");
+  for (const [i, l] of lines.entries()) {
+    const m = /^_+ ERROR collecting (\S+) _+$/.exec(l.trim());
+    if (!m) continue;
+    const e = lines.slice(i + 1).find((x) => /^E\s{2,}\S/.test(x)) ?? "";
+    out.push({ file: m[1]!, error: e.replace(/^E\s+/, "").trim() || "see pytest's output" });
+  }
+  return out;
 }
 
 export interface BuildInfo {

@@ -99,3 +99,18 @@ test("dependencies gate tells an unreachable index from a bad pin", () => {
   const pin = evaluateDeps(result({ exitCode: 1, stderr: "× No solution found when resolving dependencies:\n  Because nosuchpkg was not found in the package registry" }), config);
   expect(pin.figure).toBe("install failed");
 });
+
+test("a collection error is named with its file and error, not as a failed test with missing coverage", async () => {
+  const { collectionErrors } = await import("../../src/core/gates.js");
+  const stdout = [
+    "==================================== ERRORS ====================================",
+    "____________________ ERROR collecting tests/test_broken.py _____________________",
+    "ImportError while importing test module '/src/tests/test_broken.py'.",
+    "tests/test_broken.py:1: in <module>",
+    "    import no_such_module",
+    "E   ModuleNotFoundError: No module named 'no_such_module'",
+    "!!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!",
+  ].join("\n");
+  expect(collectionErrors(stdout)).toEqual([{ file: "tests/test_broken.py", error: "ModuleNotFoundError: No module named 'no_such_module'" }]);
+  expect(collectionErrors("5 passed in 0.1s")).toEqual([]);
+});
