@@ -79,7 +79,9 @@ export async function main(argv: string[]): Promise<number> {
     if (values.reports) await exportReports(report, runner.layout.out, config.name, values.reports, !values.json);
     if (report.build && output) await exportArtifact(join(runner.layout.out, "build", report.build.artifact), output, !values.json);
     await pruneVenvs(join(ROOT, ".shipit/host/venvs"), runner.layout.venv);
-    return report.ok ? 0 : 1;
+    if (report.ok) return 0;
+    // the machine, not the code: the package index could not be reached (exit 3, see --help)
+    return report.gates.some((g) => g.status === "failed" && /the package index could not be reached/.test(g.detail)) ? 3 : 1;
   } finally {
     progress?.done();
     removeTempDir(runDir);

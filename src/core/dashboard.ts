@@ -6,7 +6,7 @@
  * Everything from the hosts (versions, release names, causes) is escaped: a ledger is written by
  * whoever can deploy, and must not be able to script the page of whoever reads it.
  */
-import { chronological, computeMetrics, formatDuration, metricRows, type CommitTimes, type LedgerEntry, type MetricsReport, type Window } from "./metrics.js";
+import { chronological, computeMetrics, formatDays, formatDuration, metricRows, type CommitTimes, type LedgerEntry, type MetricsReport, type Window } from "./metrics.js";
 
 export type Health = "healthy" | "unhealthy" | "unknown";
 
@@ -327,7 +327,7 @@ export function renderDashboard(data: DashboardData, chartJs: string): string {
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>${escapeHtml(data.title)}</h1><p>generated ${escapeHtml(fmtTime(data.generated))} · window ${escapeHtml(fmtTime(data.window.since))} → ${escapeHtml(fmtTime(data.window.until))} (${escapeHtml(data.window.days)} days)</p></header>
+<header><h1>${escapeHtml(data.title)}</h1><p>generated ${escapeHtml(fmtTime(data.generated))} · window ${escapeHtml(fmtTime(data.window.since))} → ${escapeHtml(fmtTime(data.window.until))} (${escapeHtml(formatDays(data.window.days))} days)</p></header>
 <main>
 <section><h2>Live</h2><div class="cards" id="live">${liveCards(data.live)}</div></section>
 <section><h2>Delivery metrics</h2>${metricsTable(data.metrics)}</section>

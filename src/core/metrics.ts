@@ -269,7 +269,7 @@ export function metricRows(m: EnvMetrics): [label: string, key: string, value: s
 
 export function renderMetricsTable(report: MetricsReport): string {
   const envs = Object.keys(report.environments);
-  const head = `shipit metrics ${report.window.since} → ${report.window.until} (${report.window.days} days)`;
+  const head = `shipit metrics ${report.window.since} → ${report.window.until} (${formatDays(report.window.days)} days)`;
   if (!envs.length) return `${head}\nno environments\n`;
   const rows = metricRows(report.environments[envs[0]!]!).map(([label], i) => [label, ...envs.map((e) => metricRows(report.environments[e]!)[i]![2])]);
   const table = [["metric", ...envs], ...rows];
@@ -322,4 +322,9 @@ export function renderMetrics(report: MetricsReport, format: string): string {
   if (format === "table") return renderMetricsTable(report);
   if (format === "prometheus") return renderPrometheus(report);
   throw new ShipitError("BAD_ARGUMENT", `unknown metrics format "${format}": use json, table or prometheus`);
+}
+
+/** A window's length for people: whole days as they are, others to one decimal (11.9, not 11.9057). */
+export function formatDays(days: number): string {
+  return Number.isInteger(days) ? String(days) : days.toFixed(1);
 }

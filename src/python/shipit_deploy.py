@@ -17,6 +17,7 @@ Stdlib only; runs in shipit's deploy container and on a developer's host alike.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import socket
@@ -46,6 +47,13 @@ def checked_destination(user: Any, host: Any) -> Tuple[str, str]:
     if not isinstance(host, str) or not SAFE_HOST.match(host):
         raise UnsafeConfig("refusing ssh host %r: not a host name or address (it must not start with '-'); fix environments.<env>.host" % (host,))
     return user, host
+
+
+def progress(line: str) -> None:
+    """A phase's start or end on stderr, for a person watching a host deploy (`shipit deploy`)."""
+    if os.environ.get("SHIPIT_PROGRESS") == "1":
+        sys.stderr.write("deploy: %s\n" % line)
+        sys.stderr.flush()
 
 
 def now_iso() -> str:
@@ -187,6 +195,14 @@ class Driver:
         return record
 
     def call(self, phase: Dict[str, Any]) -> Dict[str, Any]:
+        """One phase, with a progress line when it starts and when it ends (SHIPIT_PROGRESS=1)."""
+        progress("… %s" % phase["name"])
+        record = self._call(phase)
+        err = record.get("error") or {}
+        progress("%s %s %.1fs%s" % ("✓" if record.get("ok") else "✗", phase["name"], record.get("seconds", 0.0), (" " + str(err.get("code"))) if err else ""))
+        return record
+
+    def _call(self, phase: Dict[str, Any]) -> Dict[str, Any]:
         if "local" in phase:
             return self.call_local(phase)
         started = time.monotonic()

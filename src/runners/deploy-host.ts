@@ -68,7 +68,10 @@ export class HostDeployRunner implements DeployRunner {
     // Only plans with a local call (the chat smoke) need the smoke client's venv.
     if (plan.phases.some((p) => "local" in p)) await smokeVenv();
     await writeFile(this.paths.plan, JSON.stringify(plan, null, 2));
-    const r = await execa("python3", [this.paths.driver, this.paths.plan], { reject: false, stdin: "ignore" });
+    // Each phase's start and end reach the person running `shipit deploy` as they happen.
+    const child = execa("python3", [this.paths.driver, this.paths.plan], { reject: false, stdin: "ignore", env: { SHIPIT_PROGRESS: "1" } });
+    child.stderr?.on("data", (d: Buffer) => process.stderr.write(d));
+    const r = await child;
     return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
   }
 

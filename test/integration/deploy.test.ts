@@ -121,7 +121,7 @@ describe("deploy to a systemd host over SSH", () => {
     const noSmokePassword = await cli(["deploy", ...common(), `--artifact=${artifacts["1.0.0"]}`, "--bot-password=env:CYTUBEBOT_TEST_PASSWORD"]);
     expect(noSmokePassword.exitCode).toBe(2);
     expect(noSmokePassword.stderr.trim()).toBe(
-      "deploy to test refused before touching the host: missing secret --smoke-password (e.g. --smoke-password=env:CYTUBE_SMOKE_PASSWORD: the password of ShipitSmoke, the CyTube account the chat smoke test logs in as)",
+      "shipit: deploy to test refused before touching the host: missing secret --smoke-password (e.g. --smoke-password=env:CYTUBE_SMOKE_PASSWORD: the password of ShipitSmoke, the CyTube account the chat smoke test logs in as)",
     );
     const smokeWithout = await cli(["smoke", ...common()]);
     expect(smokeWithout.exitCode).toBe(2);

@@ -50,11 +50,11 @@ test("dashboard -o writes one self-contained page; bad arguments fail with the f
 
   const bad = await cli(["metrics", "--ledger=test"]);
   expect(bad.exitCode).toBe(2);
-  expect(bad.stderr.trim()).toBe('--ledger takes ENV=PATH (e.g. --ledger test=ledger.jsonl), got "test"');
+  expect(bad.stderr.trim()).toBe('shipit: --ledger takes ENV=PATH (e.g. --ledger test=ledger.jsonl), got "test"');
   const missing = await cli(["metrics", "--ledger=test=/nonexistent.jsonl"]);
-  expect(missing.stderr.trim()).toBe("--ledger test=/nonexistent.jsonl: file /nonexistent.jsonl does not exist (copy it from the host's BASE/ledger.jsonl)");
+  expect(missing.stderr.trim()).toBe("shipit: --ledger test=/nonexistent.jsonl: file /nonexistent.jsonl does not exist (copy it from the host's BASE/ledger.jsonl)");
   const days = await cli(["metrics", "--days=0", `--ledger=test=${join(dir, "empty.jsonl")}`]);
-  expect(days.stderr.trim()).toBe('--days must be a positive number of days, got "0"');
+  expect(days.stderr.trim()).toBe('shipit: --days must be a positive number of days, got "0"');
 });
 
 test("the host agent's own ledger-append and history carry every golden entry, commit included, to the same figures", async () => {
