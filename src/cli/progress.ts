@@ -22,7 +22,7 @@ export interface Progress {
 
 const MARK = { running: "…", passed: "✓", failed: "✗", skipped: "-" } as const;
 
-export function createProgress(out: NodeJS.WriteStream = process.stderr, opts: { tty?: boolean; now?: () => number } = {}): Progress {
+export function createProgress(out: NodeJS.WriteStream = process.stderr, opts: { tty?: boolean; now?: () => number; heartbeatMs?: number } = {}): Progress {
   const tty = opts.tty ?? (Boolean(out.isTTY) && !process.env.CI);
   const now = opts.now ?? (() => performance.now());
   const rows: Row[] = [];
@@ -30,6 +30,12 @@ export function createProgress(out: NodeJS.WriteStream = process.stderr, opts: {
   let timer: ReturnType<typeof setInterval> | undefined;
   const lastPercent = new Map<string, number>();
 
+  const heartbeat = () => {
+    for (const r of rows.filter((x) => x.state === "running")) {
+      const pct = lastPercent.get(r.gate);
+      out.write(`… ${r.gate.padEnd(12)} running ${formatDuration(now() - r.started)}${pct !== undefined ? ` · ${pct}% of tests done` : ""}\n`);
+    }
+  };
   const line = (r: Row) => `${MARK[r.state]} ${r.gate.padEnd(12)} ${r.text}`.trimEnd();
   const repaint = () => {
     if (painted) out.write(`\x1b[${painted}A`);
@@ -49,7 +55,12 @@ export function createProgress(out: NodeJS.WriteStream = process.stderr, opts: {
           timer ??= setInterval(repaint, 500);
           timer.unref?.();
           repaint();
-        } else out.write(`${line(r)}\n`);
+        } else {
+          out.write(`${line(r)}\n`);
+          // on a pipe, a heartbeat: each running gate, its time so far and the test percentage
+          timer ??= setInterval(heartbeat, opts.heartbeatMs ?? 30_000);
+          timer.unref?.();
+        }
         return;
       }
       const r = rows.find((x) => x.gate === e.gate && x.state === "running");
@@ -67,7 +78,7 @@ export function createProgress(out: NodeJS.WriteStream = process.stderr, opts: {
       const before = lastPercent.get("test") ?? -1;
       lastPercent.set("test", pct);
       // on a pipe: a line at each quarter, so a long test gate shows it is alive
-      if (!tty && Math.floor(pct / 25) > Math.floor(before / 25) && pct < 100) out.write(`… test         ${pct}% of tests done\n`);
+      if (!tty && pct > 0 && Math.floor(pct / 25) > Math.floor(before / 25) && pct < 100) out.write(`… test         ${pct}% of tests done\n`);
     },
     done() {
       if (timer) clearInterval(timer);

@@ -40,6 +40,13 @@ export interface TestVerdict extends Gate {
 const passed = (name: GateName, r: StepResult, figure: string): Gate => ({ name, status: "passed", durationMs: r.durationMs, figure, detail: "" });
 const failed = (name: GateName, r: StepResult, figure: string, detail: string): Gate => ({ name, status: "failed", durationMs: r.durationMs, figure, detail });
 
+/** A step the runner stopped at its timeout (`<gate>.timeoutSec`): named as such, with what was still running. */
+export function timedOut(name: GateName, r: StepResult): Gate | null {
+  const line = /^shipit: step \S+ timed out after (\d+) s.*$/m.exec(r.stderr);
+  if (!line) return null;
+  return failed(name, r, `timed out after ${line[1]} s`, `${line[0].replace(/^shipit: /, "")}\n--- last output ---\n${tail(r.stdout, 10)}`);
+}
+
 export function skipped(name: GateName, why: string): Gate {
   return { name, status: "skipped", durationMs: 0, figure: why, detail: "" };
 }
@@ -69,6 +76,8 @@ export function evaluateDeps(r: StepResult, c: ResolvedConfig): Gate {
 }
 
 export function evaluateLint(r: StepResult, report: string | null, root: string): Gate {
+  const late = timedOut("lint", r);
+  if (late) return late;
   if (report === null) {
     return failed("lint", r, "ruff did not run", `ruff wrote no report (exit ${r.exitCode}).\n${tail(r.stderr || r.stdout)}`);
   }
@@ -86,6 +95,8 @@ export function evaluateLint(r: StepResult, report: string | null, root: string)
 }
 
 export function evaluateTypecheck(r: StepResult): Gate {
+  const late = timedOut("typecheck", r);
+  if (late) return late;
   const summary = parseMypy(r.stdout);
   const filesNote = summary.files === null ? "" : ` in ${summary.files} files`;
   if (r.exitCode === 0) return passed("typecheck", r, `0 errors${filesNote}`);
@@ -107,6 +118,8 @@ export function evaluateTest(
 ): TestVerdict {
   const threshold = c.coverage.threshold;
   const base = { threshold, coverage: null, junit: null };
+  const late = timedOut("test", r);
+  if (late) return { ...late, ...base };
   if (junitXml === null) {
     return {
       ...failed("test", r, "pytest did not run", `pytest wrote no JUnit report (exit ${r.exitCode}); it could not start or collect.\n${tail(r.stdout + r.stderr)}`),
@@ -173,6 +186,8 @@ export interface BuildInfo {
 }
 
 export function evaluateBuild(r: StepResult): Gate & { info: BuildInfo | null } {
+  const late = timedOut("build", r);
+  if (late) return { ...late, info: null };
   const last = r.stdout.trim().split("\n").pop() ?? "";
   let info: BuildInfo | null = null;
   try {

@@ -172,13 +172,17 @@ function timeoutMessage(step: Step, stdout: string): string {
   return running ? `${base}; still running: ${running}` : base;
 }
 
-/** pytest's progress lines read `tests/test_x.py ..F.  [ 40%]`; the last one without its percentage was still running. */
+/**
+ * The test pytest was still running. Its progress lines read `tests/test_x.py ..F.  [ 40%]`, or
+ * with -v `tests/test_x.py::test_y PASSED  [ 40%]`; the last one without its result was running.
+ */
 export function runningTests(stdout: string): string | null {
   const lines = stdout.split("\n").filter((l) => /^\S+\.py\b/.test(l));
   const last = lines.at(-1);
   if (!last || /\[\s*\d+%\]\s*$/.test(last)) return null;
-  const done = (last.split(/\s+/)[1] ?? "").length;
-  return `tests in ${last.split(/\s+/)[0]} (after ${done} finished there)`;
+  const [where, rest = ""] = last.split(/\s+/, 2);
+  if (where!.includes("::")) return where!;
+  return `tests in ${where} (after ${rest.length} finished there)`;
 }
 
 function keep(root: string, path: string): boolean {

@@ -114,3 +114,20 @@ test("a collection error is named with its file and error, not as a failed test 
   expect(collectionErrors(stdout)).toEqual([{ file: "tests/test_broken.py", error: "ModuleNotFoundError: No module named 'no_such_module'" }]);
   expect(collectionErrors("5 passed in 0.1s")).toEqual([]);
 });
+
+test("a gate stopped at its timeout says so, with what was still running", async () => {
+  const { evaluateTest, evaluateLint } = await import("../../src/core/gates.js");
+  const r = { id: "test", exitCode: 124, stdout: "collected 3 items\ntests/test_a.py::test_one PASSED [ 33%]\ntests/test_a.py::test_hangs ", stderr: "\nshipit: step test timed out after 90 s (raise test.timeoutSec in shipit.json if it needs longer); still running: tests/test_a.py::test_hangs", durationMs: 90_000, reports: {}, argv: ["pytest"] };
+  const g = evaluateTest(r, null, null, { coverage: { threshold: 85, from: "shipit default" } });
+  expect(g.status).toBe("failed");
+  expect(g.figure).toBe("timed out after 90 s");
+  expect(g.detail).toContain("step test timed out after 90 s (raise test.timeoutSec in shipit.json if it needs longer); still running: tests/test_a.py::test_hangs");
+  expect(evaluateLint({ ...r, id: "lint", stderr: "shipit: step lint timed out after 5 s (raise lint.timeoutSec in shipit.json if it needs longer)" }, null, "/src").figure).toBe("timed out after 5 s");
+});
+
+test("the test still running when pytest is stopped, in its quiet and verbose forms", async () => {
+  const { runningTests } = await import("../../src/runners/host.js");
+  expect(runningTests("tests/test_a.py ..F.                [ 40%]\ntests/test_b.py ..")).toBe("tests in tests/test_b.py (after 2 finished there)");
+  expect(runningTests("tests/test_a.py::test_x PASSED [ 10%]\ntests/test_a.py::TestLock::test_wait ")).toBe("tests/test_a.py::TestLock::test_wait");
+  expect(runningTests("tests/test_a.py ....  [100%]\n")).toBeNull();
+});
