@@ -2,7 +2,7 @@ import { z } from "zod";
 import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../config/defaults.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "./errors.js";
-import { UserEnvironmentsSchema } from "./environments.js";
+import { UserEnvironmentsSchema, validateEnvironments } from "./environments.js";
 import { closest } from "./text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
 
@@ -230,7 +230,10 @@ export function parseUserConfig(text: string | null, origin: string): UserConfig
     ]);
   }
   const parsed = UserConfigSchema.safeParse(json);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    validateEnvironments(parsed.data.environments, origin);
+    return parsed.data;
+  }
   throw new ConfigError(origin, parsed.error.issues.flatMap((issue) => toConfigIssues(issue, json)));
 }
 

@@ -109,6 +109,24 @@ function knownKeys(path: PropertyKey[]): string[] {
   return Object.keys(shape);
 }
 
+/**
+ * Every environment's values checked against their grammar where the config is parsed, for
+ * checks and deploys alike: a hostile `user` or `host` is a config error on `shipit ci` too, not
+ * only before a deploy. An environment whose host is not set yet is fine here.
+ */
+export function validateEnvironments(user: Record<string, unknown> | undefined, origin: string): void {
+  const issues: ConfigIssue[] = [];
+  for (const name of environmentNames(user)) {
+    try {
+      resolveEnvironment(name, user, origin);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      issues.push(...e.issues.filter((i) => !(i.key === `environments.${name}.host` && i.problem === "is not set")));
+    }
+  }
+  if (issues.length) throw new ConfigError(origin, issues);
+}
+
 function deepMerge(base: object, over: object): object {
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(over)) {

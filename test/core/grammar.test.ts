@@ -154,3 +154,20 @@ describe("check config values that reach the engine, tool argvs and file names",
     expect(parseUserConfig(JSON.stringify({ python: { image } }), "shipit.json").python?.image).toBe(image);
   });
 });
+
+describe("environment values are checked wherever the config is parsed, checks included", () => {
+  test("a hostile user fails parseUserConfig (what `shipit ci` and every function run first), naming the key", () => {
+    let err: unknown;
+    try {
+      parseUserConfig(JSON.stringify({ environments: { test: { user: "-oProxyCommand=touch /tmp/pwn" } } }), "shipit.json");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => i.key)).toEqual(["environments.test.user"]);
+  });
+
+  test("an environment without a host yet is fine for the checks", () => {
+    expect(parseUserConfig(JSON.stringify({ environments: { test: { user: "rosey" } } }), "shipit.json").environments).toEqual({ test: { user: "rosey" } });
+  });
+});
