@@ -18,8 +18,6 @@ import { HostDeployRunner } from "../runners/deploy-host.js";
 import { newRunId } from "../core/run-id.js";
 import { readSecret } from "./secret.js";
 
-// Shared with src/cli/insight.ts, which cannot import this file (it runs main on import).
-export { readSecret };
 
 export const FLAGS = {
   env: { type: "string", value: "NAME", help: "the environment (test, prod, or one from shipit.json)" },

@@ -30,13 +30,15 @@ export function firstSentence(text: string): string {
 
 let cached: Map<string, string> | undefined;
 
-/** Dagger function name (camelCase) → its description's first paragraph. */
-export function functionDescriptions(text = readFileSync(INDEX, "utf8")): Map<string, string> {
-  if (cached && arguments.length === 0) return cached;
+/** Dagger function name (camelCase) → the first sentence of its description, from src/index.ts (read once). */
+export function functionDescriptions(): Map<string, string> {
+  return (cached ??= parseDescriptions(readFileSync(INDEX, "utf8")));
+}
+
+export function parseDescriptions(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of text.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*(?:@\w+\((?:[^()]|\([^()]*\))*\)\s*)*async (\w+)\(/g)) {
     out.set(m[2]!, firstSentence(firstParagraph(m[1]!)));
   }
-  if (arguments.length === 0) cached = out;
   return out;
 }

@@ -47,7 +47,7 @@ export const COMMANDS: CommandSpec[] = [
     group: "checks",
     fn: name,
     flags: CHECK_FLAGS,
-    only: name === "ci" || name === "build" ? undefined : ["source", "config", "json", "reports", ...(name === "security" ? [] : [])],
+    only: name === "ci" || name === "build" ? undefined : ["source", "config", "json", "reports"],
     run: (argv) => checksMain([name, ...argv]),
   })),
   { name: "deploy", group: "deploys", fn: "deploy", flags: DEPLOY_FLAGS, only: [...DEPLOY_COMMON, "artifact", "bot-password", "smoke-password", "trigger", "json", "expect-sha256"], run: (a) => deployMain(["deploy", ...a]) },
@@ -86,12 +86,10 @@ function option(name: string, f: Flag): Option {
   return o;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
-
 export function buildProgram(onRun: (spec: CommandSpec) => void): Command {
   const program = new Command("shipit")
     .description("The whole CI/CD pipeline for a Python chat bot: checks, the release artifact, deploys over SSH with health, smoke and rollback, and delivery metrics. The same steps run as Dagger functions (npm run call -- FUNCTION).")
-    .version(VERSION, "-V", "print shipit's version")
+    .version((JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version, "-V", "print shipit's version")
     .option("--debug", "print stack traces of unexpected errors")
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -130,4 +128,3 @@ export async function main(argv: string[]): Promise<number> {
   return chosen.run(tokens.slice(at + 1));
 }
 
-export const debugRequested = (argv: string[]) => argv.includes("--debug");

@@ -3,7 +3,7 @@ import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../config/defaults.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "./errors.js";
 import { UserEnvironmentsSchema, validateEnvironments } from "./environments.js";
-import { closest } from "./text.js";
+import { closest, unknownKeyFix } from "./text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
 
 /** A path inside the source tree: relative, no `..`, no leading slash. A trailing `/` means "must be a directory". */
@@ -242,14 +242,7 @@ function toConfigIssues(issue: z.core.$ZodIssue, json: unknown): ConfigIssue[] {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((k) => {
       const full = key ? `${key}.${k}` : k;
-      const known = Object.keys(shapeAt(issue.path) ?? {});
-      const near = closest(k, known);
-      return {
-        key: full,
-        value: getIn(json, [...issue.path, k]),
-        problem: "is not a known key",
-        fix: near ? `did you mean "${near}"? Known keys here: ${known.join(", ")}` : `remove it; known keys here: ${known.join(", ")}`,
-      };
+      return { key: full, value: getIn(json, [...issue.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, Object.keys(shapeAt(issue.path) ?? {})) };
     });
   }
   const value = getIn(json, issue.path);

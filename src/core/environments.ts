@@ -1,14 +1,14 @@
 import { z } from "zod";
 import defaultsJson from "../../config/environments.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "./errors.js";
-import { closest } from "./text.js";
+import { unknownKeyFix } from "./text.js";
 import { AbsolutePath, ChatServer, CytubeChannel, CytubeUser, Host, HostPython, Port, SecretName, ServiceUnit, UserName, relativePathProblem } from "./grammar.js";
 
 /** Free text (a chat message): printable, one line. */
 const ChatText = z.string().min(1).max(200).regex(/^[^\p{Cc}]+$/u, "must be one line of printable text");
 const ReleasePath = z.string().superRefine((p, ctx) => {
-  const problem = relativePathProblem(p);
-  if (problem) ctx.addIssue({ code: "custom", message: problem.replace("repository root", "release") });
+  const problem = relativePathProblem(p, "the release");
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
 const EnvName = z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lower-case letters, digits and '-'");
@@ -74,10 +74,8 @@ export function resolveEnvironment(name: string, user: Record<string, unknown> |
     for (const i of parsed.error.issues) {
       const key = `environments.${name}.${i.path.map(String).join(".")}`;
       if (i.code === "unrecognized_keys") {
-        const known = knownKeys(i.path);
         for (const k of i.keys) {
-          const near = closest(k, known);
-          issues.push({ key: [`environments.${name}`, ...i.path.map(String), k].join("."), value: getIn(merged, [...i.path, k]), problem: "is not a known key", fix: near ? `did you mean "${near}"? Known keys here: ${known.join(", ")}` : `remove it; known keys here: ${known.join(", ")}` });
+          issues.push({ key: [`environments.${name}`, ...i.path.map(String), k].join("."), value: getIn(merged, [...i.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, knownKeys(i.path)) });
         }
         continue;
       }
@@ -92,7 +90,6 @@ export function resolveEnvironment(name: string, user: Record<string, unknown> |
 
 /** The fix for one schema issue: what to write instead, from the grammar's own message. */
 function envFix(i: z.core.$ZodIssue, key: string): string {
-  if (i.code === "unrecognized_keys") return `remove ${i.keys.join(", ")} (CONFIGURATION.md lists the environment keys)`;
   if (i.code === "invalid_type") return `give ${key} a value of type ${i.expected} (see CONFIGURATION.md)`;
   if (i.code === "invalid_value") return `use one of ${i.values.map((v) => JSON.stringify(v)).join(", ")}`;
   return `change ${key} in shipit.json to a value of that form (CONFIGURATION.md lists each key's grammar)`;

@@ -178,6 +178,19 @@ export function collectionErrors(stdout: string): { file: string; error: string 
   return out;
 }
 
+/**
+ * The test pytest was still running. Its progress lines read `tests/test_x.py ..F.  [ 40%]`, or
+ * with -v `tests/test_x.py::test_y PASSED  [ 40%]`; the last one without its result was running.
+ */
+export function runningTests(stdout: string): string | null {
+  const lines = stdout.split("\n").filter((l) => /^\S+\.py\b/.test(l));
+  const last = lines.at(-1);
+  if (!last || /\[\s*\d+%\]\s*$/.test(last)) return null;
+  const [where, rest = ""] = last.split(/\s+/, 2);
+  if (where!.includes("::")) return where!;
+  return `tests in ${where} (after ${rest.length} finished there)`;
+}
+
 export interface BuildInfo {
   artifact: string;
   sha256: string;

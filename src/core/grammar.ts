@@ -24,7 +24,7 @@ export function isIPv4(s: string): boolean {
   return IPV4.test(s);
 }
 
-/** An IPv6 address (with an optional zone would be a file-name hazard: refused). */
+/** An IPv6 address, without a zone (`%eth0`). */
 export function isIPv6(s: string): boolean {
   if (!/^[0-9A-Fa-f:.]+$/.test(s) || !s.includes(":")) return false;
   try {
@@ -114,9 +114,9 @@ export const SafeVersion = z
   .regex(/^[0-9A-Za-z][0-9A-Za-z.+!_-]*$/, "must be a version such as 1.2.3 (letters, digits, '.', '+', '!', '_', '-')");
 
 /** A path inside the release or the repository: relative, no `..`, no segment starting with `-`. */
-export function relativePathProblem(p: string): string | null {
+export function relativePathProblem(p: string, root = "the repository root"): string | null {
   if (p.length === 0) return "must not be empty";
-  if (p.startsWith("/") || p.split("/").includes("..")) return "must be a path relative to the repository root, without '..'";
+  if (p.startsWith("/") || p.split("/").includes("..")) return `must be a path relative to ${root}, without '..'`;
   if (p.split("/").some((s) => s.startsWith("-"))) return "must not have a part starting with '-' (it would read as a command-line option)";
   return null;
 }

@@ -23,3 +23,9 @@ function editDistance(a: string, b: string): number {
   }
   return row[b.length]!;
 }
+
+/** The fix for an unknown key: the near one if there is one, and every key allowed at that level. */
+export function unknownKeyFix(key: string, known: string[]): string {
+  const near = closest(key, known);
+  return near ? `did you mean "${near}"? Known keys here: ${known.join(", ")}` : `remove it; known keys here: ${known.join(", ")}`;
+}

@@ -1,4 +1,5 @@
 import { IGNORED } from "../core/ignore.js";
+import { runningTests } from "../core/gates.js";
 import { createHash } from "node:crypto";
 import { cp, mkdir, readFile, rm, stat, writeFile, readdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
@@ -170,19 +171,6 @@ function timeoutMessage(step: Step, stdout: string): string {
   const base = `shipit: step ${step.id} timed out after ${Math.round(step.timeoutMs / 1000)} s (raise ${step.id === "deps" ? "nothing: dependencies have a fixed 30 min" : `${step.id}.timeoutSec`} in shipit.json if it needs longer)`;
   const running = runningTests(stdout);
   return running ? `${base}; still running: ${running}` : base;
-}
-
-/**
- * The test pytest was still running. Its progress lines read `tests/test_x.py ..F.  [ 40%]`, or
- * with -v `tests/test_x.py::test_y PASSED  [ 40%]`; the last one without its result was running.
- */
-export function runningTests(stdout: string): string | null {
-  const lines = stdout.split("\n").filter((l) => /^\S+\.py\b/.test(l));
-  const last = lines.at(-1);
-  if (!last || /\[\s*\d+%\]\s*$/.test(last)) return null;
-  const [where, rest = ""] = last.split(/\s+/, 2);
-  if (where!.includes("::")) return where!;
-  return `tests in ${where} (after ${rest.length} finished there)`;
 }
 
 function keep(root: string, path: string): boolean {

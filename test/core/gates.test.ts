@@ -126,7 +126,7 @@ test("a gate stopped at its timeout says so, with what was still running", async
 });
 
 test("the test still running when pytest is stopped, in its quiet and verbose forms", async () => {
-  const { runningTests } = await import("../../src/runners/host.js");
+  const { runningTests } = await import("../../src/core/gates.js");
   expect(runningTests("tests/test_a.py ..F.                [ 40%]\ntests/test_b.py ..")).toBe("tests in tests/test_b.py (after 2 finished there)");
   expect(runningTests("tests/test_a.py::test_x PASSED [ 10%]\ntests/test_a.py::TestLock::test_wait ")).toBe("tests/test_a.py::TestLock::test_wait");
   expect(runningTests("tests/test_a.py ....  [100%]\n")).toBeNull();
