@@ -7,13 +7,14 @@ STATE=/var/lib/shipit-engine
 mkdir -p "$STATE/logs"
 DOCKER=$(command -v /usr/bin/docker || command -v docker || true)
 need=()
-for p in docker.io debootstrap iptables; do
+# openssh-server: the shared-engine test runs its own sshd for a runner in a second network namespace
+for p in docker.io debootstrap iptables openssh-server; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   echo "docker-up: installing ${need[*]} from Debian"
   apt-get update -qq
-  # keep the package's init script from starting its own dockerd: we start it below
+  # keep the packages' init scripts from starting their own dockerd and sshd: tests start their own
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" || { rm -f /usr/sbin/policy-rc.d; echo "docker-up: apt-get install ${need[*]} failed" >&2; exit 1; }
   rm -f /usr/sbin/policy-rc.d

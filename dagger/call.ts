@@ -16,7 +16,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { execaSync } from "execa";
-import { ROOT, MODULE_ENTRY, scanModule, sdk, type ScannedArg, type ScannedFn, type TypeDef } from "./introspect.js";
+import { ROOT, MODULE_ENTRY, cachedScan, sdk, type ScannedArg, type TypeDef } from "./introspect.js";
 
 const ENGINE_ENV = "/var/lib/shipit-engine/env.sh";
 
@@ -77,8 +77,10 @@ function contextRoot(): string {
 async function main(): Promise<number> {
   const parsed = parseCallArgs(process.argv.slice(2));
   engineEnvironment();
-  const mod = await scanModule();
-  const main = Object.values(mod.objects).find((o) => o.name.toLowerCase() === mod.name.toLowerCase()) ?? Object.values(mod.objects)[0]!;
+  const scan = await cachedScan();
+  timing(scan.cached ? "scan (cached)" : "scan");
+  const objects = scan.json.objects;
+  const main = Object.values(objects).find((o) => o.name.toLowerCase() === scan.json.name.toLowerCase()) ?? Object.values(objects)[0]!;
   const fn = main.methods[parsed.fn];
   if (!fn) throw new UsageError(`shipit has no function "${parsed.fn}"; it has: ${Object.keys(main.methods).join(", ")}`);
   const known = new Set(Object.keys(fn.arguments));
@@ -86,22 +88,33 @@ async function main(): Promise<number> {
     if (!known.has(name)) throw new UsageError(`${parsed.fn} has no argument --${name}; it takes: ${[...known].map((k) => `--${k}`).join(", ")}`);
   }
 
+  // The SDK's module machinery and the module itself load while the engine session starts (a
+  // separate process): on two cores the ~2 s of imports and the session overlap.
+  const machinery = (async () => {
+    const [{ load }, { invoke }, { Executor }, mod] = await Promise.all([
+      sdk<{ load: (files: string[]) => Promise<unknown[]> }>("module/entrypoint/load.js"),
+      sdk<{ invoke: (e: unknown, m: unknown, ctx: unknown) => Promise<unknown> }>("module/entrypoint/invoke.js"),
+      sdk<{ Executor: new (modules: unknown[], mod: unknown) => unknown }>("module/executor.js"),
+      scan.module(),
+    ]);
+    return { invoke, mod, executor: new Executor(await load([MODULE_ENTRY]), mod) };
+  })();
+  machinery.catch(() => undefined); // awaited below; a failure surfaces there
   const { connection, dag } = await import("@dagger.io/dagger");
-  const { load } = await sdk<{ load: (files: string[]) => Promise<unknown[]> }>("module/entrypoint/load.js");
-  const { invoke } = await sdk<{ invoke: (e: unknown, m: unknown, ctx: unknown) => Promise<unknown> }>("module/entrypoint/invoke.js");
-  const { Executor } = await sdk<{ Executor: new (modules: unknown[], mod: unknown) => unknown }>("module/executor.js");
 
   let code = 0;
   await connection(
     async () => {
       const fnArgs: Record<string, unknown> = {};
-      for (const name of fn.getArgsOrder()) {
+      for (const name of Object.keys(fn.arguments)) {
         const arg = fn.arguments[name]!;
         const raw = parsed.args.get(name);
         const value = raw === undefined ? await defaultValue(arg, dag) : await toValue(arg, raw, dag);
         if (value !== undefined) fnArgs[name] = value;
       }
-      const executor = new Executor(await load([MODULE_ENTRY]), mod);
+      timing("session and arguments");
+      const { invoke, mod, executor } = await machinery;
+      timing("load");
       let result: unknown;
       try {
         result = await invoke(executor, mod, { parentName: main.name, fnName: fn.name, parentArgs: {}, fnArgs });
@@ -110,11 +123,21 @@ async function main(): Promise<number> {
         code = 1;
         return;
       }
-      await present(result, fn.returnType, parsed, mod.objects, dag);
+      timing("invoke");
+      await present(result, fn.returnType, parsed, objects, dag);
     },
     { LogOutput: process.stderr },
   );
+  timing("session closed");
   return code;
+}
+
+/** SHIPIT_CALL_TIMINGS=1: where a call's time goes, one stderr line per phase (npm run bench:engine reads them). */
+let last = 0;
+function timing(phase: string): void {
+  const now = performance.now();
+  if (process.env["SHIPIT_CALL_TIMINGS"] === "1") process.stderr.write(`shipit-call-timing ${phase} ${((now - last) / 1000).toFixed(3)}s\n`);
+  last = now;
 }
 
 type Dag = (typeof import("@dagger.io/dagger"))["dag"];

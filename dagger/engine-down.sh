@@ -4,13 +4,34 @@
 # docker images, the engine's cache volume and the registry's data.
 #   bash dagger/engine-down.sh            # stop engine + registry
 #   bash dagger/engine-down.sh --dockerd  # also stop the dockerd it started
+#   bash dagger/engine-down.sh --name=NAME [--volume]
+#                                         # only the engine started with --name (and its cache volume)
 set -euo pipefail
+
+NAME="" VOLUME=0 DOCKERD=0
+for arg in "$@"; do
+  case "$arg" in
+    --name=*) NAME=${arg#--name=} ;;
+    --volume) VOLUME=1 ;;
+    --dockerd) DOCKERD=1 ;;
+    *) printf 'engine-down: unknown option %s (options: --dockerd, --name=NAME, --volume)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 STATE="${SHIPIT_ENGINE_STATE:-/var/lib/shipit-engine}"
 DOCKER=/usr/bin/docker
 command -v "$DOCKER" >/dev/null || DOCKER=docker
 log() { printf '[engine-down] %s\n' "$*" >&2; }
 rc=0
+
+if [ -n "$NAME" ]; then
+  "$DOCKER" rm -f "$NAME" >/dev/null 2>&1 && log "removed container $NAME" || log "no container $NAME"
+  if [ "$VOLUME" = 1 ]; then
+    "$DOCKER" volume rm "shipit-$NAME" >/dev/null 2>&1 && log "removed cache volume shipit-$NAME" || log "no cache volume shipit-$NAME"
+  fi
+  rm -rf "/run/shipit-engine/$NAME" "$STATE/env-$NAME.sh"
+  exit 0
+fi
 
 if "$DOCKER" info >/dev/null 2>&1; then
   # every engine container this script family made (any version)
@@ -43,7 +64,7 @@ stop_pid() { # stop_pid WHAT PIDFILE EXPECTED_COMM
 }
 stop_pid registry "$STATE/registry/pid" docker-registry
 
-if [ "${1:-}" = "--dockerd" ]; then
+if [ "$DOCKERD" = 1 ]; then
   stop_pid dockerd "$STATE/dockerd.pid" dockerd
 fi
 exit "$rc"

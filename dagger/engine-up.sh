@@ -3,6 +3,9 @@
 # machine with no container registry reachable (see dagger/README.md).
 #
 #   bash dagger/engine-up.sh          # idempotent; rerun any time
+#   bash dagger/engine-up.sh --name=NAME                 # a second engine, its own cache volume
+#   bash dagger/engine-up.sh --share=ssh --authorized-keys=FILE
+#                                     # a shared engine other machines reach over SSH (see dagger/README.md)
 #   source /var/lib/shipit-engine/env.sh
 #
 # Phases: packages, dockerd, go-build, base-image, python-image, registry,
@@ -13,6 +16,26 @@ set -Eeuo pipefail
 # The whole body is one function, read before it runs: editing this file
 # while it runs cannot derail the run.
 main() {
+ENGINE_NAME="" SHARE="" AUTH_KEYS=""
+for arg in "$@"; do
+  case "$arg" in
+    --name=*) ENGINE_NAME=${arg#--name=} ;;
+    --share=ssh) SHARE=ssh ;;
+    --share=*) printf 'engine-up: --share takes "ssh" (the only transport it sets up), got %s\n' "${arg#--share=}" >&2; return 2 ;;
+    --authorized-keys=*) AUTH_KEYS=${arg#--authorized-keys=} ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; return 0 ;;
+    *) printf 'engine-up: unknown option %s (options: --name=NAME, --share=ssh, --authorized-keys=FILE, --help)\n' "$arg" >&2; return 2 ;;
+  esac
+done
+if [ -n "$ENGINE_NAME" ] && ! [[ "$ENGINE_NAME" =~ ^[a-z0-9][a-z0-9_.-]{0,62}$ ]]; then
+  printf 'engine-up: --name=%s: use lower-case letters, digits, ".", "_" and "-" (a container name)\n' "$ENGINE_NAME" >&2; return 2
+fi
+if [ "$SHARE" = ssh ] && { [ -z "$AUTH_KEYS" ] || [ ! -r "$AUTH_KEYS" ]; }; then
+  printf 'engine-up: --share=ssh needs --authorized-keys=FILE: the public keys (one per line) of the runners allowed to use the engine\n' >&2; return 2
+fi
+if [ -z "$SHARE" ] && [ -n "$AUTH_KEYS" ]; then
+  printf 'engine-up: --authorized-keys only applies with --share=ssh\n' >&2; return 2
+fi
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE="${SHIPIT_ENGINE_STATE:-/var/lib/shipit-engine}"
 WANT_VERSION="${DAGGER_VERSION:-v0.19.10}"
@@ -70,6 +93,40 @@ logged() {
 }
 sha() { sha256sum | cut -c1-16; }
 filesha() { cat "$@" | sha; }
+
+# The SSH side of --share=ssh. One system account, $SHARE_USER, whose only use is the engine:
+# every key in --authorized-keys gets `restrict` (no shell, pty or forwarding) and a forced
+# command that joins the key's session to the engine socket (dial-stdio, built with the engine).
+# Dagger's ssh:// driver asks for `buildctl dial-stdio`; the forced command runs instead,
+# whatever the client asks for.
+SHARE_USER=shipit-engine
+share_engine() {
+  local home="$STATE/share/$SHARE_USER"
+  if ! id -u "$SHARE_USER" >/dev/null 2>&1; then
+    logged share useradd --system --user-group --home-dir "$home" --shell /bin/sh "$SHARE_USER"
+  fi
+  # '*': no password, but not a locked account (sshd refuses locked ones even for keys)
+  logged share usermod -p '*' "$SHARE_USER"
+  mkdir -p "$home/.ssh"
+  local forced="command=\"$BIN/dial-stdio --addr unix://$SOCK_DIR/engine.sock\",restrict"
+  local n=0 line
+  : >"$home/.ssh/authorized_keys.new"
+  while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in ''|'#'*) continue ;; esac
+    [[ "$line" =~ ^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com|sk-ecdsa-sha2-nistp256@openssh.com)\ [A-Za-z0-9+/=]+(\ .*)?$ ]] \
+      || die "--authorized-keys=$AUTH_KEYS: line '${line:0:40}…' is not a public key (ssh-ed25519 AAAA… comment): options are added by engine-up, not taken from the file"
+    printf '%s %s\n' "$forced" "$line" >>"$home/.ssh/authorized_keys.new"
+    n=$((n + 1))
+  done <"$AUTH_KEYS"
+  [ "$n" -gt 0 ] || die "--authorized-keys=$AUTH_KEYS holds no public key"
+  mv "$home/.ssh/authorized_keys.new" "$home/.ssh/authorized_keys"
+  chown -R root:"$SHARE_USER" "$home"; chmod 750 "$home" "$home/.ssh"; chmod 640 "$home/.ssh/authorized_keys"
+  # the socket: the engine's group-less root socket, handed to the account's group only
+  chgrp "$SHARE_USER" "$SOCK_DIR" "$SOCK_DIR/engine.sock"
+  chmod 750 "$SOCK_DIR"; chmod 660 "$SOCK_DIR/engine.sock"
+  chmod o+rx "$STATE" "$BIN" 2>/dev/null || true
+  log "$n key(s) may use $SOCK_DIR/engine.sock as $SHARE_USER over SSH (forced command, restrict)"
+}
 
 [ "$(id -u)" = 0 ] || { HINT="run it as root (it installs packages and starts dockerd)"; die "not root"; }
 
@@ -315,8 +372,16 @@ rm -rf "$CTX"
 
 # ---------------------------------------------------------------- engine
 phase engine "read 'docker logs dagger-engine-$VERSION'"
-NAME="dagger-engine-$VERSION"
-VOLUME="shipit-dagger-engine-$VERSION"
+NAME="${ENGINE_NAME:-dagger-engine-$VERSION}"
+VOLUME="shipit-$NAME"
+ENV_FILE="$STATE/env.sh"
+[ -z "$ENGINE_NAME" ] || ENV_FILE="$STATE/env-$NAME.sh"
+# --share=ssh: the engine's socket directory is bind-mounted onto the host, where SSH hands it to
+# authorized runners (the forced command below); no TCP port is ever opened.
+SOCK_DIR="/run/shipit-engine/$NAME"
+SHARE_MOUNT=()
+[ "$SHARE" = ssh ] && SHARE_MOUNT=(-v "$SOCK_DIR:/run/dagger")
+[ "$SHARE" = ssh ] && mkdir -p "$SOCK_DIR"
 # The host's extra CA certificates (here: the egress proxy's CA that package
 # registries are reached through). Mounted where the engine looks for them:
 # it trusts them itself and installs them into every container it runs, so
@@ -335,13 +400,15 @@ log "$(ls "$CA_DIR" | grep -c '\.crt$' || true) extra CA certificate(s) from /us
 want_id=$("$DOCKER" image inspect -f '{{.Id}}' "$ENGINE_IMAGE")
 have_id=$("$DOCKER" container inspect -f '{{.Image}}' "$NAME" 2>/dev/null || true)
 if [ -n "$have_id" ] && { [ "$have_id" != "$want_id" ] || \
-     [ "$("$DOCKER" container inspect -f '{{index .Config.Labels "shipit.cacerts"}}' "$NAME")" != "$CA_SUM" ]; }; then
-  log "container $NAME runs an older image or CA set; recreating it (cache volume $VOLUME is kept)"
+     [ "$("$DOCKER" container inspect -f '{{index .Config.Labels "shipit.cacerts"}}' "$NAME")" != "$CA_SUM" ] || \
+     [ "$("$DOCKER" container inspect -f '{{index .Config.Labels "shipit.share"}}' "$NAME")" != "${SHARE:-none}" ]; }; then
+  log "container $NAME runs an older image, CA set or sharing mode; recreating it (cache volume $VOLUME is kept)"
   "$DOCKER" rm -f "$NAME" >/dev/null
   have_id=""
 fi
 if [ -z "$have_id" ]; then
   log "creating container $NAME"
+  rm -f "$SOCK_DIR/engine.sock" 2>/dev/null || true # a stale socket would pass the wait below
   # Not --privileged: runc cannot grant CAP_SYS_RESOURCE in this sandbox.
   "$DOCKER" run -d --name "$NAME" \
     --cap-add ALL --cap-drop SYS_RESOURCE \
@@ -349,7 +416,8 @@ if [ -z "$have_id" ]; then
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     -v "$VOLUME:/var/lib/dagger" \
     -v "$CA_DIR:/usr/local/share/ca-certificates" \
-    --label "shipit.cacerts=$CA_SUM" \
+    "${SHARE_MOUNT[@]}" \
+    --label "shipit.cacerts=$CA_SUM" --label "shipit.share=${SHARE:-none}" \
     "$ENGINE_IMAGE" >/dev/null
 elif [ "$("$DOCKER" container inspect -f '{{.State.Running}}' "$NAME")" != true ]; then
   log "starting existing container $NAME"
@@ -365,6 +433,12 @@ for _ in $(seq 1 60); do
 done
 "$DOCKER" exec "$NAME" test -S /run/dagger/engine.sock \
   || { "$DOCKER" logs --tail 30 "$NAME" >&2; die "engine socket /run/dagger/engine.sock did not appear within 60s"; }
+
+# ---------------------------------------------------------------- share
+if [ "$SHARE" = ssh ]; then
+  phase share "the engine socket is $SOCK_DIR/engine.sock; read $LOGS/share.log"
+  share_engine
+fi
 
 # ---------------------------------------------------------------- verify
 phase verify "read $LOGS/verify.log and 'docker logs $NAME'"
@@ -388,7 +462,7 @@ fi
 phase_end
 
 # ---------------------------------------------------------------- env
-cat >"$STATE/env.sh" <<EOF
+cat >"$ENV_FILE" <<EOF
 # written by dagger/engine-up.sh ($(date -u +%FT%TZ)); dagger $VERSION
 export _EXPERIMENTAL_DAGGER_CLI_BIN=$BIN/dagger
 export _EXPERIMENTAL_DAGGER_RUNNER_HOST=docker-container://$NAME
@@ -397,8 +471,13 @@ EOF
 log "timings:"
 for t in "${TIMINGS[@]}"; do log "   $t"; done
 log "   total          $(( $(date +%s) - T_START ))s"
-log "engine $NAME is up (dagger $VERSION). Export (also in $STATE/env.sh):"
-grep '^export' "$STATE/env.sh"
+log "engine $NAME is up (dagger $VERSION). Export (also in $ENV_FILE):"
+grep '^export' "$ENV_FILE"
+if [ "$SHARE" = ssh ]; then
+  log "shared over SSH: a runner whose key is in $AUTH_KEYS sets"
+  log "   _EXPERIMENTAL_DAGGER_RUNNER_HOST=ssh://$SHARE_USER@$(hostname -f 2>/dev/null || hostname)"
+  log "   (and _EXPERIMENTAL_DAGGER_CLI_BIN to a v0.19.10 dagger CLI); see dagger/README.md, 'A shared engine'"
+fi
 }
 
 main "$@"; exit $?

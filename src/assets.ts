@@ -17,6 +17,11 @@ export async function assets(): Promise<Assets> {
   return { pack, auditPins };
 }
 
+/** The Dagger runner's batch runner: a run's steps side by side in one container. */
+export function runStepsScript(): Promise<string> {
+  return read("run_steps.py");
+}
+
 /** The host agent uploaded with every deploy. */
 export function agentScript(): Promise<string> {
   return read("shipit_agent.py");

@@ -17,7 +17,7 @@ import type { Gate } from "./core/gates.js";
 import { scanSource } from "./core/security.js";
 import { renderSarif, renderSecurityJson, SECURITY_JSON, SECURITY_SARIF } from "./core/sarif.js";
 import { directorySourceView, DaggerRunner } from "./runners/dagger.js";
-import { assets, chartJsSource } from "./assets.js";
+import { assets, chartJsSource, runStepsScript } from "./assets.js";
 import { buildDashboard, renderDashboard } from "./core/dashboard.js";
 import { gatherFromHosts, insightEnvironments } from "./core/insight.js";
 import { computeMetrics, renderMetrics, renderMetricsJson, windowOf } from "./core/metrics.js";
@@ -694,7 +694,7 @@ export class Shipit {
 async function setup(source: Directory, config: File | undefined, opts: BuildOptions = {}) {
   const view = directorySourceView(source);
   const resolved = await loadConfig(view, config ? { text: await config.contents(), origin: "--config" } : undefined);
-  const runner = new DaggerRunner(source, resolved);
+  const runner = new DaggerRunner(source, resolved, await runStepsScript());
   const plan = planChecks(resolved, runner.layout, await assets(), await scanSource(view, resolved), opts);
   return { config: resolved, runner, plan };
 }

@@ -27,6 +27,8 @@ import { createProgress } from "./progress.js";
 import { pruneVenvs } from "../runners/venv-prune.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
+/** Where venvs and package caches persist between runs: SHIPIT_HOST_CACHE, else shipit's own .shipit/host. */
+const cacheRoot = () => resolve(process.env["SHIPIT_HOST_CACHE"] || join(ROOT, ".shipit/host"));
 
 export const FLAGS = {
   source: { type: "string", default: ".", value: "PATH", help: "the Python repository" },
@@ -56,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   const runDir = tempDir("shipit-run-");
   const progress = values.json ? undefined : createProgress();
   try {
-    const runner = await HostRunner.create(source, config, { cacheRoot: join(ROOT, ".shipit/host"), runDir, onOutput: progress?.onOutput });
+    const runner = await HostRunner.create(source, config, { cacheRoot: cacheRoot(), runDir, onOutput: progress?.onOutput });
     const plan = planChecks(config, runner.layout, await assets(), await scanSource(view, config), { version: values.version, commit: values.commit });
     const version = values.version ?? config.build.version;
     let report: CiReport;
@@ -78,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     else console.log(report.summary);
     if (values.reports) await exportReports(report, runner.layout.out, config.name, values.reports, !values.json);
     if (report.build && output) await exportArtifact(join(runner.layout.out, "build", report.build.artifact), output, !values.json);
-    await pruneVenvs(join(ROOT, ".shipit/host/venvs"), runner.layout.venv);
+    await pruneVenvs(join(cacheRoot(), "venvs"), runner.layout.venv);
     if (report.ok) return 0;
     // the machine, not the code: the package index could not be reached (exit 3, see --help)
     return report.gates.some((g) => g.status === "failed" && /the package index could not be reached/.test(g.detail)) ? 3 : 1;

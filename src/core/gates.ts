@@ -14,7 +14,7 @@ import {
   type JUnitSummary,
 } from "./reports.js";
 import { RANK, type Level, type SecurityFinding, type SourceScan } from "./security.js";
-import type { StepResult } from "./step.js";
+import type { Step, StepResult } from "./step.js";
 
 export type GateName = "dependencies" | "lint" | "typecheck" | "test" | "security" | "build";
 export type GateStatus = "passed" | "failed" | "skipped";
@@ -41,6 +41,13 @@ const passed = (name: GateName, r: StepResult, figure: string): Gate => ({ name,
 const failed = (name: GateName, r: StepResult, figure: string, detail: string): Gate => ({ name, status: "failed", durationMs: r.durationMs, figure, detail });
 
 /** A step the runner stopped at its timeout (`<gate>.timeoutSec`): named as such, with what was still running. */
+/** What a runner appends to a step's stderr when it stopped the step at its timeout; timedOut reads it back. */
+export function timeoutMessage(step: Step, stdout: string): string {
+  const base = `shipit: step ${step.id} timed out after ${Math.round(step.timeoutMs / 1000)} s (raise ${step.id === "deps" ? "nothing: dependencies have a fixed 30 min" : `${step.id.split("-")[0]}.timeoutSec`} in shipit.json if it needs longer)`;
+  const running = runningTests(stdout);
+  return running ? `${base}; still running: ${running}` : base;
+}
+
 export function timedOut(name: GateName, r: StepResult): Gate | null {
   const line = /^shipit: step \S+ timed out after (\d+) s.*$/m.exec(r.stderr);
   if (!line) return null;

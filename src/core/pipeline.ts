@@ -23,6 +23,11 @@ export interface Runner {
   prepare(deps: Step): Promise<StepResult>;
   /** Run a step on top of the dependency layer, with the source in place. */
   run(step: Step): Promise<StepResult>;
+  /**
+   * Run steps side by side on the dependency layer: one promise per step, in order. A runner may
+   * fold them into one process tree (the Dagger runner: one container), so results may arrive together.
+   */
+  runAll(steps: Step[]): Promise<StepResult>[];
 }
 
 export type CheckName = "lint" | "typecheck" | "test" | "security" | "build";
@@ -68,9 +73,21 @@ export async function runCheck(name: CheckName, plan: CheckPlan, runner: Runner,
 
 /** The security gate's three steps side by side on the dependency layer, then one verdict. */
 async function runSecurity(plan: CheckPlan, runner: Runner, config: ResolvedConfig): Promise<SecurityVerdict> {
+  return securityVerdict(plan, runner.runAll(securitySteps(plan)), config);
+}
+
+function securitySteps(plan: CheckPlan): Step[] {
   const s = plan.security;
-  const [code, secrets, audit] = await Promise.all([runner.run(s.code), s.secrets ? runner.run(s.secrets) : null, s.audit ? runner.run(s.audit) : null]);
-  return evaluateSecurity({ code, secrets, audit }, s, config);
+  return [s.code, s.secrets, s.audit].filter((x): x is Step => x !== null);
+}
+
+/** The security verdict from its steps' results (the order of securitySteps). */
+async function securityVerdict(plan: CheckPlan, results: Promise<StepResult>[], config: ResolvedConfig): Promise<SecurityVerdict> {
+  const s = plan.security;
+  const [code, ...rest] = await Promise.all(results);
+  const secrets = s.secrets ? rest.shift()! : null;
+  const audit = s.audit ? rest.shift()! : null;
+  return evaluateSecurity({ code: code!, secrets, audit }, s, config);
 }
 
 /** A security verdict for a gate whose tools never ran: what the inspection of the tree found, and why the rest is missing. */
@@ -113,8 +130,9 @@ function evaluate(name: Exclude<CheckName, "security">, r: StepResult, plan: Che
 }
 
 /**
- * lint, typecheck, test and security concurrently on one dependency layer, then build. Never stops
- * at the first failure: every gate gets a row in the summary.
+ * lint, typecheck, test, security and build side by side on one dependency layer (the build needs
+ * no check's result, only the source and the wheels). Never stops at the first failure: every gate
+ * gets a row in the summary.
  */
 export async function runCi(plan: CheckPlan, runner: Runner, config: ResolvedConfig, title = `shipit ci (${config.name})`, onGate?: OnGate): Promise<CiReport> {
   const deps = await prepareDeps(plan, runner, config, onGate);
@@ -122,13 +140,15 @@ export async function runCi(plan: CheckPlan, runner: Runner, config: ResolvedCon
     const gates = [deps, ...(["lint", "typecheck", "test", "security", "build"] as const).map((n) => skipped(n, "blocked: dependencies failed"))];
     return { ok: false, gates, test: null, security: null, build: null, summary: renderSummary(title, gates) };
   }
-  const [lint, typecheck, test, security] = await Promise.all([
-    tracked("lint", onGate, () => runner.run(plan.lint).then((r) => evaluate("lint", r, plan, runner, config))),
-    tracked("typecheck", onGate, () => runner.run(plan.typecheck).then((r) => evaluate("typecheck", r, plan, runner, config))),
-    tracked("test", onGate, () => runner.run(plan.test).then((r) => evaluate("test", r, plan, runner, config) as TestVerdict)),
-    tracked("security", onGate, () => runSecurity(plan, runner, config)),
+  const sec = securitySteps(plan);
+  const [lintR, typecheckR, testR, buildR, ...secR] = runner.runAll([plan.lint, plan.typecheck, plan.test, plan.build, ...sec]);
+  const [lint, typecheck, test, security, build] = await Promise.all([
+    tracked("lint", onGate, () => lintR!.then((r) => evaluate("lint", r, plan, runner, config))),
+    tracked("typecheck", onGate, () => typecheckR!.then((r) => evaluate("typecheck", r, plan, runner, config))),
+    tracked("test", onGate, () => testR!.then((r) => evaluate("test", r, plan, runner, config) as TestVerdict)),
+    tracked("security", onGate, () => securityVerdict(plan, secR, config)),
+    tracked("build", onGate, () => buildR!.then((r) => evaluateBuild(r))),
   ]);
-  const build = await tracked("build", onGate, async () => evaluateBuild(await runner.run(plan.build)));
   const gates: Gate[] = [deps, lint, typecheck, test, security, build];
   return {
     ok: gates.every((g) => g.status === "passed"),

@@ -73,26 +73,40 @@ export function planDeps(c: ResolvedConfig, l: Layout): Step {
   } else {
     commands.push([bin(l, "python"), "-m", "pip", "install", "--quiet", ...reqArgs, ...tools]);
   }
-  return step({ id: "deps", commands, cwd: l.deps, env, caches, timeoutMs: 30 * 60_000 });
+  // The release artifact's wheels depend on the requirement files alone, so they are built here,
+  // once per dependency layer, and a source-only change packs without asking the index again.
+  const dirs: string[] = [];
+  if (c.requirements.length) {
+    dirs.push(l.wheels);
+    commands.push([bin(l, "python"), "-m", "pip", "wheel", "--quiet", "--wheel-dir", l.wheels, ...reqArgs]);
+  }
+  return step({ id: "deps", commands, cwd: l.deps, env, caches, dirs, timeoutMs: 30 * 60_000 });
 }
 
 export function planLint(c: ResolvedConfig, l: Layout): Step {
   const report = `${l.out}/lint/ruff.json`;
   const select = c.lint.select.length ? ["--select", c.lint.select.join(",")] : [];
   const commands = [
-    ["mkdir", "-p", `${l.out}/lint`],
     [bin(l, "ruff"), "check", "--no-cache", "--exit-zero", "--output-format=json", `--output-file=${report}`, ...select, ...c.lint.paths],
   ];
   if (c.lint.format) commands.push([bin(l, "ruff"), "format", "--no-cache", "--check", ...c.lint.paths]);
-  return step({ id: "lint", commands, cwd: l.src, reports: [report], okExitCodes: [0, 1] });
+  return step({ id: "lint", commands, cwd: l.src, dirs: [`${l.out}/lint`], reports: [report], okExitCodes: [0, 1] });
 }
 
+/**
+ * mypy keeps its incremental cache between runs, per project and mypy version: after a one-line
+ * change it re-checks the changed module and what depends on it, with the same verdict. The cache
+ * validates every entry against the source's hash, so a stale entry is never trusted.
+ */
 export function planTypecheck(c: ResolvedConfig, l: Layout): Step {
+  const cache = `${l.caches}/mypy-${c.tools.mypy}-${c.name}`;
   return step({
     id: "typecheck",
     commands: [
-      [bin(l, "mypy"), "--no-color-output", "--show-error-codes", "--cache-dir", `${l.out}/.mypy_cache`, ...c.typecheck.flags, ...c.typecheck.paths],
+      [bin(l, "mypy"), "--no-color-output", "--show-error-codes", "--cache-dir", cache, ...c.typecheck.flags, ...c.typecheck.paths],
     ],
+    caches: { [cache]: `shipit-mypy-${c.tools.mypy}-${imageTag(c.python.image)}-${c.name}` },
+    exclusiveCaches: [cache],
     cwd: l.src,
     okExitCodes: [0, 1],
     env: { MYPY_FORCE_COLOR: "0", TERM: "dumb" },
@@ -105,8 +119,8 @@ export function planTest(c: ResolvedConfig, l: Layout): Step {
   const dir = `${l.out}/test`;
   return step({
     id: "test",
+    dirs: [dir],
     commands: [
-      ["mkdir", "-p", dir],
       [
         bin(l, "python"),
         "-m",
@@ -144,15 +158,10 @@ export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts
     throw new ConfigError("arguments", [{ key: "--version", value: version, problem: "is not a version that is safe in a file name", fix: "pass a version such as 1.2.3 or 1.2.3-pr.4.gabc1234 (letters, digits, '.', '+', '!', '_', '-')" }]);
   }
   const dir = `${l.out}/build`;
-  const pipCache = `${l.caches}/pip`;
-  const wheel = c.requirements.length
-    ? [[bin(l, "python"), "-m", "pip", "wheel", "--quiet", "--wheel-dir", `${l.out}/wheels`, ...c.requirements.flatMap((r) => ["-r", r])]]
-    : [];
   return step({
     id: "build",
+    dirs: [dir],
     commands: [
-      ["mkdir", "-p", dir, `${l.out}/wheels`],
-      ...wheel,
       [
         bin(l, "python"),
         `${l.assets}/${PACK_SCRIPT}`,
@@ -161,7 +170,7 @@ export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts
         "--out",
         `${dir}/${artifactName(c, version)}`,
         "--wheels",
-        `${l.out}/wheels`,
+        l.wheels,
         "--name",
         c.name,
         "--version",
@@ -173,8 +182,6 @@ export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts
       ],
     ],
     cwd: l.src,
-    env: { PIP_CACHE_DIR: pipCache, PIP_DISABLE_PIP_VERSION_CHECK: "1" },
-    caches: { [pipCache]: `shipit-pip-${imageTag(c.python.image)}` },
     files: { [`${l.assets}/${PACK_SCRIPT}`]: packScript },
     reports: [`${dir}/manifest.json`],
   });
@@ -199,8 +206,8 @@ export function planSecurity(c: ResolvedConfig, l: Layout, source: SourceScan, a
   const reports = { bandit: `${dir}/${SECURITY_REPORTS.bandit}`, pins: `${dir}/${SECURITY_REPORTS.pins}`, audit: `${dir}/${SECURITY_REPORTS.audit}` };
   const code = step({
     id: "security-code",
+    dirs: [dir],
     commands: [
-      ["mkdir", "-p", dir],
       [bin(l, "bandit"), "--recursive", "--format", "json", "--output", reports.bandit, "--quiet", "--exit-zero", ...c.security.paths],
     ],
     cwd: l.src,
@@ -218,8 +225,8 @@ export function planSecurity(c: ResolvedConfig, l: Layout, source: SourceScan, a
   const audit = c.requirements.length
     ? step({
         id: "security-audit",
+        dirs: [dir],
         commands: [
-          ["mkdir", "-p", dir],
           [
             bin(l, "python"),
             `${l.assets}/${AUDIT_SCRIPT}`,

@@ -8,8 +8,12 @@ export interface Step {
   secretEnv: Record<string, string>;
   /** Files written into the runtime before the commands run (path → contents), e.g. shipit's own helper scripts. */
   files: Record<string, string>;
+  /** Folders created (empty) before the commands run, e.g. where reports go: no process is spent on them. */
+  dirs: string[];
   /** Cache directories: path → cache name (names carry tool and version). */
   caches: Record<string, string>;
+  /** Cache paths one run uses at a time; a run alongside gets a fresh one (the engine's PRIVATE sharing). */
+  exclusiveCaches: string[];
   /** Working directory. */
   cwd: string;
   /** Report files the step writes; read back as text after the step, present or not. */
@@ -28,6 +32,8 @@ export interface Layout {
   deps: string;
   /** shipit's own helper scripts. */
   assets: string;
+  /** A wheel for every dependency, built with the virtualenv from the requirement files alone. */
+  wheels: string;
   caches: string;
 }
 
@@ -37,6 +43,7 @@ export const CONTAINER_LAYOUT: Layout = {
   out: "/out",
   deps: "/deps",
   assets: "/opt/shipit",
+  wheels: "/opt/wheels",
   caches: "/root/.cache",
 };
 
@@ -57,7 +64,9 @@ export function step(init: Partial<Step> & Pick<Step, "id" | "commands" | "cwd">
     env: {},
     secretEnv: {},
     files: {},
+    dirs: [],
     caches: {},
+    exclusiveCaches: [],
     reports: [],
     okExitCodes: [0],
     timeoutMs: 20 * 60_000,

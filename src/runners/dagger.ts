@@ -1,36 +1,56 @@
-import { dag, ExecError, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
+import { CacheSharingMode, dag, ExecError, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
 import type { ResolvedConfig, SourceView } from "../core/config.js";
+import { timeoutMessage } from "../core/gates.js";
 import type { Runner } from "../core/pipeline.js";
 import { CONTAINER_LAYOUT, type Step, type StepResult } from "../core/step.js";
 
-/** A SourceView over a Dagger Directory: config validation runs before any container starts. */
+/**
+ * A SourceView over a Dagger Directory: config validation runs before any container starts. One
+ * listing of the tree answers every kind() and files() (a round trip to the engine each would add
+ * up to a noticeable part of a warm run); only file contents are fetched one by one.
+ */
 export function directorySourceView(dir: Directory): SourceView {
-  return {
-    async kind(p) {
-      if (p === "." || p === "") return "dir";
-      if (await dir.exists(p, { expectedType: ExistsType.DirectoryType })) return "dir";
-      return (await dir.exists(p)) ? "file" : null;
-    },
-    async read(p) {
-      if (!(await dir.exists(p, { expectedType: ExistsType.RegularType }))) return null;
-      return dir.file(p).contents();
-    },
-    async entries() {
-      return (await dir.entries()).map((e) => e.replace(/\/$/, "")).sort();
-    },
-    async files() {
+  let listing: Promise<{ files: Set<string>; dirs: Set<string> }> | undefined;
+  const list = () =>
+    (listing ??= dir.glob("**/*").then((raw) => {
       // The engine marks folders with a trailing '/'; a path that prefixes another is a folder too.
-      const all = (await dir.glob("**/*")).map((p) => p.replace(/^\.\//, ""));
+      const all = raw.map((p) => p.replace(/^\.\//, ""));
       const dirs = new Set(all.filter((p) => p.endsWith("/")).map((p) => p.slice(0, -1)));
       for (const p of all) for (let i = p.indexOf("/"); i > 0; i = p.indexOf("/", i + 1)) dirs.add(p.slice(0, i));
-      return all.filter((p) => !p.endsWith("/") && !dirs.has(p)).sort();
+      return { files: new Set(all.filter((p) => !p.endsWith("/") && !dirs.has(p))), dirs };
+    }));
+  const norm = (p: string) => p.replace(/^\.\//, "").replace(/\/+$/, "");
+  return {
+    async kind(p) {
+      const n = norm(p);
+      if (n === "." || n === "") return "dir";
+      const { files, dirs } = await list();
+      return dirs.has(n) ? "dir" : files.has(n) ? "file" : null;
+    },
+    async read(p) {
+      if (!(await list()).files.has(norm(p))) return null;
+      return dir.file(norm(p)).contents();
+    },
+    async entries() {
+      const { files, dirs } = await list();
+      return [...files, ...dirs].filter((p) => !p.includes("/")).sort();
+    },
+    async files() {
+      return [...(await list()).files].sort();
     },
   };
 }
 
+/** Debian's (and Alpine's) CA store, which the engine's custom CA certificates are added to. */
+const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+/** src/python/run_steps.py: runs a batch of steps side by side inside one container. */
+export const RUN_STEPS_SCRIPT = "run_steps.py";
+
 /**
  * Folds steps into containers. The dependency layer gets only the requirement files, so a
- * source-only change reuses it from the engine's cache.
+ * source-only change reuses it from the engine's cache. The steps of a run share one container on
+ * top of it (run_steps.py runs them side by side): a container start costs seconds on a small
+ * machine, more than ruff's whole run, and the tools write to separate folders.
  */
 export class DaggerRunner implements Runner {
   readonly layout = CONTAINER_LAYOUT;
@@ -41,40 +61,22 @@ export class DaggerRunner implements Runner {
   constructor(
     private readonly source: Directory,
     private readonly config: ResolvedConfig,
+    private readonly runSteps: string,
     private readonly secrets: Record<string, Secret> = {},
   ) {}
 
   async prepare(step: Step): Promise<StepResult> {
     let c = dag.container().from(this.config.python.image);
+    // requests (pip-audit) reads certifi's bundle, not the image's store where the engine puts the
+    // CA certificates it is configured with (Dagger's custom-CA support); point it at the store.
+    if (await c.exists(SYSTEM_CA_BUNDLE)) c = c.withEnvVariable("REQUESTS_CA_BUNDLE", SYSTEM_CA_BUNDLE);
     for (const r of this.config.requirements) c = c.withFile(`${this.layout.deps}/${r}`, this.source.file(r));
-    const result = await this.exec(this.apply(c, step), step);
-    this.deps = this.containers.get(step.id);
-    return result;
-  }
-
-  async run(step: Step): Promise<StepResult> {
-    if (!this.deps) throw new Error("DaggerRunner.run called before prepare: the dependency layer must come first");
-    return this.exec(this.apply(this.deps.withDirectory(this.layout.src, this.source), step), step);
-  }
-
-  private apply(base: Container, step: Step): Container {
-    let c = base;
-    for (const [path, name] of Object.entries(step.caches)) c = c.withMountedCache(path, dag.cacheVolume(name));
+    c = this.caches(c, [step]);
+    for (const d of step.dirs) c = c.withDirectory(d, dag.directory());
     for (const [k, v] of Object.entries(step.env)) c = c.withEnvVariable(k, v);
-    for (const [k, name] of Object.entries(step.secretEnv)) {
-      const secret = this.secrets[name];
-      if (!secret) throw new Error(`step ${step.id} needs secret "${name}", which was not provided`);
-      c = c.withSecretVariable(k, secret);
-    }
-    for (const [path, contents] of Object.entries(step.files)) c = c.withNewFile(path, contents, { permissions: 0o755 });
-    return c.withWorkdir(step.cwd);
-  }
-
-  private async exec(base: Container, step: Step): Promise<StepResult> {
-    let c = base;
+    c = c.withWorkdir(step.cwd);
     step.commands.forEach((cmd, i) => {
-      const last = i === step.commands.length - 1;
-      c = c.withExec(cmd, { expect: last ? ReturnType.Any : ReturnType.Success });
+      c = c.withExec(cmd, { expect: i === step.commands.length - 1 ? ReturnType.Any : ReturnType.Success });
     });
     const started = performance.now();
     try {
@@ -84,9 +86,87 @@ export class DaggerRunner implements Runner {
       return { id: step.id, exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr, durationMs: performance.now() - started, reports: {}, argv: e.cmd };
     }
     const [exitCode, stdout, stderr] = await Promise.all([c.exitCode(), c.stdout(), c.stderr()]);
-    const reports: Record<string, string | null> = {};
-    for (const p of step.reports) reports[p] = (await c.exists(p)) ? await c.file(p).contents() : null;
+    this.deps = c.withWorkdir("/");
     this.containers.set(step.id, c);
-    return { id: step.id, exitCode, stdout, stderr, durationMs: performance.now() - started, reports, argv: step.commands.at(-1)! };
+    return { id: step.id, exitCode, stdout, stderr, durationMs: performance.now() - started, reports: {}, argv: step.commands.at(-1)! };
+  }
+
+  run(step: Step): Promise<StepResult> {
+    return this.runAll([step])[0]!;
+  }
+
+  /** Every step in one container, side by side; all results arrive together, when the last step ends. */
+  runAll(steps: Step[]): Promise<StepResult>[] {
+    const batch = this.batch(steps);
+    return steps.map((s) => batch.then((results) => results.get(s.id)!));
+  }
+
+  private async batch(steps: Step[]): Promise<Map<string, StepResult>> {
+    if (!this.deps) throw new Error("DaggerRunner.run called before prepare: the dependency layer must come first");
+    const l = this.layout;
+    const out = (s: Step) => `${l.out}/.shipit-steps/${s.id}`;
+    const spec = {
+      steps: steps.map((s) => ({ id: s.id, commands: s.commands, cwd: s.cwd, env: s.env, dirs: s.dirs, okExitCodes: s.okExitCodes, timeoutSec: s.timeoutMs / 1000, out: out(s) })),
+    };
+    // Mounted, not copied: the source and shipit's scripts need no snapshot of their own, and the
+    // script creates the steps' folders itself, so the one exec is the only operation before the run.
+    let assets = dag.directory().withNewFile(RUN_STEPS_SCRIPT, this.runSteps).withNewFile("steps.json", JSON.stringify(spec, null, 1));
+    let c = this.caches(this.deps.withMountedDirectory(l.src, this.source), steps);
+    for (const s of steps) {
+      for (const [path, contents] of Object.entries(s.files)) {
+        if (path.startsWith(`${l.assets}/`)) assets = assets.withNewFile(path.slice(l.assets.length + 1), contents, { permissions: 0o755 });
+        else c = c.withNewFile(path, contents, { permissions: 0o755 });
+      }
+    }
+    c = c.withMountedDirectory(l.assets, assets);
+    for (const s of steps) {
+      for (const [k, name] of Object.entries(s.secretEnv)) {
+        const secret = this.secrets[name];
+        if (!secret) throw new Error(`step ${s.id} needs secret "${name}", which was not provided`);
+        c = c.withSecretVariable(k, secret);
+      }
+    }
+    const started = performance.now();
+    c = await c.withExec([`${l.venv}/bin/python`, `${l.assets}/${RUN_STEPS_SCRIPT}`, `${l.assets}/steps.json`]).sync();
+    const results = new Map<string, StepResult>();
+    await Promise.all(
+      steps.map(async (s) => {
+        const dir = out(s);
+        const [result, stdout, stderr] = await Promise.all([
+          c.file(`${dir}/result.json`).contents().then((t) => JSON.parse(t) as { exitCode: number; durationMs: number; argv: string[]; timedOut: boolean }),
+          c.file(`${dir}/stdout`).contents(),
+          c.file(`${dir}/stderr`).contents(),
+        ]);
+        const reports: Record<string, string | null> = {};
+        for (const p of s.reports) reports[p] = (await c.exists(p)) ? await c.file(p).contents() : null;
+        this.containers.set(s.id, c);
+        results.set(s.id, {
+          id: s.id,
+          exitCode: result.exitCode,
+          stdout,
+          stderr: result.timedOut ? `${stderr}\n${timeoutMessage(s, stdout)}` : stderr,
+          durationMs: result.durationMs || performance.now() - started,
+          reports,
+          argv: result.argv,
+        });
+      }),
+    );
+    return results;
+  }
+
+  /** The cache volumes of the given steps. Two steps may share a cache path only under one name. */
+  private caches(base: Container, steps: Step[]): Container {
+    let c = base;
+    const mounted = new Map<string, string>();
+    for (const s of steps) {
+      for (const [path, name] of Object.entries(s.caches)) {
+        const had = mounted.get(path);
+        if (had === name) continue;
+        if (had) throw new Error(`steps share cache path ${path} under two names (${had}, ${name})`);
+        mounted.set(path, name);
+        c = c.withMountedCache(path, dag.cacheVolume(name), s.exclusiveCaches.includes(path) ? { sharing: CacheSharingMode.Private } : {});
+      }
+    }
+    return c;
   }
 }

@@ -1,5 +1,5 @@
 import { IGNORED } from "../core/ignore.js";
-import { runningTests } from "../core/gates.js";
+import { timeoutMessage } from "../core/gates.js";
 import { createHash } from "node:crypto";
 import { cp, mkdir, readFile, rm, stat, writeFile, readdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
@@ -87,6 +87,8 @@ export class HostRunner implements Runner {
       deps: join(opts.runDir, "deps"),
       assets: join(opts.runDir, "assets"),
       venv: join(opts.cacheRoot, "venvs", key),
+      // inside the venv's folder: built, reused, locked and pruned with it
+      wheels: join(opts.cacheRoot, "venvs", key, "shipit-wheels"),
       caches: join(opts.cacheRoot, "caches"),
     };
     return new HostRunner(resolve(source), layout, opts, config.requirements);
@@ -98,8 +100,12 @@ export class HostRunner implements Runner {
   }
 
   private async prepareLocked(deps: Step): Promise<StepResult> {
+    // The marker holds what built the layer: a venv made by other commands (an older shipit, say,
+    // before the wheels belonged to the layer) is rebuilt, as the engine's cache key would miss.
     const marker = join(this.layout.venv, ".shipit-ready");
-    if (await exists(marker)) return { id: deps.id, exitCode: 0, stdout: "venv reused", stderr: "", durationMs: 0, reports: {}, argv: [] };
+    const here = (v: string) => v.split(this.layout.deps).join("<deps>"); // this run's folder is not part of the recipe
+    const recipe = JSON.stringify({ commands: deps.commands.map((c) => c.map(here)), env: deps.env, dirs: deps.dirs });
+    if ((await readFile(marker, "utf8").catch(() => "")) === recipe) return { id: deps.id, exitCode: 0, stdout: "venv reused", stderr: "", durationMs: 0, reports: {}, argv: [] };
     await rm(this.layout.venv, { recursive: true, force: true });
     await mkdir(this.layout.deps, { recursive: true });
     for (const r of this.requirementFiles) {
@@ -107,9 +113,14 @@ export class HostRunner implements Runner {
       await cp(join(this.source, r), join(this.layout.deps, r));
     }
     const result = await this.exec(deps);
-    if (result.exitCode === 0) await writeFile(marker, new Date().toISOString());
+    if (result.exitCode === 0) await writeFile(marker, recipe);
     else await rm(this.layout.venv, { recursive: true, force: true });
     return result;
+  }
+
+  /** Host processes side by side: each step's result arrives when it ends. */
+  runAll(steps: Step[]): Promise<StepResult>[] {
+    return steps.map((s) => this.run(s));
   }
 
   async run(step: Step): Promise<StepResult> {
@@ -126,7 +137,7 @@ export class HostRunner implements Runner {
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, contents, { mode: 0o755 });
     }
-    for (const path of Object.keys(step.caches)) await mkdir(path, { recursive: true });
+    for (const path of [...step.dirs, ...Object.keys(step.caches)]) await mkdir(path, { recursive: true });
     const env: Record<string, string> = { ...step.env };
     for (const [name, secret] of Object.entries(step.secretEnv)) {
       const value = this.opts.secrets?.[secret];
@@ -164,13 +175,6 @@ export class HostRunner implements Runner {
     for (const p of step.reports) reports[p] = await readFile(p, "utf8").catch(() => null);
     return { id: step.id, exitCode, stdout, stderr, durationMs: performance.now() - started, reports, argv };
   }
-}
-
-/** The timeout's message; for pytest, the test file that was still running. */
-function timeoutMessage(step: Step, stdout: string): string {
-  const base = `shipit: step ${step.id} timed out after ${Math.round(step.timeoutMs / 1000)} s (raise ${step.id === "deps" ? "nothing: dependencies have a fixed 30 min" : `${step.id}.timeoutSec`} in shipit.json if it needs longer)`;
-  const running = runningTests(stdout);
-  return running ? `${base}; still running: ${running}` : base;
 }
 
 function keep(root: string, path: string): boolean {

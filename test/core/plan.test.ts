@@ -20,26 +20,34 @@ test("the dependency layer sees only requirement files and uses uv with versione
     ["python3", "-m", "venv", "/opt/venv"],
     ["/opt/venv/bin/python", "-m", "pip", "install", "--quiet", "uv==0.13.9"],
     ["/opt/venv/bin/uv", "pip", "install", "--python", "/opt/venv/bin/python", "-r", "/deps/requirements.txt", ...TOOLS],
+    // the artifact's wheels belong to the layer too: a source-only change never rebuilds them
+    ["/opt/venv/bin/python", "-m", "pip", "wheel", "--quiet", "--wheel-dir", "/opt/wheels", "-r", "/deps/requirements.txt"],
   ]);
+  expect(p.deps.dirs).toEqual(["/opt/wheels"]);
   expect(p.deps.caches).toEqual({ "/root/.cache/pip": "shipit-pip-python3.11-slim", "/root/.cache/uv": "shipit-uv-0.13.9-python3.11-slim" });
 });
 
 test("pip installer: one pip install, no uv cache", async () => {
   const p = await plan({ python: { installer: "pip" } });
-  expect(p.deps.commands.at(-1)).toEqual(["/opt/venv/bin/python", "-m", "pip", "install", "--quiet", "-r", "/deps/requirements.txt", ...TOOLS]);
+  expect(p.deps.commands.at(-2)).toEqual(["/opt/venv/bin/python", "-m", "pip", "install", "--quiet", "-r", "/deps/requirements.txt", ...TOOLS]);
   expect(Object.values(p.deps.caches)).toEqual(["shipit-pip-python3.11-slim"]);
 });
 
 test("lint, typecheck and test argv honour the config", async () => {
   const plan_ = await plan({ lint: { select: ["E", "F401"], format: true }, typecheck: { flags: ["--strict"] }, test: { paths: ["tests"], args: ["-x"] } });
-  expect(plan_.lint.commands.slice(1)).toEqual([
+  expect(plan_.lint.dirs).toEqual(["/out/lint"]);
+  expect(plan_.lint.commands).toEqual([
     ["/opt/venv/bin/ruff", "check", "--no-cache", "--exit-zero", "--output-format=json", "--output-file=/out/lint/ruff.json", "--select", "E,F401", "."],
     ["/opt/venv/bin/ruff", "format", "--no-cache", "--check", "."],
   ]);
   expect(plan_.typecheck.commands).toEqual([
-    ["/opt/venv/bin/mypy", "--no-color-output", "--show-error-codes", "--cache-dir", "/out/.mypy_cache", "--strict", "lib", "common", "bot", "web"],
+    ["/opt/venv/bin/mypy", "--no-color-output", "--show-error-codes", "--cache-dir", "/root/.cache/mypy-2.4.1-app", "--strict", "lib", "common", "bot", "web"],
   ]);
-  expect(plan_.test.commands[1]).toEqual([
+  // mypy's incremental cache, per project and mypy version, one run at a time
+  expect(plan_.typecheck.caches).toEqual({ "/root/.cache/mypy-2.4.1-app": "shipit-mypy-2.4.1-python3.11-slim-app" });
+  expect(plan_.typecheck.exclusiveCaches).toEqual(["/root/.cache/mypy-2.4.1-app"]);
+  expect(plan_.test.dirs).toEqual(["/out/test"]);
+  expect(plan_.test.commands[0]).toEqual([
     "/opt/venv/bin/python", "-m", "pytest", "-p", "no:cacheprovider",
     "--junitxml=/out/test/junit.xml", "--cov", "--cov-report=xml:/out/test/coverage.xml", "--cov-report=json:/out/test/coverage.json",
     "--cov-report=term", "--cov-fail-under=0", "-x", "tests",
@@ -47,13 +55,14 @@ test("lint, typecheck and test argv honour the config", async () => {
   expect(plan_.test.okExitCodes).toEqual([0, 1, 5]);
 });
 
-test("build wheels every requirement and packs the configured include list", async () => {
+test("build packs the configured include list with the dependency layer's wheels", async () => {
   const plan_ = await plan({ name: "rosey" }, { version: "1.2.3", commit: "abc123" });
-  expect(plan_.build.commands.slice(1)).toEqual([
-    ["/opt/venv/bin/python", "-m", "pip", "wheel", "--quiet", "--wheel-dir", "/out/wheels", "-r", "requirements.txt"],
+  expect(plan_.build.dirs).toEqual(["/out/build"]);
+  expect(plan_.build.caches).toEqual({});
+  expect(plan_.build.commands).toEqual([
     [
       "/opt/venv/bin/python", "/opt/shipit/pack_artifact.py", "--src", "/src", "--out", "/out/build/rosey-1.2.3.tar.gz",
-      "--wheels", "/out/wheels", "--name", "rosey", "--version", "1.2.3", "--commit", "abc123",
+      "--wheels", "/opt/wheels", "--name", "rosey", "--version", "1.2.3", "--commit", "abc123",
       "--include", "lib", "--include", "common", "--include", "bot", "--include", "web", "--requirements", "requirements.txt",
     ],
   ]);
@@ -78,14 +87,15 @@ test.each([
 test("security: bandit on the typecheck paths, detect-secrets on the files a commit holds, pip-audit on the installed closure", async () => {
   const files = { ...ROSEY, ".gitignore": "*.db\n*.log\n*.pem\n*.key\n.env\ndata/\n", "data/rosey.db": "x", ".secrets.baseline": "{}" };
   const p = (await plan({ security: { ignoreVulns: ["PYSEC-2099-1"] } }, {}, files)).security;
+  expect(p.code.dirs).toEqual(["/out/security"]);
   expect(p.code.commands).toEqual([
-    ["mkdir", "-p", "/out/security"],
     ["/opt/venv/bin/bandit", "--recursive", "--format", "json", "--output", "/out/security/bandit.json", "--quiet", "--exit-zero", "lib", "common", "bot", "web"],
   ]);
   expect(p.secrets!.commands).toEqual([
     ["/opt/venv/bin/detect-secrets", "scan", ".gitignore", "bot/rosey/__init__.py", "common/__init__.py", "lib/__init__.py", "pytest.ini", "requirements.txt", "test", "tests/test_x.py", "web/__init__.py"],
   ]);
-  expect(p.audit!.commands.slice(1)).toEqual([
+  expect(p.audit!.dirs).toEqual(["/out/security"]);
+  expect(p.audit!.commands).toEqual([
     ["/opt/venv/bin/python", "/opt/shipit/audit_pins.py", "--out", "/out/security/audit-requirements.txt", "--json", "/out/security/audit-pins.json", "-r", "requirements.txt"],
     [
       "/opt/venv/bin/pip-audit", "--requirement", "/out/security/audit-requirements.txt", "--no-deps", "--disable-pip", "--format", "json",
@@ -102,7 +112,7 @@ test("security: bandit on the typecheck paths, detect-secrets on the files a com
 test("security: the OSV source with its URL; no requirement files, no audit step", async () => {
   const osv = (await plan({ security: { auditService: "osv", osvUrl: "http://127.0.0.1:8999/v1/query", paths: ["lib"] } })).security;
   expect(osv.audit!.commands.at(-1)).toEqual(expect.arrayContaining(["--vulnerability-service", "osv", "--osv-url", "http://127.0.0.1:8999/v1/query"]));
-  expect(osv.code.commands[1]!.slice(-1)).toEqual(["lib"]);
+  expect(osv.code.commands[0]!.slice(-1)).toEqual(["lib"]);
   const none = (await plan({ requirements: [] })).security;
   expect(none.audit).toBeNull();
 });

@@ -47,6 +47,6 @@ test("engine-up.sh mounts the CA certificates and waits for the socket where dis
   expect(up).toContain(`:${c["EngineCustomCACertsDir"]}"`);
   expect(up).toContain(`test -S ${c["DefaultEngineSockAddr"]!.slice("unix://".length)}`);
   expect(up).toContain(`:${c["EngineDefaultStateDir"]}"`);
-  expect(up).toContain('NAME="dagger-engine-$VERSION"');
+  expect(up).toContain('NAME="${ENGINE_NAME:-dagger-engine-$VERSION}"');
   expect(c["EngineContainerName"]).toBe("dagger-engine-v0.19.10");
 });
