@@ -258,7 +258,7 @@ export class Shipit {
   }
 
   /**
-   * Run lint, typecheck, test and security concurrently, then build; print one table of every gate
+   * Run lint, typecheck, test, security and the build side by side; print one table of every gate
    * and fail naming each red gate. Never stops at the first failure.
    *
    * Example: dagger call ci --commit=$GITHUB_SHA

@@ -88,7 +88,9 @@ const change = (src: string) => appendFile(join(src, pickFile), `\n# bench chang
 const src = await mkdtemp(join(tmpdir(), "shipit-bench-src-"));
 await cp(sourceArg, src, { recursive: true, filter: (p) => !/\/(\.git|\.venv|venv|node_modules|__pycache__|\.mypy_cache|\.pytest_cache|\.ruff_cache)(\/|$)/.test(p) });
 const pyFiles = (await execa("find", [src, "-name", "*.py", "-not", "-path", "*/tests/*", "-not", "-name", "__init__.py"])).stdout.split("\n").filter(Boolean).sort();
-const pickFile = pyFiles[0]!.slice(src.length + 1);
+// a module inside a package (lib/…, bot/…), which mypy and the tests import: a realistic edit
+const rel = pyFiles.map((f) => f.slice(src.length + 1));
+const pickFile = ["lib/", "common/", "bot/", "src/"].map((d) => rel.find((f) => f.startsWith(d))).find(Boolean) ?? rel.find((f) => f.includes("/")) ?? rel[0]!;
 process.stderr.write(`bench:engine on ${sourceArg} (${pyFiles.length} source files; the change appends a comment to ${pickFile}), ${RUNS} runs each\n`);
 
 const results: Record<string, Run[]> = {};

@@ -34,7 +34,7 @@ test("the SDK's own introspector loads shipit as a Dagger module with the check 
   expect(methods["securityReport"]!.description).toContain("Example: dagger call security-report reports export --path=./reports");
   expect(methods["build"]!.arguments["version"]).toMatchObject({ type: { kind: "STRING_KIND" }, isOptional: true, description: "The artifact version (default: build.version from the config)." });
   expect(methods["ci"]!.description.split("\n")[0]).toBe(
-    "Run lint, typecheck, test and security concurrently, then build; print one table of every gate",
+    "Run lint, typecheck, test, security and the build side by side; print one table of every gate",
   );
 });
 
