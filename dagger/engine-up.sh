@@ -23,7 +23,7 @@ for arg in "$@"; do
     --share=ssh) SHARE=ssh ;;
     --share=*) printf 'engine-up: --share takes "ssh" (the only transport it sets up), got %s\n' "${arg#--share=}" >&2; return 2 ;;
     --authorized-keys=*) AUTH_KEYS=${arg#--authorized-keys=} ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; return 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; return 0 ;;
     *) printf 'engine-up: unknown option %s (options: --name=NAME, --share=ssh, --authorized-keys=FILE, --help)\n' "$arg" >&2; return 2 ;;
   esac
 done
