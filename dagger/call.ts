@@ -119,6 +119,7 @@ async function main(): Promise<number> {
       try {
         result = await invoke(executor, mod, { parentName: main.name, fnName: fn.name, parentArgs: {}, fnArgs });
       } catch (e) {
+        timing("invoke");
         console.error((e as Error).message);
         code = 1;
         return;

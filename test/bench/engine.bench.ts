@@ -40,7 +40,10 @@ interface Run {
 
 function parse(stdout: string, stderr: string, seconds: number): Run {
   const gates: Record<string, number> = {};
-  for (const m of stdout.matchAll(/^(dependencies|lint|typecheck|test|security|build) +(ok|FAILED|skipped) +([\d.]+)s/gm)) gates[m[1]!] = Number(m[3]);
+  // the table is on stdout when ci passes, in the error on stderr when a gate is red; durations read "4.4s" or "1m48s"
+  for (const m of `${stdout}\n${stderr}`.matchAll(/^(dependencies|lint|typecheck|test|security|build) +(ok|FAILED|skipped) +(?:(\d+)m)?([\d.]+)s/gm)) {
+    gates[m[1]!] ??= Number(m[3] ?? 0) * 60 + Number(m[4]);
+  }
   const phases: Record<string, number> = {};
   for (const m of stderr.matchAll(/^shipit-call-timing (.+) ([\d.]+)s$/gm)) phases[m[1]!.replace(" (cached)", "")] = Number(m[2]);
   return { seconds, gates, phases };
