@@ -16,7 +16,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { execaSync } from "execa";
-import { ROOT, MODULE_ENTRY, cachedScan, sdk, type ScannedArg, type TypeDef } from "./introspect.js";
+import { MODULE_ENTRY, cachedScan, sdk, type ScannedArg, type TypeDef } from "./introspect.js";
 
 const ENGINE_ENV = "/var/lib/shipit-engine/env.sh";
 

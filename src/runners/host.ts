@@ -201,10 +201,3 @@ async function withDirLock<T>(lock: string, fn: () => Promise<T>, staleMs = 15 *
     await rm(lock, { recursive: true, force: true });
   }
 }
-
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
-}
