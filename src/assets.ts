@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { AUDIT_SCRIPT, PACK_SCRIPT, type Assets } from "./core/plan.js";
+import { AUDIT_SCRIPT, PACK_SCRIPT, type Assets } from "./core/checks/plan.js";
 
 const read = (name: string) => readFile(new URL(`./python/${name}`, import.meta.url), "utf8");
 

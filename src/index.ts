@@ -5,26 +5,26 @@
  * and lets the Dagger runner fold them into containers.
  */
 import { argument, check, dag, func, object, type Directory, type File, type float, type Secret, type Service } from "@dagger.io/dagger";
-import { deploy, preflight, query, rollback } from "./core/deploy.js";
-import type { QueryKind } from "./core/deploy-plan.js";
-import { newRunId } from "./core/run-id.js";
+import { deploy, preflight, query, rollback } from "./core/deploy/deploy.js";
+import type { QueryKind } from "./core/deploy/plan.js";
+import { newRunId } from "./core/deploy/run-id.js";
 import { DaggerDeployRunner } from "./runners/deploy-dagger.js";
-import { loadConfig } from "./core/load.js";
-import { planChecks, type BuildOptions } from "./core/plan.js";
-import { runCheck, runCi } from "./core/pipeline.js";
-import { gateError, renderSummary } from "./core/summary.js";
-import type { Gate } from "./core/gates.js";
-import { scanSource } from "./core/security.js";
-import { renderSarif, renderSecurityJson, SECURITY_JSON, SECURITY_SARIF } from "./core/sarif.js";
+import { loadConfig } from "./core/config/load.js";
+import { planChecks, type BuildOptions } from "./core/checks/plan.js";
+import { runCheck, runCi } from "./core/checks/pipeline.js";
+import { gateError, renderSummary } from "./core/checks/summary.js";
+import type { Gate } from "./core/checks/gates.js";
+import { scanSource } from "./core/checks/security/source-scan.js";
+import { renderSarif, renderSecurityJson, SECURITY_JSON, SECURITY_SARIF } from "./core/checks/security/sarif.js";
 import { directorySourceView, DaggerRunner } from "./runners/dagger.js";
 import { assets, chartJsSource, runStepsScript } from "./assets.js";
-import { buildDashboard, renderDashboard } from "./core/dashboard.js";
-import { gatherFromHosts, insightEnvironments } from "./core/insight.js";
-import { computeMetrics, renderMetrics, renderMetricsJson, windowOf } from "./core/metrics.js";
+import { buildDashboard, renderDashboard } from "./core/insight/dashboard.js";
+import { gatherFromHosts, insightEnvironments } from "./core/insight/gather.js";
+import { computeMetrics, renderMetrics, renderMetricsJson, windowOf } from "./core/insight/metrics.js";
 import { daggerCommitTimes, dashboardService } from "./runners/insight-dagger.js";
 import { readFile } from "node:fs/promises";
-import { CI_JSON, renderCiJson } from "./core/ci-report.js";
-import { resolveEnvironment } from "./core/environments.js";
+import { CI_JSON, renderCiJson } from "./core/checks/ci-report.js";
+import { resolveEnvironment } from "./core/config/environments.js";
 import { daggerGit } from "./runners/git-dagger.js";
 import { GitHub } from "./github/github.js";
 import { finishDeployment, postPrComment, previewRelease, publishRelease, startDeployment } from "./github/flows.js";
@@ -120,7 +120,7 @@ export class Dashboard {
   }
 }
 
-// Every `ignore:` below is a literal copy of DAGGER_IGNORE or GIT_ONLY (src/core/ignore.ts): the
+// Every `ignore:` below is a literal copy of DAGGER_IGNORE or GIT_ONLY (src/core/config/ignore.ts): the
 // 0.19 introspector cannot resolve a named constant in a decorator. A test keeps the copies equal.
 
 @object()

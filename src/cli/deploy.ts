@@ -10,12 +10,12 @@
 import { parseFlags, type Flags } from "./flags.js";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { deploy, query, rollback } from "../core/deploy.js";
+import { deploy, query, rollback } from "../core/deploy/deploy.js";
 import { ShipitError } from "../core/errors.js";
-import { loadConfig } from "../core/load.js";
+import { loadConfig } from "../core/config/load.js";
 import { hostSourceView } from "../runners/host.js";
 import { HostDeployRunner } from "../runners/deploy-host.js";
-import { newRunId } from "../core/run-id.js";
+import { newRunId } from "../core/deploy/run-id.js";
 import { readSecret } from "./secret.js";
 
 

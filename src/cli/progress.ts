@@ -3,8 +3,8 @@
  * starts and when it ends, with its duration. In a terminal the lines repaint in place; in CI and
  * on a pipe they are plain lines. The test gate shows pytest's own percentage while it runs.
  */
-import type { GateEvent } from "../core/pipeline.js";
-import { formatDuration } from "../core/summary.js";
+import type { GateEvent } from "../core/checks/pipeline.js";
+import { formatDuration } from "../core/checks/summary.js";
 
 interface Row {
   gate: string;

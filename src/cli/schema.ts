@@ -1,7 +1,7 @@
 /** Regenerate config/shipit.schema.json from the zod schema: `npm run schema` (shipit schema). */
 import { writeFile } from "node:fs/promises";
 import { z } from "zod";
-import { UserConfigSchema } from "../core/config.js";
+import { UserConfigSchema } from "../core/config/config.js";
 
 export const SCHEMA_FILE = new URL("../../config/shipit.schema.json", import.meta.url);
 

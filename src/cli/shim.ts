@@ -24,11 +24,11 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { join } from "node:path";
-import { parseCiJson, type CiJson, CI_JSON } from "../core/ci-report.js";
-import { parseCommentContext, ReleasePreviewSchema, renderComment, type CommentContext } from "../core/comment.js";
-import { argv, buildVersion, readEvent, reproduceLine, SECRET_ENV, showCommand, type EventFacts, type ShimEvent, type ShimSettings } from "../core/shim.js";
-import { loadConfig } from "../core/load.js";
-import { resolveEnvironment } from "../core/environments.js";
+import { parseCiJson, type CiJson, CI_JSON } from "../core/checks/ci-report.js";
+import { parseCommentContext, ReleasePreviewSchema, renderComment, type CommentContext } from "../core/github/comment.js";
+import { argv, buildVersion, readEvent, reproduceLine, SECRET_ENV, showCommand, type EventFacts, type ShimEvent, type ShimSettings } from "../core/github/workflow.js";
+import { loadConfig } from "../core/config/load.js";
+import { resolveEnvironment } from "../core/config/environments.js";
 import { hostSourceView } from "../runners/host.js";
 
 interface Outcome {

@@ -3,8 +3,8 @@
  * the release preview, publishing a release with its artifact, the sticky PR comment, and the
  * deployment records. Each takes the adapter and plain data; none of them reads a secret itself.
  */
-import { computeRelease, type ReleasePlan } from "../core/release.js";
-import { parseCommentContext, renderComment } from "../core/comment.js";
+import { computeRelease, type ReleasePlan } from "../core/github/release.js";
+import { parseCommentContext, renderComment } from "../core/github/comment.js";
 import { readHistory, type GitReader } from "../runners/git.js";
 import { GitHub, GitHubError, type DeploymentState } from "./github.js";
 

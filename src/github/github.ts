@@ -10,7 +10,7 @@
  * own message (never the request headers), with the token scrubbed out as a last guard.
  */
 import { Octokit } from "@octokit/rest";
-import { STICKY_MARKER } from "../core/markers.js";
+import { STICKY_MARKER } from "../core/github/comment.js";
 
 export { STICKY_MARKER };
 

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 SSH_FAILED = 255
 
 
-# A second line of defence behind the config schema (src/core/grammar.ts): a user or host that
+# A second line of defence behind the config schema (src/core/config/grammar.ts): a user or host that
 # ssh could read as an option, or that holds anything but name characters, never reaches ssh.
 SAFE_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,31}$")
 SAFE_HOST = re.compile(r"^(?!-)[A-Za-z0-9.:-]{1,253}$")

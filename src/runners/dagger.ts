@@ -1,8 +1,8 @@
 import { CacheSharingMode, dag, ExecError, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
-import type { ResolvedConfig, SourceView } from "../core/config.js";
-import { timeoutMessage } from "../core/gates.js";
-import type { Runner } from "../core/pipeline.js";
-import { CONTAINER_LAYOUT, type Step, type StepResult } from "../core/step.js";
+import type { ResolvedConfig, SourceView } from "../core/config/config.js";
+import { timeoutMessage } from "../core/checks/gates.js";
+import type { Runner } from "../core/checks/pipeline.js";
+import { CONTAINER_LAYOUT, type Step, type StepResult } from "../core/checks/step.js";
 
 /**
  * A SourceView over a Dagger Directory: config validation runs before any container starts. One

@@ -1,7 +1,7 @@
 import { dag, ReturnType, type Container, type File, type Secret } from "@dagger.io/dagger";
-import type { DeployRunner } from "../core/deploy.js";
-import { deployPaths, type DriverPlan } from "../core/deploy-plan.js";
-import { imageTag } from "../core/plan.js";
+import type { DeployRunner } from "../core/deploy/deploy.js";
+import { deployPaths, type DriverPlan } from "../core/deploy/plan.js";
+import { imageTag } from "../core/checks/plan.js";
 import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
 
 export interface DaggerDeployInputs {

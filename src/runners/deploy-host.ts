@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
 import { cachedVenv } from "./venv.js";
-import type { DeployRunner } from "../core/deploy.js";
-import { deployPaths, type DeployPaths, type DriverPlan } from "../core/deploy-plan.js";
+import type { DeployRunner } from "../core/deploy/deploy.js";
+import { deployPaths, type DeployPaths, type DriverPlan } from "../core/deploy/plan.js";
 import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
 
 export interface HostDeployInputs {

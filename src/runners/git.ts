@@ -1,12 +1,12 @@
 /**
- * Reads a repository's release tags and commits with the real `git`, for src/core/release.ts.
+ * Reads a repository's release tags and commits with the real `git`, for src/core/github/release.ts.
  *
  * The argv and the parsing are shared by two readers: this host one (execa) and the Dagger one
  * (git in a container over the repository's .git), so both read a history the same way.
  */
 import { execa } from "execa";
-import { latestReleaseTag, type GitCommit } from "../core/release.js";
-import { COMMIT_TIMES_ARGS, parseCommitTimes } from "../core/insight.js";
+import { latestReleaseTag, type GitCommit } from "../core/github/release.js";
+import { COMMIT_TIMES_ARGS, parseCommitTimes } from "../core/insight/gather.js";
 
 // Unit separator between fields, record separator after each commit: neither appears in normal
 // commit messages, so bodies with blank lines and newlines come back intact.

@@ -1,12 +1,12 @@
-import { IGNORED } from "../core/ignore.js";
-import { timeoutMessage } from "../core/gates.js";
+import { IGNORED } from "../core/config/ignore.js";
+import { timeoutMessage } from "../core/checks/gates.js";
 import { createHash } from "node:crypto";
 import { cp, mkdir, readFile, rm, stat, writeFile, readdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { execa } from "execa";
-import type { ResolvedConfig, SourceView } from "../core/config.js";
-import type { Runner } from "../core/pipeline.js";
-import type { Layout, Step, StepResult } from "../core/step.js";
+import type { ResolvedConfig, SourceView } from "../core/config/config.js";
+import type { Runner } from "../core/checks/pipeline.js";
+import type { Layout, Step, StepResult } from "../core/checks/step.js";
 
 /** Folders never copied from a source tree into a run, nor packed (same list as the Dagger `source` ignore). */
 export { IGNORED };

@@ -1,7 +1,7 @@
 import { dag, type Directory, type File, type Service } from "@dagger.io/dagger";
-import { COMMIT_TIMES_ARGS, parseCommitTimes } from "../core/insight.js";
+import { COMMIT_TIMES_ARGS, parseCommitTimes } from "../core/insight/gather.js";
 import { daggerGit } from "./git-dagger.js";
-import type { CommitTimes } from "../core/metrics.js";
+import type { CommitTimes } from "../core/insight/metrics.js";
 
 /**
  * Commit times for lead time, from a repository (its root, holding .git), read with git in a

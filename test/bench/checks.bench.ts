@@ -10,8 +10,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { DEFAULTS } from "../../src/core/config.js";
-import { runCheck } from "../../src/core/pipeline.js";
+import { DEFAULTS } from "../../src/core/config/config.js";
+import { runCheck } from "../../src/core/checks/pipeline.js";
 import { hostSetup } from "../helpers/host.js";
 import { makeVariant, REPO } from "../helpers/variants.js";
 

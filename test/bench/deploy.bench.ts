@@ -5,10 +5,10 @@
  * Not a test: nothing asserts a time. Needs docker (bash .ci/docker-up.sh).
  */
 import { join } from "node:path";
-import { deploy, rollback } from "../../src/core/deploy.js";
-import { loadConfig } from "../../src/core/load.js";
-import { runCheck } from "../../src/core/pipeline.js";
-import { newRunId } from "../../src/core/run-id.js";
+import { deploy, rollback } from "../../src/core/deploy/deploy.js";
+import { loadConfig } from "../../src/core/config/load.js";
+import { runCheck } from "../../src/core/checks/pipeline.js";
+import { newRunId } from "../../src/core/deploy/run-id.js";
 import { hostSourceView } from "../../src/runners/host.js";
 import { HostDeployRunner } from "../../src/runners/deploy-host.js";
 import { hostSetup } from "../helpers/host.js";

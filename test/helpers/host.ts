@@ -1,9 +1,9 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../src/core/load.js";
-import { planChecks } from "../../src/core/plan.js";
-import { scanSource } from "../../src/core/security.js";
+import { loadConfig } from "../../src/core/config/load.js";
+import { planChecks } from "../../src/core/checks/plan.js";
+import { scanSource } from "../../src/core/checks/security/source-scan.js";
 import { HostRunner, hostSourceView } from "../../src/runners/host.js";
 import { assets } from "../../src/assets.js";
 import { REPO } from "./variants.js";

@@ -1,4 +1,4 @@
-import type { SourceView } from "../../src/core/config.js";
+import type { SourceView } from "../../src/core/config/config.js";
 
 /** An in-memory source tree: keys are file paths; folders are implied by them. */
 export function memoryView(files: Record<string, string>): SourceView {

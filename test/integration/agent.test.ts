@@ -2,7 +2,7 @@ import { copyFile, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { runCheck } from "../../src/core/pipeline.js";
+import { runCheck } from "../../src/core/checks/pipeline.js";
 import { hostSetup } from "../helpers/host.js";
 import { REPO } from "../helpers/variants.js";
 

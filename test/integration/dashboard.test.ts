@@ -11,8 +11,8 @@ import { pathToFileURL } from "node:url";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { chartJsSource } from "../../src/assets.js";
-import { buildDashboard, renderDashboard, type DashboardData } from "../../src/core/dashboard.js";
-import { metricRows, parseLedger } from "../../src/core/metrics.js";
+import { buildDashboard, renderDashboard, type DashboardData } from "../../src/core/insight/dashboard.js";
+import { metricRows, parseLedger } from "../../src/core/insight/metrics.js";
 import { REPO } from "../helpers/variants.js";
 
 const CHROMIUM = "/usr/bin/chromium";

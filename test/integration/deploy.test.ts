@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { runCheck } from "../../src/core/pipeline.js";
+import { runCheck } from "../../src/core/checks/pipeline.js";
 import { hostSetup } from "../helpers/host.js";
 import { DEFAULT_CHAT_ACCOUNTS, startTarget, stopAllTargets, type Target } from "../helpers/target.js";
 import { makeVariant, REPO } from "../helpers/variants.js";

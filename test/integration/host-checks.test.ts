@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, test } from "vitest";
-import { runCheck, runCi } from "../../src/core/pipeline.js";
+import { runCheck, runCi } from "../../src/core/checks/pipeline.js";
 import { ConfigError } from "../../src/core/errors.js";
 import { hostSetup } from "../helpers/host.js";
 import { startOsv } from "../helpers/osv.js";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { expect, test } from "vitest";
-import { computeEnvMetrics, computeMetrics, ledgerFromHistory, parseLedger } from "../../src/core/metrics.js";
+import { computeEnvMetrics, computeMetrics, ledgerFromHistory, parseLedger } from "../../src/core/insight/metrics.js";
 import { REPO } from "../helpers/variants.js";
 
 const dir = join(REPO, "test/fixtures/ledgers");

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, test } from "vitest";
-import { computeRelease } from "../../src/core/release.js";
+import { computeRelease } from "../../src/core/github/release.js";
 import { commitsSince, lastReleaseTag } from "../../src/runners/git.js";
 
 // Real git histories in temp repos, isolated from the machine's git config, with fixed identities.

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { beforeAll, describe, expect, test } from "vitest";
-import { CiJsonSchema } from "../../src/core/ci-report.js";
+import { CiJsonSchema } from "../../src/core/checks/ci-report.js";
 import { COMMANDS, describe as describeCommand } from "../../src/cli/shipit.js";
 import { firstParagraph, firstSentence } from "../../src/cli/descriptions.js";
 import { scanModule } from "../helpers/introspect.js";

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, test } from "vitest";
-import { DAGGER_IGNORE, GIT_ONLY } from "../../src/core/ignore.js";
+import { DAGGER_IGNORE, GIT_ONLY } from "../../src/core/config/ignore.js";
 import { REPO } from "../helpers/variants.js";
 
 const TSX = join(REPO, "node_modules/.bin/tsx");

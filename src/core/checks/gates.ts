@@ -1,0 +1,226 @@
+import type { ResolvedConfig } from "../config/config.js";
+import { tail } from "../errors.js";
+import {
+  leastCovered,
+  parseCoverageJson,
+  parseJUnit,
+  parseMypy,
+  parseRuffJson,
+  type CoverageSummary,
+  type JUnitSummary,
+} from "./parsers.js";
+import type { Step, StepResult } from "./step.js";
+
+export type GateName = "dependencies" | "lint" | "typecheck" | "test" | "security" | "build";
+export type GateStatus = "passed" | "failed" | "skipped";
+
+export interface Gate {
+  name: GateName;
+  status: GateStatus;
+  durationMs: number;
+  /** The one figure a person looks for: findings, errors, coverage, artifact size. */
+  figure: string;
+  /** Why it failed, with what to look at; empty when it passed. */
+  detail: string;
+  /** Something a person must know even when the gate passed (printed under the table). */
+  warning?: string;
+}
+
+export interface TestVerdict extends Gate {
+  coverage: CoverageSummary | null;
+  junit: JUnitSummary | null;
+  threshold: number;
+}
+
+const passed = (name: GateName, r: StepResult, figure: string): Gate => ({ name, status: "passed", durationMs: r.durationMs, figure, detail: "" });
+const failed = (name: GateName, r: StepResult, figure: string, detail: string): Gate => ({ name, status: "failed", durationMs: r.durationMs, figure, detail });
+
+/** A step the runner stopped at its timeout (`<gate>.timeoutSec`): named as such, with what was still running. */
+/** What a runner appends to a step's stderr when it stopped the step at its timeout; timedOut reads it back. */
+export function timeoutMessage(step: Step, stdout: string): string {
+  const base = `shipit: step ${step.id} timed out after ${Math.round(step.timeoutMs / 1000)} s (raise ${step.id === "deps" ? "nothing: dependencies have a fixed 30 min" : `${step.id.split("-")[0]}.timeoutSec`} in shipit.json if it needs longer)`;
+  const running = runningTests(stdout);
+  return running ? `${base}; still running: ${running}` : base;
+}
+
+export function timedOut(name: GateName, r: StepResult): Gate | null {
+  const line = /^shipit: step \S+ timed out after (\d+) s.*$/m.exec(r.stderr);
+  if (!line) return null;
+  return failed(name, r, `timed out after ${line[1]} s`, `${line[0].replace(/^shipit: /, "")}\n--- last output ---\n${tail(r.stdout, 10)}`);
+}
+
+export function skipped(name: GateName, why: string): Gate {
+  return { name, status: "skipped", durationMs: 0, figure: why, detail: "" };
+}
+
+export function evaluateDeps(r: StepResult, c: ResolvedConfig): Gate {
+  const files = c.requirements.length ? c.requirements.join(", ") : "no requirement files";
+  if (r.exitCode === 0) return passed("dependencies", r, `${files} + tools (${c.python.installer})`);
+  const out = r.stderr || r.stdout;
+  if (/certificate|Failed to fetch|Connect|Temporary failure in name resolution|Network is unreachable|ConnectTimeout|ProxyError/i.test(out) && !/No solution found|not found in the package registry|No matching distribution/i.test(out)) {
+    return failed(
+      "dependencies",
+      r,
+      "package index unreachable",
+      `the package index could not be reached to install ${files} (exit ${r.exitCode}).\n` +
+        "Fix: check the network, proxy and CA certificates of the runner (a TLS-intercepting proxy needs its CA in the image or the engine), then rerun.\n" +
+        tail(out, 15),
+    );
+  }
+  return failed(
+    "dependencies",
+    r,
+    "install failed",
+    `dependencies could not be installed from ${files} (exit ${r.exitCode}).\n` +
+      `Fix: check that every pinned package and version in ${files} exists on the package index and that the pins agree.\n` +
+      tail(r.stderr || r.stdout, 15),
+  );
+}
+
+export function evaluateLint(r: StepResult, report: string | null, root: string): Gate {
+  const late = timedOut("lint", r);
+  if (late) return late;
+  if (report === null) {
+    return failed("lint", r, "ruff did not run", `ruff wrote no report (exit ${r.exitCode}).\n${tail(r.stderr || r.stdout)}`);
+  }
+  const findings = parseRuffJson(report, root);
+  const formatFailed = r.exitCode !== 0 && r.argv.includes("format");
+  const figure = `${findings.length} finding${findings.length === 1 ? "" : "s"}${formatFailed ? ", format check failed" : ""}`;
+  if (findings.length === 0 && r.exitCode === 0) return passed("lint", r, figure);
+  if (findings.length === 0 && !formatFailed) {
+    return failed("lint", r, figure, `ruff failed (exit ${r.exitCode}).\n${tail(r.stderr || r.stdout)}`);
+  }
+  const lines = findings.slice(0, 20).map((f) => `  ${f.file}:${f.line}:${f.col} ${f.code} ${f.message}`);
+  if (findings.length > 20) lines.push(`  … and ${findings.length - 20} more`);
+  if (formatFailed) lines.push(`  files need formatting (run \`ruff format\`):\n${tail(r.stdout, 10)}`);
+  return failed("lint", r, figure, `ruff reported:\n${lines.join("\n")}`);
+}
+
+export function evaluateTypecheck(r: StepResult): Gate {
+  const late = timedOut("typecheck", r);
+  if (late) return late;
+  const summary = parseMypy(r.stdout);
+  const filesNote = summary.files === null ? "" : ` in ${summary.files} files`;
+  if (r.exitCode === 0) return passed("typecheck", r, `0 errors${filesNote}`);
+  if (summary.errors.length === 0) {
+    return failed("typecheck", r, "mypy crashed", `mypy could not run (exit ${r.exitCode}).\n${tail(r.stderr || r.stdout)}`);
+  }
+  const lines = summary.errors.slice(0, 20).map((e) => `  ${e.file}:${e.line} [${e.code}] ${e.message}`);
+  if (summary.errors.length > 20) lines.push(`  … and ${summary.errors.length - 20} more`);
+  const n = summary.errors.length;
+  return failed("typecheck", r, `${n} error${n === 1 ? "" : "s"}`, `mypy reported:\n${lines.join("\n")}`);
+}
+
+/** The test gate: every test passes and total coverage ≥ threshold. */
+export function evaluateTest(
+  r: StepResult,
+  junitXml: string | null,
+  coverageJson: string | null,
+  c: Pick<ResolvedConfig, "coverage">,
+): TestVerdict {
+  const threshold = c.coverage.threshold;
+  const base = { threshold, coverage: null, junit: null };
+  const late = timedOut("test", r);
+  if (late) return { ...late, ...base };
+  if (junitXml === null) {
+    return {
+      ...failed("test", r, "pytest did not run", `pytest wrote no JUnit report (exit ${r.exitCode}); it could not start or collect.\n${tail(r.stdout + r.stderr)}`),
+      ...base,
+    };
+  }
+  const junit = parseJUnit(junitXml);
+  const coverage = coverageJson === null ? null : parseCoverageJson(coverageJson);
+  const bad = junit.failures + junit.errors;
+  const passedCount = junit.tests - bad - junit.skipped;
+  const covText = coverage ? `coverage ${coverage.percent}%` : "no coverage data";
+  const figure = `${passedCount} passed${bad ? `, ${bad} failed` : ""} · ${covText} (threshold ${threshold}%)`;
+
+  const collection = collectionErrors(r.stdout);
+  if (collection.length) {
+    // pytest stops before running anything: no tests ran and no coverage exists, so say only why
+    const files = collection.map((c) => `  ${c.file}: ${c.error}`).join("\n");
+    return {
+      ...failed("test", r, `collection failed in ${collection.length} file${collection.length === 1 ? "" : "s"} · no tests ran`, `pytest could not collect the tests (an import or syntax error in a test module or conftest):\n${files}\nFix: run \`python -m pytest --collect-only\` in the repository to see the whole error`),
+      ...base,
+      junit,
+    };
+  }
+  const problems: string[] = [];
+  if (r.exitCode === 5 || junit.tests === 0) problems.push("no tests were collected");
+  else if (r.exitCode !== 0 && bad === 0) problems.push(`pytest exited with code ${r.exitCode}:\n${tail(r.stdout + r.stderr, 15)}`);
+  if (bad) problems.push(`${bad} test${bad === 1 ? "" : "s"} failed:\n${junit.failed.map((t) => `  ${t.id} — ${t.message}`).join("\n")}`);
+  if (coverage === null) problems.push("coverage report missing: is pytest-cov installed and `--cov` honoured?");
+  else if (coverage.percent < threshold) {
+    problems.push(`coverage ${coverage.percent}% is below the threshold ${threshold}% (from ${c.coverage.from})`);
+  }
+  if (problems.length === 0) return { ...passed("test", r, figure), threshold, coverage, junit };
+
+  const worst = coverage ? leastCovered(coverage.files) : [];
+  const worstText = worst.length
+    ? `\nleast-covered files:\n${worst.map((f) => `  ${f.percent.toFixed(1).padStart(5)}%  ${f.path} (${f.missing} of ${f.statements} lines missed)`).join("\n")}`
+    : "";
+  return {
+    ...failed("test", r, figure, `${problems.join("\n")}${worstText}`),
+    threshold,
+    coverage,
+    junit,
+  };
+}
+
+/** pytest's "ERROR collecting FILE" sections: the file and the first `E   ` line of its error. */
+export function collectionErrors(stdout: string): { file: string; error: string }[] {
+  const out: { file: string; error: string }[] = [];
+  const lines = stdout.split("\n");
+  for (const [i, l] of lines.entries()) {
+    const m = /^_+ ERROR collecting (\S+) _+$/.exec(l.trim());
+    if (!m) continue;
+    const e = lines.slice(i + 1).find((x) => /^E\s{2,}\S/.test(x)) ?? "";
+    out.push({ file: m[1]!, error: e.replace(/^E\s+/, "").trim() || "see pytest's output" });
+  }
+  return out;
+}
+
+/**
+ * The test pytest was still running. Its progress lines read `tests/test_x.py ..F.  [ 40%]`, or
+ * with -v `tests/test_x.py::test_y PASSED  [ 40%]`; the last one without its result was running.
+ */
+export function runningTests(stdout: string): string | null {
+  const lines = stdout.split("\n").filter((l) => /^\S+\.py\b/.test(l));
+  const last = lines.at(-1);
+  if (!last || /\[\s*\d+%\]\s*$/.test(last)) return null;
+  const [where, rest = ""] = last.split(/\s+/, 2);
+  if (where!.includes("::")) return where!;
+  return `tests in ${where} (after ${rest.length} finished there)`;
+}
+
+export interface BuildInfo {
+  artifact: string;
+  sha256: string;
+  bytes: number;
+  files: number;
+}
+
+export function evaluateBuild(r: StepResult): Gate & { info: BuildInfo | null } {
+  const late = timedOut("build", r);
+  if (late) return { ...late, info: null };
+  const last = r.stdout.trim().split("\n").pop() ?? "";
+  let info: BuildInfo | null = null;
+  try {
+    info = r.exitCode === 0 ? (JSON.parse(last) as BuildInfo) : null;
+  } catch {
+    info = null;
+  }
+  if (info === null) {
+    return {
+      ...failed("build", r, "no artifact", `the artifact could not be built (exit ${r.exitCode}).\n${tail(r.stderr || r.stdout)}`),
+      info,
+    };
+  }
+  return { ...passed("build", r, `${info.artifact} (${info.files} files, ${formatBytes(info.bytes)})`), info };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,389 @@
+import { z } from "zod";
+import { parse as parseToml } from "smol-toml";
+import defaultsJson from "../../../config/defaults.json" with { type: "json" };
+import { ConfigError, type ConfigIssue } from "../errors.js";
+import { UserEnvironmentsSchema, validateEnvironments } from "./environments.js";
+import { closest, unknownKeyFix } from "../text.js";
+import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
+
+/** A path inside the source tree: relative, no `..`, no leading slash. A trailing `/` means "must be a directory". */
+const RelPath = z.string().superRefine((p, ctx) => {
+  const problem = relativePathProblem(p);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const Version = SafeVersion;
+
+const Tools = z.strictObject({
+  ruff: Version.describe("ruff version installed for the lint gate"),
+  mypy: Version.describe("mypy version installed for the typecheck gate"),
+  pytest: Version.describe("pytest version installed for the test gate"),
+  pytestCov: Version.describe("pytest-cov version installed for the test gate"),
+  uv: Version.describe("uv version used to install dependencies when python.installer is uv"),
+  bandit: Version.describe("bandit version installed for the security gate (static analysis)"),
+  detectSecrets: Version.describe("detect-secrets version installed for the security gate (committed credentials)"),
+  pipAudit: Version.describe("pip-audit version installed for the security gate (dependency audit)"),
+});
+
+const Level = z.enum(["low", "medium", "high"]);
+
+/** How long a gate may run before it is stopped and reported as timed out. */
+const TimeoutSec = z.number().int().min(1).max(24 * 3600).describe("Seconds the gate may run before it is stopped (default 1200)");
+
+/** A gitignore-style pattern (`*.db`, `config-*.json`, `bot/rosey/config.json`): no negation, no `..`. */
+const IgnorePattern = z
+  .string()
+  .min(1, "must not be empty")
+  .refine((p) => !p.startsWith("!") && !p.startsWith("-") && !p.split("/").includes(".."), { message: "must be a gitignore-style pattern without '!', '..' or a leading '-'" });
+
+/** The full, resolved shape (defaults filled in). */
+export const FullConfigSchema = z.strictObject({
+  $schema: z.string().optional().describe("Path or URL of the JSON Schema, for editors"),
+  name: FileNamePart.describe("Application name, used in the artifact file name"),
+  python: z.strictObject({
+    image: ImageRef.describe("Container image every check runs in, e.g. python:3.11-slim"),
+    installer: z.enum(["uv", "pip"]).describe("Installer for the dependency layer: uv (faster) or pip"),
+  }),
+  requirements: z.array(RelPath).describe("Requirement files installed into the check virtualenv and bundled as wheels"),
+  tools: Tools,
+  lint: z.strictObject({
+    paths: z.array(RelPath).min(1).describe("Paths ruff checks"),
+    select: z.array(z.string().regex(/^[A-Z]+[0-9]*$/, "must be a ruff rule code or prefix such as E or F401")).describe(
+      "Ruff rule selection; empty keeps the repository's own ruff config",
+    ),
+    format: z.boolean().describe("Also run `ruff format --check`"),
+    timeoutSec: TimeoutSec,
+  }),
+  typecheck: z.strictObject({
+    paths: z.array(RelPath).min(1).describe("Paths mypy checks"),
+    flags: z.array(z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_-]*(=\S+)?$/, "must be a mypy flag such as --strict or --python-version=3.11")).describe("Extra mypy flags"),
+    timeoutSec: TimeoutSec,
+  }),
+  test: z.strictObject({
+    paths: z.array(RelPath).describe("Paths given to pytest; empty keeps pytest.ini's testpaths"),
+    args: z.array(z.string()).describe("Extra pytest arguments"),
+    coverageThreshold: z.number().min(0).max(100).describe(
+      "Minimum total coverage in percent. Used only when the repository's coverage config sets no fail_under, unless set in shipit.json",
+    ),
+    timeoutSec: TimeoutSec,
+  }),
+  build: z.strictObject({
+    include: z.array(RelPath).min(1).describe("Application files and folders packed into the release artifact"),
+    version: Version.describe("Artifact version when no --version argument is given"),
+    timeoutSec: TimeoutSec,
+  }),
+  security: z.strictObject({
+    paths: z.array(RelPath).min(1).describe("Paths bandit scans; default: the typecheck paths"),
+    severity: Level.describe("Lowest bandit severity that fails the gate"),
+    confidence: Level.describe("Lowest bandit confidence that fails the gate (low: any confidence)"),
+    secretKeys: z
+      .array(z.string().regex(/^[A-Za-z0-9_.*?-]+$/, "must be a key name or a glob such as *password or *_key"))
+      .min(1)
+      .describe("Config keys that hold secrets (case-insensitive globs over the key name); in config files they must hold placeholders"),
+    configFiles: z.array(IgnorePattern).describe("Committed config files (gitignore-style patterns) whose secret keys must hold placeholders, not values"),
+    mustIgnore: z
+      .array(IgnorePattern)
+      .describe("Paths and patterns .gitignore must cover (databases, logs, key files); the file a *.dist or *.example template stands for is always added"),
+    secretsBaseline: RelPath.describe(
+      "A detect-secrets baseline (`detect-secrets scan > .secrets.baseline`, then `detect-secrets audit`): the entries audited as false positives are accepted. Used when the file exists",
+    ),
+    auditService: z.enum(["pypi", "osv"]).describe("Advisory source pip-audit asks: PyPI's JSON API or the OSV API"),
+    osvUrl: z.string().regex(/^https?:\/\/\S+$/, "must be an http(s) URL").describe("OSV query endpoint when auditService is osv"),
+    auditUnreachable: z
+      .enum(["warn", "fail"])
+      .describe("What the gate does when no advisory source is reachable: warn (green, with a warning) or fail (red)"),
+    ignoreVulns: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "must be an advisory id such as GHSA-xxxx or PYSEC-2024-1")).describe(
+      "Advisory ids the dependency audit accepts (each one reviewed: say why in your commit)",
+    ),
+    timeoutSec: TimeoutSec,
+  }),
+  release: z.strictObject({
+    firstVersion: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/, "must be a version such as 0.1.0")
+      .describe("The version of the first release, used while the repository has no v<semver> tag yet"),
+  }),
+});
+export type FullConfig = z.infer<typeof FullConfigSchema>;
+
+/** What a repository's shipit.json may hold: every key optional, unknown keys rejected. */
+export const UserConfigSchema = z.strictObject({
+  $schema: FullConfigSchema.shape.$schema,
+  name: FullConfigSchema.shape.name.optional(),
+  python: FullConfigSchema.shape.python.partial().optional(),
+  requirements: FullConfigSchema.shape.requirements.optional(),
+  tools: Tools.partial().optional(),
+  lint: FullConfigSchema.shape.lint.partial().optional(),
+  typecheck: FullConfigSchema.shape.typecheck.partial().optional(),
+  test: FullConfigSchema.shape.test.partial().optional(),
+  build: FullConfigSchema.shape.build.partial().optional(),
+  security: FullConfigSchema.shape.security.partial().optional(),
+  release: FullConfigSchema.shape.release.partial().optional(),
+  environments: UserEnvironmentsSchema.optional().describe(
+    "Deploy environments: overrides of the test and prod defaults in config/environments.json, or new ones",
+  ),
+});
+export type UserConfig = z.infer<typeof UserConfigSchema>;
+
+export const DEFAULTS: FullConfig = FullConfigSchema.parse(defaultsJson);
+
+/** Read-only view of the source tree, so validation runs the same against a host folder or a Dagger Directory. */
+export interface SourceView {
+  kind(path: string): Promise<"file" | "dir" | null>;
+  read(path: string): Promise<string | null>;
+  /** Top-level entry names, for "did you mean" hints. */
+  entries(): Promise<string[]>;
+  /**
+   * Every regular file in the tree, as sorted relative paths with `/` separators (the runner's own
+   * exclusions, such as `.git` and virtualenvs, left out). Used by the security gate.
+   */
+  files(): Promise<string[]>;
+}
+
+export interface ResolvedConfig extends FullConfig {
+  coverage: { threshold: number; from: string };
+  /** shipit.json's `environments`, resolved per environment by resolveEnvironment. */
+  environments: Record<string, unknown>;
+  /** Where the config came from, for messages. */
+  origin: string;
+}
+
+/** Path lists whose defaults are candidates (kept where they exist); configured values must all exist. */
+const PATH_KEYS = [
+  ["requirements"],
+  ["lint", "paths"],
+  ["typecheck", "paths"],
+  ["test", "paths"],
+  ["build", "include"],
+  ["security", "paths"],
+] as const;
+
+/**
+ * Parse, merge over defaults, and check every path against the source. Throws ConfigError naming
+ * each bad key, its value and the fix. Nothing runs before this returns.
+ */
+export async function resolveConfig(
+  text: string | null,
+  origin: string,
+  view: SourceView,
+): Promise<ResolvedConfig> {
+  const user = parseUserConfig(text, origin);
+  const issues: ConfigIssue[] = [];
+  const merged: FullConfig = {
+    $schema: user.$schema,
+    name: user.name ?? (await projectName(view)) ?? DEFAULTS.name,
+    python: { ...DEFAULTS.python, ...user.python },
+    requirements: user.requirements ?? DEFAULTS.requirements,
+    tools: { ...DEFAULTS.tools, ...user.tools },
+    lint: { ...DEFAULTS.lint, ...user.lint },
+    typecheck: { ...DEFAULTS.typecheck, ...user.typecheck },
+    test: { ...DEFAULTS.test, ...user.test },
+    build: { ...DEFAULTS.build, ...user.build },
+    security: { ...DEFAULTS.security, ...user.security },
+    release: { ...DEFAULTS.release, ...user.release },
+  };
+
+  const top = await view.entries();
+  for (const keyPath of PATH_KEYS) {
+    const configured = getIn(user, keyPath) as string[] | undefined;
+    const key = keyPath.join(".");
+    if (configured) {
+      for (const [i, p] of configured.entries()) {
+        const issue = await checkPath(view, `${key}[${i}]`, p, top);
+        if (issue) issues.push(issue);
+      }
+    } else {
+      const defaults = getIn(DEFAULTS, keyPath) as string[];
+      const present: string[] = [];
+      for (const p of defaults) if ((await checkPath(view, key, p, top)) === null) present.push(p);
+      setIn(merged, keyPath, present);
+      const required = keyPath[0] === "typecheck" || keyPath[0] === "build";
+      if (required && present.length === 0 && defaults.length > 0) {
+        issues.push({
+          key,
+          problem: `none of the default paths ${JSON.stringify(defaults)} exist in the source`,
+          fix: `set "${key}" in shipit.json to the folders that hold your code (top level has: ${top.slice(0, 12).join(", ")})`,
+        });
+      }
+    }
+  }
+  if (issues.length) throw new ConfigError(origin, issues);
+  // bandit follows the code the typecheck gate checks unless told otherwise.
+  if (!user.security?.paths) merged.security.paths = [...merged.typecheck.paths];
+
+  const coverage =
+    user.test?.coverageThreshold !== undefined
+      ? { threshold: user.test.coverageThreshold, from: `${origin} test.coverageThreshold` }
+      : ((await repoCoverageThreshold(view)) ?? { threshold: DEFAULTS.test.coverageThreshold, from: "shipit default" });
+  merged.test.coverageThreshold = coverage.threshold;
+  return { ...merged, coverage, origin, environments: user.environments ?? {} };
+}
+
+export function parseUserConfig(text: string | null, origin: string): UserConfig {
+  if (text === null) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(origin, [
+      { key: "(file)", problem: `is not valid JSON (${(e as Error).message})`, fix: "fix the JSON syntax" },
+    ]);
+  }
+  const parsed = UserConfigSchema.safeParse(json);
+  if (parsed.success) {
+    validateEnvironments(parsed.data.environments, origin);
+    return parsed.data;
+  }
+  throw new ConfigError(origin, parsed.error.issues.flatMap((issue) => toConfigIssues(issue, json)));
+}
+
+function toConfigIssues(issue: z.core.$ZodIssue, json: unknown): ConfigIssue[] {
+  const key = formatKey(issue.path);
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((k) => {
+      const full = key ? `${key}.${k}` : k;
+      return { key: full, value: getIn(json, [...issue.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, Object.keys(shapeAt(issue.path) ?? {})) };
+    });
+  }
+  const value = getIn(json, issue.path);
+  return [{ key: key || "(root)", value, problem: issue.message.replace(/^Invalid input: /, ""), fix: fixFor(issue) }];
+}
+
+function fixFor(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return `give a value of type ${issue.expected}`;
+    case "invalid_value":
+      return `use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "too_small":
+      return issue.origin === "array" ? "list at least one entry" : `use a value of at least ${String(issue.minimum)}`;
+    case "too_big":
+      return `use a value of at most ${String(issue.maximum)}`;
+    default:
+      return "change it in shipit.json to a value of that form (CONFIGURATION.md and config/shipit.schema.json give each key's grammar)";
+  }
+}
+
+function shapeAt(path: PropertyKey[]): Record<string, unknown> | undefined {
+  let schema: z.ZodType = UserConfigSchema;
+  for (const seg of path) {
+    const inner = unwrap(schema);
+    if (!(inner instanceof z.ZodObject)) return undefined;
+    schema = (inner.shape as Record<string, z.ZodType>)[String(seg)]!;
+    if (!schema) return undefined;
+  }
+  const inner = unwrap(schema);
+  return inner instanceof z.ZodObject ? (inner.shape as Record<string, unknown>) : undefined;
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
+  return s;
+}
+
+async function checkPath(view: SourceView, key: string, p: string, top: string[]): Promise<ConfigIssue | null> {
+  const wantsDir = p.endsWith("/");
+  const clean = p.replace(/\/+$/, "") || ".";
+  const kind = await view.kind(clean);
+  if (kind === null) {
+    const first = clean.split("/")[0]!;
+    const near = closest(first, top);
+    return {
+      key,
+      value: p,
+      problem: "does not exist in the source",
+      fix: near && near !== first ? `did you mean "${clean.replace(first, near)}"? Otherwise remove the entry` : "remove the entry or create the path",
+    };
+  }
+  if (wantsDir && kind !== "dir") {
+    return {
+      key,
+      value: p,
+      problem: `ends with '/' (a directory) but "${clean}" is a file`,
+      fix: `name the file without the slash ("${clean}") or point at the folder that holds the tests`,
+    };
+  }
+  return null;
+}
+
+/** Coverage.py's own lookup order: .coveragerc, setup.cfg, tox.ini, pyproject.toml. */
+export async function repoCoverageThreshold(view: SourceView): Promise<{ threshold: number; from: string } | null> {
+  const ini: [string, string][] = [
+    [".coveragerc", "report"],
+    ["setup.cfg", "coverage:report"],
+    ["tox.ini", "coverage:report"],
+  ];
+  for (const [file, section] of ini) {
+    const text = await view.read(file);
+    if (text === null) continue;
+    const raw = parseIni(text)[section]?.["fail_under"];
+    if (raw !== undefined) return { threshold: toThreshold(raw, `${file} [${section}] fail_under`), from: `${file} [${section}] fail_under` };
+  }
+  const pyproject = await view.read("pyproject.toml");
+  if (pyproject !== null) {
+    const doc = parseToml(pyproject) as { tool?: { coverage?: { report?: { fail_under?: unknown } } } };
+    const raw = doc.tool?.coverage?.report?.fail_under;
+    if (raw !== undefined) {
+      const from = "pyproject.toml [tool.coverage.report] fail_under";
+      return { threshold: toThreshold(String(raw), from), from };
+    }
+  }
+  return null;
+}
+
+async function projectName(view: SourceView): Promise<string | undefined> {
+  const pyproject = await view.read("pyproject.toml");
+  if (pyproject === null) return undefined;
+  const name = (parseToml(pyproject) as { project?: { name?: unknown } }).project?.name;
+  return typeof name === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) ? name : undefined;
+}
+
+function toThreshold(raw: string, where: string): number {
+  const n = Number(raw.trim());
+  if (!Number.isFinite(n) || n < 0 || n > 100) {
+    throw new ConfigError(where, [
+      { key: where, value: raw, problem: "is not a percentage between 0 and 100", fix: "set fail_under to a number such as 85" },
+    ]);
+  }
+  return n;
+}
+
+/** Minimal INI reader for coverage/setup.cfg sections: `key = value`, `#`/`;` comments, continuation lines ignored. */
+export function parseIni(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  let section: Record<string, string> | undefined;
+  for (const line of text.split(/\r?\n/)) {
+    const t = line.trim();
+    if (!t || t.startsWith("#") || t.startsWith(";")) continue;
+    const header = /^\[([^\]]+)\]$/.exec(t);
+    if (header) {
+      section = out[header[1]!.trim()] ??= {};
+      continue;
+    }
+    const kv = /^([^=:\s][^=:]*?)\s*[=:]\s*(.*)$/.exec(line);
+    if (kv && section && !/^\s/.test(line)) section[kv[1]!.trim()] = kv[2]!.trim();
+  }
+  return out;
+}
+
+function formatKey(path: PropertyKey[]): string {
+  return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), "");
+}
+
+function getIn(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = obj;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[seg];
+  }
+  return cur;
+}
+
+function setIn(obj: object, path: readonly string[], value: unknown): void {
+  let cur = obj as Record<string, unknown>;
+  for (const seg of path.slice(0, -1)) cur = cur[seg] as Record<string, unknown>;
+  cur[path[path.length - 1]!] = value;
+}
+
+export { closest };

@@ -1,0 +1,146 @@
+import { z } from "zod";
+import defaultsJson from "../../../config/environments.json" with { type: "json" };
+import { ConfigError, type ConfigIssue } from "../errors.js";
+import { unknownKeyFix } from "../text.js";
+import { AbsolutePath, ChatServer, CytubeChannel, CytubeUser, Host, HostPython, Port, SecretName, ServiceUnit, UserName, relativePathProblem } from "./grammar.js";
+
+/** Free text (a chat message): printable, one line. */
+const ChatText = z.string().min(1).max(200).regex(/^[^\p{Cc}]+$/u, "must be one line of printable text");
+const ReleasePath = z.string().superRefine((p, ctx) => {
+  const problem = relativePathProblem(p, "the release");
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const EnvName = z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lower-case letters, digits and '-'");
+
+/** The bot's runtime config, rendered to shared/config.json on the host (secrets are added there as files). */
+export const RuntimeSchema = z.strictObject({
+  channel: CytubeChannel.describe("CyTube channel the bot joins"),
+  bot_name: CytubeUser.describe("The bot's CyTube user name"),
+  server: ChatServer.describe("CyTube server, e.g. cytu.be"),
+  log_level: z.enum(["DEBUG", "INFO", "WARNING", "ERROR"]).describe("Bot log level"),
+  db_path: ReleasePath.describe("Database file, relative to the release (data/ is shared between releases)"),
+  health_port: Port.describe("Port of the bot's status server on the host's loopback"),
+});
+
+export const EnvironmentSchema = z.strictObject({
+  host: z.union([z.literal(""), Host]).describe("SSH host of the bot's machine: a DNS name, an IPv4 address or a bracketed IPv6 address (empty: not set yet)"),
+  port: Port.describe("SSH port"),
+  user: UserName.describe("SSH user: a POSIX user name"),
+  basePath: AbsolutePath.describe("Where releases/, current and shared/ live on the host"),
+  unit: ServiceUnit.describe("systemd unit of the bot"),
+  python: HostPython.describe("Python on the host that creates the release virtualenv"),
+  healthUrl: z.url({ protocol: /^https?$/ }).describe("The bot's /api/health on the host's loopback"),
+  url: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).describe("Where people see this environment (for GitHub deployments): an http(s) URL"),
+  runtime: RuntimeSchema,
+  secrets: z.strictObject({
+    botPassword: SecretName.describe("Name of the secret holding the bot's CyTube password"),
+    smokePassword: SecretName.describe("Name of the secret holding the smoke account's CyTube password"),
+  }),
+  smoke: z.strictObject({
+    account: CytubeUser.describe("CyTube account the chat smoke test logs in as (not the bot's)"),
+    command: ChatText.describe("Chat command the smoke account says in the channel"),
+    expect: ChatText.describe("Text the bot's answer must contain"),
+    timeoutSec: z.number().positive().describe("How long the smoke waits, from socketconfig to the bot's answer"),
+  }),
+  keepReleases: z.number().int().min(2, "must keep at least the live release and the one before it").describe("Releases kept on the host"),
+  healthTimeoutSec: z.number().positive().describe("How long a deploy waits for the bot to be running and connected"),
+  lockWaitSec: z.number().min(0).describe("How long a deploy waits for another deploy of the same environment"),
+});
+export type Environment = z.infer<typeof EnvironmentSchema> & { name: string };
+
+/** What shipit.json may say about environments: overrides of the defaults, or whole new ones. */
+export const UserEnvironmentsSchema = z.record(EnvName, z.any());
+
+const DEFAULTS = z.record(EnvName, EnvironmentSchema).parse(defaultsJson);
+
+export function environmentNames(user: Record<string, unknown> | undefined): string[] {
+  return [...new Set([...Object.keys(DEFAULTS), ...Object.keys(user ?? {})])];
+}
+
+/**
+ * The named environment: defaults from config/environments.json deep-merged with shipit.json's
+ * `environments.<name>`, validated whole. Errors name the key and the fix, before any host is touched.
+ */
+export function resolveEnvironment(name: string, user: Record<string, unknown> | undefined, origin = "shipit.json"): Environment {
+  const known = environmentNames(user);
+  if (!known.includes(name)) {
+    throw new ConfigError(origin, [{ key: "--env", value: name, problem: "is not a configured environment", fix: `use one of ${known.join(", ")}, or add environments.${name} to shipit.json` }]);
+  }
+  const merged = deepMerge(DEFAULTS[name] ?? {}, (user?.[name] as object | undefined) ?? {});
+  const parsed = EnvironmentSchema.safeParse(merged);
+  const issues: ConfigIssue[] = [];
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) {
+      const key = `environments.${name}.${i.path.map(String).join(".")}`;
+      if (i.code === "unrecognized_keys") {
+        for (const k of i.keys) {
+          issues.push({ key: [`environments.${name}`, ...i.path.map(String), k].join("."), value: getIn(merged, [...i.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, knownKeys(i.path)) });
+        }
+        continue;
+      }
+      issues.push({ key, value: getIn(merged, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, key) });
+    }
+  } else if (!parsed.data.host) {
+    issues.push({ key: `environments.${name}.host`, value: "", problem: "is not set", fix: `set the SSH host of the ${name} bot in shipit.json` });
+  }
+  if (issues.length) throw new ConfigError(origin, issues);
+  return { ...parsed.data!, name };
+}
+
+/** The fix for one schema issue: what to write instead, from the grammar's own message. */
+function envFix(i: z.core.$ZodIssue, key: string): string {
+  if (i.code === "invalid_type") return `give ${key} a value of type ${i.expected} (see CONFIGURATION.md)`;
+  if (i.code === "invalid_value") return `use one of ${i.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  return `change ${key} in shipit.json to a value of that form (CONFIGURATION.md lists each key's grammar)`;
+}
+
+/** The keys an environment allows at a path (`[]`: the top level, `["runtime"]`: runtime's). */
+function knownKeys(path: PropertyKey[]): string[] {
+  let shape: Record<string, z.ZodType> = EnvironmentSchema.shape;
+  for (const seg of path) {
+    const next = shape[String(seg)];
+    if (!(next instanceof z.ZodObject)) return Object.keys(shape);
+    shape = next.shape as Record<string, z.ZodType>;
+  }
+  return Object.keys(shape);
+}
+
+/**
+ * Every environment's values checked against their grammar where the config is parsed, for
+ * checks and deploys alike: a hostile `user` or `host` is a config error on `shipit ci` too, not
+ * only before a deploy. An environment whose host is not set yet is fine here.
+ */
+export function validateEnvironments(user: Record<string, unknown> | undefined, origin: string): void {
+  const issues: ConfigIssue[] = [];
+  for (const name of environmentNames(user)) {
+    try {
+      resolveEnvironment(name, user, origin);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      issues.push(...e.issues.filter((i) => !(i.key === `environments.${name}.host` && i.problem === "is not set")));
+    }
+  }
+  if (issues.length) throw new ConfigError(origin, issues);
+}
+
+function deepMerge(base: object, over: object): object {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = b && typeof b === "object" && !Array.isArray(b) && v && typeof v === "object" && !Array.isArray(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+function getIn(obj: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>((cur, k) => (cur && typeof cur === "object" ? (cur as Record<PropertyKey, unknown>)[k] : undefined), obj);
+}
+
+/** The secrets a deploy to this environment needs, by the name the caller passes them under. */
+export function requiredSecrets(env: Environment): { arg: string; name: string }[] {
+  return [
+    { arg: "bot-password", name: env.secrets.botPassword },
+    { arg: "smoke-password", name: env.secrets.smokePassword },
+  ];
+}

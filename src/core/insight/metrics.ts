@@ -1,0 +1,330 @@
+/**
+ * Delivery metrics from the hosts' ledgers (and git, for lead time): pure functions over plain data.
+ *
+ * Definitions (also in README.md, "Metrics and dashboard"). The window is [since, until): an entry
+ * belongs to it when its `ended` time does. Entries after `until` are ignored entirely.
+ *
+ * - deploys: deploy attempts in the window (every ledger line of kind "deploy"; refusals before
+ *   the lock never reach the ledger). succeeded / failed: outcome "succeeded" / anything else.
+ * - frequencyPerDay: successful deploys ÷ the window's length in days.
+ * - successRate: successful deploys ÷ deploys (null when there were none).
+ * - rollbackRate: deploys that were rolled back ÷ deploys. A deploy was rolled back when its outcome
+ *   is "rolled_back" or "rollback_failed" (the automatic rollback ran), or when the next ledger entry
+ *   of the environment is a manual rollback.
+ * - timeToDeploy: median and p90 of `seconds` over successful deploys.
+ * - timeToRollback: median over completed rollbacks: an automatic one (outcome "rolled_back") takes
+ *   the sum of its rollback phases; a successful manual rollback takes its `seconds`.
+ * - timeToRestore: an incident opens at the end of an entry whose outcome is not "succeeded" (a
+ *   failed deploy, a rolled-back deploy, a failed rollback) when none is open, and closes at the end
+ *   of the next successful entry (deploy or rollback): the environment again runs a release someone
+ *   chose, healthy. Median over the incidents opened in the window and closed by `until`. An
+ *   incident still open at `until` is reported under `open` (since when, how many failures), never
+ *   as a number.
+ * - leadTime: median over successful deploys of (deploy `ended` − committer time of the artifact's
+ *   commit, from the manifest via the ledger's `commit`). For prod this is DORA's lead time for
+ *   changes. Deploys whose commit git does not know (shallow clone, no commit recorded) are counted in
+ *   `unknownCommits`.
+ *
+ * Median: the middle value, or the mean of the two middle ones. p90: nearest rank (the value at
+ * position ⌈0.9·n⌉ of the sorted samples). Seconds are rounded to 3 decimals, ratios to 4.
+ */
+import { z } from "zod";
+import { ShipitError } from "../errors.js";
+
+export const LedgerEntrySchema = z.object({
+  kind: z.enum(["deploy", "rollback"]),
+  env: z.string(),
+  version: z.string(),
+  outcome: z.string(),
+  started: z.string(),
+  ended: z.string(),
+  seconds: z.number().optional(),
+  sha256: z.string().nullable().optional(),
+  commit: z.string().nullable().optional(),
+  trigger: z.string().optional(),
+  run: z.string().optional(),
+  phases: z.record(z.string(), z.number()).optional(),
+  rollbackPhases: z.record(z.string(), z.number()).optional(),
+  release: z.string().nullable().optional(),
+  previous: z.string().nullable().optional(),
+  cause: z.object({ phase: z.string(), code: z.string().optional(), message: z.string().optional() }).optional(),
+  host: z.string().optional(),
+});
+export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
+
+export interface Window {
+  since: string;
+  until: string;
+}
+
+export interface Quantiles {
+  median: number | null;
+  samples: number;
+}
+
+export interface EnvMetrics {
+  deploys: number;
+  succeeded: number;
+  failed: number;
+  /** Deploys rolled back, automatically or by the next entry being a manual rollback. */
+  rolledBack: number;
+  manualRollbacks: number;
+  frequencyPerDay: number;
+  successRate: number | null;
+  rollbackRate: number | null;
+  timeToDeploy: Quantiles & { p90: number | null };
+  timeToRollback: Quantiles;
+  timeToRestore: Quantiles & { open: { since: string; failures: number } | null };
+  leadTime: Quantiles & { unknownCommits: number };
+}
+
+export interface MetricsReport {
+  window: Window & { days: number };
+  environments: Record<string, EnvMetrics>;
+}
+
+/** Commit sha → committer time (UTC ISO), as git answers it. */
+export type CommitTimes = Record<string, string>;
+
+const DAY = 86_400_000;
+const ms = (iso: string) => Date.parse(iso);
+const secs = (n: number) => Math.round(n * 1000) / 1000;
+const ratio = (n: number) => Math.round(n * 10_000) / 10_000;
+const isRolledBackOutcome = (o: string) => o === "rolled_back" || o === "rollback_failed";
+
+/**
+ * Parse ledger lines (JSONL, as on the host, or the agent's `history` entries). Lines that are not
+ * JSON or not ledger entries are counted, not fatal: the host's own reader does the same.
+ */
+export function parseLedger(text: string): { entries: LedgerEntry[]; corrupt: number } {
+  const entries: LedgerEntry[] = [];
+  let corrupt = 0;
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      corrupt++;
+      continue;
+    }
+    const parsed = LedgerEntrySchema.safeParse(json);
+    if (parsed.success && !Number.isNaN(ms(parsed.data.ended))) entries.push(parsed.data);
+    else corrupt++;
+  }
+  return { entries, corrupt };
+}
+
+/** Validate entries that came as JSON values (e.g. the agent's `history` answer, newest first). */
+export function ledgerFromHistory(answer: unknown): { entries: LedgerEntry[]; corrupt: number } {
+  const list = (answer as { entries?: unknown[] } | undefined)?.entries ?? [];
+  return parseLedger(list.map((e) => JSON.stringify(e)).join("\n"));
+}
+
+export function median(values: number[]): number | null {
+  if (!values.length) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Nearest-rank percentile (p in 0..100). */
+export function percentile(values: number[], p: number): number | null {
+  if (!values.length) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+const round = (v: number | null) => (v === null ? null : secs(v));
+
+function commitTime(commit: string | null | undefined, times: CommitTimes): number | null {
+  if (!commit || !/^[0-9a-f]{7,64}$/i.test(commit)) return null;
+  const c = commit.toLowerCase();
+  if (times[c]) return ms(times[c]);
+  const hits = Object.keys(times).filter((k) => k.startsWith(c) || c.startsWith(k));
+  return hits.length === 1 ? ms(times[hits[0]!]!) : null;
+}
+
+/** Entries oldest first by end time (the ledger is append-only, so ties keep their order). */
+export function chronological(entries: LedgerEntry[]): LedgerEntry[] {
+  return entries
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => ms(a.e.ended) - ms(b.e.ended) || a.i - b.i)
+    .map((x) => x.e);
+}
+
+/** One environment's figures over the window. `entries` may be in any order and may include entries outside the window. */
+export function computeEnvMetrics(entries: LedgerEntry[], window: Window, commitTimes: CommitTimes = {}): EnvMetrics {
+  const since = ms(window.since);
+  const until = ms(window.until);
+  const all = chronological(entries).filter((e) => ms(e.ended) < until);
+  const inWindow = (e: LedgerEntry) => ms(e.ended) >= since;
+  const days = (until - since) / DAY;
+
+  const deploys = all.filter((e) => e.kind === "deploy" && inWindow(e));
+  const ok = deploys.filter((e) => e.outcome === "succeeded");
+  const manual = all.filter((e) => e.kind === "rollback" && inWindow(e));
+
+  let rolledBack = 0;
+  for (const d of deploys) {
+    const next = all[all.indexOf(d) + 1];
+    if (isRolledBackOutcome(d.outcome) || next?.kind === "rollback") rolledBack++;
+  }
+
+  const deployTimes = ok.map((e) => e.seconds).filter((s): s is number => typeof s === "number");
+  const rollbackTimes = [
+    ...deploys.filter((e) => e.outcome === "rolled_back").map((e) => Object.values(e.rollbackPhases ?? {}).reduce((a, b) => a + b, 0)),
+    ...manual.filter((e) => e.outcome === "succeeded" && typeof e.seconds === "number").map((e) => e.seconds!),
+  ];
+
+  const restores: number[] = [];
+  let open: { since: string; at: number; failures: number } | null = null;
+  for (const e of all) {
+    if (e.outcome === "succeeded") {
+      if (open && open.at >= since) restores.push((ms(e.ended) - open.at) / 1000);
+      open = null;
+    } else if (open) open.failures++;
+    else open = { since: e.ended, at: ms(e.ended), failures: 1 };
+  }
+  const stillOpen = open && open.at >= since ? { since: open.since, failures: open.failures } : null;
+
+  const leads: number[] = [];
+  let unknownCommits = 0;
+  for (const d of ok) {
+    const t = commitTime(d.commit, commitTimes);
+    if (t === null) unknownCommits++;
+    else leads.push((ms(d.ended) - t) / 1000);
+  }
+
+  return {
+    deploys: deploys.length,
+    succeeded: ok.length,
+    failed: deploys.length - ok.length,
+    rolledBack,
+    manualRollbacks: manual.length,
+    frequencyPerDay: days > 0 ? ratio(ok.length / days) : 0,
+    successRate: deploys.length ? ratio(ok.length / deploys.length) : null,
+    rollbackRate: deploys.length ? ratio(rolledBack / deploys.length) : null,
+    timeToDeploy: { median: round(median(deployTimes)), p90: round(percentile(deployTimes, 90)), samples: deployTimes.length },
+    timeToRollback: { median: round(median(rollbackTimes)), samples: rollbackTimes.length },
+    timeToRestore: { median: round(median(restores)), samples: restores.length, open: stillOpen },
+    leadTime: { median: round(median(leads)), samples: leads.length, unknownCommits },
+  };
+}
+
+/** The window ending at `until` (default now) and reaching back `days` days. */
+export function windowOf(days: number, until: string, since?: string): Window & { days: number } {
+  const end = ms(until);
+  const start = since ? ms(since) : end - days * DAY;
+  if (Number.isNaN(end) || Number.isNaN(start)) throw new ShipitError("BAD_ARGUMENT", `the metrics window needs ISO times (got since=${since ?? "-"}, until=${until})`);
+  if (start >= end) throw new ShipitError("BAD_ARGUMENT", `the metrics window is empty: since ${new Date(start).toISOString()} is not before until ${new Date(end).toISOString()}`);
+  const iso = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
+  return { since: iso(start), until: iso(end), days: ratio((end - start) / DAY) };
+}
+
+/** Every environment's figures; `ledgers` maps env name → its entries. */
+export function computeMetrics(ledgers: Record<string, LedgerEntry[]>, window: Window, commitTimes: CommitTimes = {}): MetricsReport {
+  const w = windowOf(0, window.until, window.since);
+  const environments: Record<string, EnvMetrics> = {};
+  for (const env of Object.keys(ledgers).sort()) environments[env] = computeEnvMetrics(ledgers[env]!, w, commitTimes);
+  return { window: w, environments };
+}
+
+// ---- renderers ----------------------------------------------------------------------------------
+
+export function renderMetricsJson(report: MetricsReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+/** 75, 4000, 200000 seconds → "1m 15s", "1h 06m", "2d 07h". */
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null) return "-";
+  if (seconds < 60) return `${Number(seconds.toFixed(1))}s`;
+  const s = Math.round(seconds);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
+  if (s < DAY / 1000) return `${Math.floor(s / 3600)}h ${pad(Math.floor((s % 3600) / 60))}m`;
+  return `${Math.floor(s / 86400)}d ${pad(Math.floor((s % 86400) / 3600))}h`;
+}
+
+export function formatPercent(r: number | null): string {
+  return r === null ? "-" : `${(r * 100).toFixed(1)}%`;
+}
+
+/** The figures a human reads, metric per row and one column per environment. */
+export function metricRows(m: EnvMetrics): [label: string, key: string, value: string][] {
+  return [
+    ["deploys", "deploys", `${m.deploys} (${m.succeeded} ok, ${m.failed} failed)`],
+    ["deploys per day", "frequencyPerDay", m.frequencyPerDay.toFixed(2)],
+    ["success rate", "successRate", formatPercent(m.successRate)],
+    ["rollback rate", "rollbackRate", formatPercent(m.rollbackRate)],
+    ["time to deploy p50", "timeToDeploy.median", formatDuration(m.timeToDeploy.median)],
+    ["time to deploy p90", "timeToDeploy.p90", formatDuration(m.timeToDeploy.p90)],
+    ["time to roll back p50", "timeToRollback.median", formatDuration(m.timeToRollback.median)],
+    ["time to restore p50", "timeToRestore.median", formatDuration(m.timeToRestore.median)],
+    ["open incident", "timeToRestore.open", m.timeToRestore.open ? `since ${m.timeToRestore.open.since} (${m.timeToRestore.open.failures} failed)` : "none"],
+    ["lead time p50", "leadTime.median", formatDuration(m.leadTime.median) + (m.leadTime.unknownCommits ? ` (${m.leadTime.unknownCommits} unknown commit${m.leadTime.unknownCommits > 1 ? "s" : ""})` : "")],
+  ];
+}
+
+export function renderMetricsTable(report: MetricsReport): string {
+  const envs = Object.keys(report.environments);
+  const head = `shipit metrics ${report.window.since} → ${report.window.until} (${formatDays(report.window.days)} days)`;
+  if (!envs.length) return `${head}\nno environments\n`;
+  const rows = metricRows(report.environments[envs[0]!]!).map(([label], i) => [label, ...envs.map((e) => metricRows(report.environments[e]!)[i]![2])]);
+  const table = [["metric", ...envs], ...rows];
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  const line = (r: string[]) => r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]!))).join("  ");
+  return [head, line(table[0]!), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n";
+}
+
+const labelValue = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+/**
+ * Prometheus text exposition (version 0.0.4): one gauge family per figure, an `env` label, HELP and
+ * TYPE before the samples. Figures with no value (no samples) are left out rather than sent as NaN,
+ * so an alert on them does not fire on an empty window.
+ */
+export function renderPrometheus(report: MetricsReport): string {
+  const families: [name: string, help: string, value: (m: EnvMetrics) => number | null][] = [
+    ["shipit_deploys", "Deploy attempts in the window.", (m) => m.deploys],
+    ["shipit_deploys_succeeded", "Successful deploys in the window.", (m) => m.succeeded],
+    ["shipit_deploys_failed", "Failed deploys (including rolled back) in the window.", (m) => m.failed],
+    ["shipit_deploys_rolled_back", "Deploys rolled back (automatically or by the next manual rollback) in the window.", (m) => m.rolledBack],
+    ["shipit_rollbacks_manual", "Manual rollbacks in the window.", (m) => m.manualRollbacks],
+    ["shipit_deploy_frequency_per_day", "Successful deploys per day over the window.", (m) => m.frequencyPerDay],
+    ["shipit_deploy_success_ratio", "Successful deploys / deploy attempts.", (m) => m.successRate],
+    ["shipit_deploy_rollback_ratio", "Rolled-back deploys / deploy attempts.", (m) => m.rollbackRate],
+    ["shipit_deploy_duration_median_seconds", "Median time to deploy (successful deploys).", (m) => m.timeToDeploy.median],
+    ["shipit_deploy_duration_p90_seconds", "90th percentile time to deploy (successful deploys, nearest rank).", (m) => m.timeToDeploy.p90],
+    ["shipit_rollback_duration_median_seconds", "Median time to roll back (completed rollbacks).", (m) => m.timeToRollback.median],
+    ["shipit_restore_time_median_seconds", "Median time from a failed entry to the next successful one.", (m) => m.timeToRestore.median],
+    ["shipit_incident_open", "1 while the last failure has not been followed by a successful deploy or rollback.", (m) => (m.timeToRestore.open ? 1 : 0)],
+    ["shipit_incident_open_since_timestamp_seconds", "Unix time of the open incident's first failure.", (m) => (m.timeToRestore.open ? ms(m.timeToRestore.open.since) / 1000 : null)],
+    ["shipit_lead_time_median_seconds", "Median time from the deployed commit to the deploy's end (successful deploys).", (m) => m.leadTime.median],
+  ];
+  const out: string[] = [];
+  for (const [name, help, value] of families) {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [env, m] of Object.entries(report.environments)) {
+      const v = value(m);
+      if (v !== null) out.push(`${name}{env="${labelValue(env)}"} ${v}`);
+    }
+  }
+  out.push("# HELP shipit_metrics_window_seconds Length of the window the figures cover.", "# TYPE shipit_metrics_window_seconds gauge", `shipit_metrics_window_seconds ${(ms(report.window.until) - ms(report.window.since)) / 1000}`);
+  return out.join("\n") + "\n";
+}
+
+export type MetricsFormat = "json" | "table" | "prometheus";
+
+export function renderMetrics(report: MetricsReport, format: string): string {
+  if (format === "json") return renderMetricsJson(report);
+  if (format === "table") return renderMetricsTable(report);
+  if (format === "prometheus") return renderPrometheus(report);
+  throw new ShipitError("BAD_ARGUMENT", `unknown metrics format "${format}": use json, table or prometheus`);
+}
+
+/** A window's length for people: whole days as they are, others to one decimal (11.9, not 11.9057). */
+export function formatDays(days: number): string {
+  return Number.isInteger(days) ? String(days) : days.toFixed(1);
+}

@@ -1,0 +1,67 @@
+import { expect, test } from "vitest";
+import { leastCovered, parseCoverageJson, parseJUnit, parseMypy, parseRuffJson } from "../../../src/core/checks/parsers.js";
+
+const JUNIT = `<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="5" time="0.1">
+<testcase classname="tests.test_bot" name="test_ok" time="0.001" />
+<testcase classname="tests.test_bot.TestCommands" name="test_ping" time="0.001"><failure message="AssertionError: assert 'pong!' == 'pong'">long trace</failure></testcase>
+<testcase classname="tests.test_db" name="test_open" time="0.001"><error message="failed on setup with &quot;OSError: boom&quot;">trace</error></testcase>
+<testcase classname="tests.test_db" name="test_skip" time="0.001"><skipped message="later" /></testcase>
+<testcase classname="tests.test_db" name="test_more" time="0.001" />
+</testsuite></testsuites>`;
+
+test("JUnit: counts and failing test ids in pytest's node-id form", () => {
+  expect(parseJUnit(JUNIT)).toEqual({
+    tests: 5,
+    failures: 1,
+    errors: 1,
+    skipped: 1,
+    failed: [
+      { id: "tests/test_bot.py::TestCommands::test_ping", message: "AssertionError: assert 'pong!' == 'pong'" },
+      { id: "tests/test_db.py::test_open", message: `failed on setup with "OSError: boom"` },
+    ],
+  });
+});
+
+test("JUnit: a file that is not JUnit is a clear error", () => {
+  expect(() => parseJUnit("<html></html>")).toThrow("JUnit report has no <testsuite>");
+});
+
+const COVERAGE = JSON.stringify({
+  totals: { percent_covered: 82.3456, covered_lines: 80, num_statements: 97 },
+  files: {
+    "lib/a.py": { summary: { percent_covered: 100, num_statements: 10, missing_lines: 0 } },
+    "lib/b.py": { summary: { percent_covered: 40, num_statements: 10, missing_lines: 6 } },
+    "lib/c.py": { summary: { percent_covered: 40, num_statements: 20, missing_lines: 12 } },
+    "lib/d.py": { summary: { percent_covered: 90, num_statements: 10, missing_lines: 1 } },
+    "lib/e.py": { summary: { percent_covered: 75, num_statements: 4, missing_lines: 1 } },
+    "lib/f.py": { summary: { percent_covered: 50, num_statements: 2, missing_lines: 1 } },
+    "lib/empty.py": { summary: { percent_covered: 100, num_statements: 0, missing_lines: 0 } },
+  },
+});
+
+test("coverage JSON: total rounded to one decimal, five least-covered files in a stable order", () => {
+  const c = parseCoverageJson(COVERAGE);
+  expect(c.percent).toBe(82.3);
+  expect(leastCovered(c.files).map((f) => f.path)).toEqual(["lib/c.py", "lib/b.py", "lib/f.py", "lib/e.py", "lib/d.py"]);
+});
+
+test("coverage JSON with the wrong shape says so", () => {
+  expect(() => parseCoverageJson(`{"meta": {}}`)).toThrow(/coverage JSON report has an unexpected shape/);
+});
+
+test("ruff JSON: findings relative to the source root", () => {
+  const json = JSON.stringify([{ code: "F401", message: "`os` imported but unused", filename: "/src/lib/x.py", location: { row: 1, column: 8 } }]);
+  expect(parseRuffJson(json, "/src")).toEqual([{ file: "lib/x.py", line: 1, col: 8, code: "F401", message: "`os` imported but unused" }]);
+});
+
+test("mypy text: errors with codes, and the files count from either closing line", () => {
+  const out = `lib/x.py:3: error: Incompatible return value type (got "int", expected "str")  [return-value]\nlib/y.py:9:5: error: Name "z" is not defined  [name-defined]\nlib/y.py:9: note: hint\nFound 2 errors in 2 files (checked 13 source files)\n`;
+  expect(parseMypy(out)).toEqual({
+    errors: [
+      { file: "lib/x.py", line: 3, code: "return-value", message: `Incompatible return value type (got "int", expected "str")` },
+      { file: "lib/y.py", line: 9, code: "name-defined", message: `Name "z" is not defined` },
+    ],
+    files: 13,
+  });
+  expect(parseMypy("Success: no issues found in 13 source files\n")).toEqual({ errors: [], files: 13 });
+});

@@ -1,0 +1,118 @@
+import { expect, test } from "vitest";
+import { resolveConfig } from "../../../src/core/config/config.js";
+import { imageTag, planChecks, type BuildOptions } from "../../../src/core/checks/plan.js";
+import { scanSource } from "../../../src/core/checks/security/source-scan.js";
+import { CONTAINER_LAYOUT } from "../../../src/core/checks/step.js";
+import { memoryView, ROSEY } from "../../helpers/memory-view.js";
+
+const ASSETS = { pack: "#pack", auditPins: "#pins" };
+async function plan(json: object | null = null, opts: BuildOptions = {}, files = ROSEY) {
+  const c = await resolveConfig(json && JSON.stringify(json), "shipit.json", memoryView(files));
+  return planChecks(c, CONTAINER_LAYOUT, ASSETS, await scanSource(memoryView(files), c), opts);
+}
+
+const TOOLS = ["ruff==0.17.6", "mypy==2.4.1", "pytest==9.2.0", "pytest-cov==7.1.0", "bandit==1.9.4", "detect-secrets==1.5.0", "pip-audit==2.10.1"];
+
+test("the dependency layer sees only requirement files and uses uv with versioned cache volumes", async () => {
+  const p = await plan();
+  expect(p.deps.cwd).toBe("/deps");
+  expect(p.deps.commands).toEqual([
+    ["python3", "-m", "venv", "/opt/venv"],
+    ["/opt/venv/bin/python", "-m", "pip", "install", "--quiet", "uv==0.13.9"],
+    ["/opt/venv/bin/uv", "pip", "install", "--python", "/opt/venv/bin/python", "-r", "/deps/requirements.txt", ...TOOLS],
+    // the artifact's wheels belong to the layer too: a source-only change never rebuilds them
+    ["/opt/venv/bin/python", "-m", "pip", "wheel", "--quiet", "--wheel-dir", "/opt/wheels", "-r", "/deps/requirements.txt"],
+  ]);
+  expect(p.deps.dirs).toEqual(["/opt/wheels"]);
+  expect(p.deps.caches).toEqual({ "/root/.cache/pip": "shipit-pip-python3.11-slim", "/root/.cache/uv": "shipit-uv-0.13.9-python3.11-slim" });
+});
+
+test("pip installer: one pip install, no uv cache", async () => {
+  const p = await plan({ python: { installer: "pip" } });
+  expect(p.deps.commands.at(-2)).toEqual(["/opt/venv/bin/python", "-m", "pip", "install", "--quiet", "-r", "/deps/requirements.txt", ...TOOLS]);
+  expect(Object.values(p.deps.caches)).toEqual(["shipit-pip-python3.11-slim"]);
+});
+
+test("lint, typecheck and test argv honour the config", async () => {
+  const plan_ = await plan({ lint: { select: ["E", "F401"], format: true }, typecheck: { flags: ["--strict"] }, test: { paths: ["tests"], args: ["-x"] } });
+  expect(plan_.lint.dirs).toEqual(["/out/lint"]);
+  expect(plan_.lint.commands).toEqual([
+    ["/opt/venv/bin/ruff", "check", "--no-cache", "--exit-zero", "--output-format=json", "--output-file=/out/lint/ruff.json", "--select", "E,F401", "."],
+    ["/opt/venv/bin/ruff", "format", "--no-cache", "--check", "."],
+  ]);
+  expect(plan_.typecheck.commands).toEqual([
+    ["/opt/venv/bin/mypy", "--no-color-output", "--show-error-codes", "--cache-dir", "/root/.cache/mypy-2.4.1-app", "--strict", "lib", "common", "bot", "web"],
+  ]);
+  // mypy's incremental cache, per project and mypy version, one run at a time
+  expect(plan_.typecheck.caches).toEqual({ "/root/.cache/mypy-2.4.1-app": "shipit-mypy-2.4.1-python3.11-slim-app" });
+  expect(plan_.typecheck.exclusiveCaches).toEqual(["/root/.cache/mypy-2.4.1-app"]);
+  expect(plan_.test.dirs).toEqual(["/out/test"]);
+  expect(plan_.test.commands[0]).toEqual([
+    "/opt/venv/bin/python", "-m", "pytest", "-p", "no:cacheprovider",
+    "--junitxml=/out/test/junit.xml", "--cov", "--cov-report=xml:/out/test/coverage.xml", "--cov-report=json:/out/test/coverage.json",
+    "--cov-report=term", "--cov-fail-under=0", "-x", "tests",
+  ]);
+  expect(plan_.test.okExitCodes).toEqual([0, 1, 5]);
+});
+
+test("build packs the configured include list with the dependency layer's wheels", async () => {
+  const plan_ = await plan({ name: "rosey" }, { version: "1.2.3", commit: "abc123" });
+  expect(plan_.build.dirs).toEqual(["/out/build"]);
+  expect(plan_.build.caches).toEqual({});
+  expect(plan_.build.commands).toEqual([
+    [
+      "/opt/venv/bin/python", "/opt/shipit/pack_artifact.py", "--src", "/src", "--out", "/out/build/rosey-1.2.3.tar.gz",
+      "--wheels", "/opt/wheels", "--name", "rosey", "--version", "1.2.3", "--commit", "abc123",
+      "--include", "lib", "--include", "common", "--include", "bot", "--include", "web", "--requirements", "requirements.txt",
+    ],
+  ]);
+  expect(plan_.build.files).toEqual({ "/opt/shipit/pack_artifact.py": "#pack" });
+});
+
+test("no secret or shell string ever appears in a step: every command is an argv array", async () => {
+  const p = await plan();
+  const { security, ...rest } = p;
+  const steps = [...Object.values(rest), security.code, security.secrets!, security.audit!];
+  for (const s of steps) {
+    for (const cmd of s.commands) expect(cmd[0]).not.toMatch(/^(sh|bash)$/);
+    expect(s.secretEnv).toEqual({});
+  }
+});
+
+test.each([
+  ["python:3.11-slim", "python3.11-slim"],
+  ["172.17.0.1:5000/library/python:3.12", "python3.12"],
+])("imageTag(%s) = %s", (image, tag) => expect(imageTag(image)).toBe(tag));
+
+test("security: bandit on the typecheck paths, detect-secrets on the files a commit holds, pip-audit on the installed closure", async () => {
+  const files = { ...ROSEY, ".gitignore": "*.db\n*.log\n*.pem\n*.key\n.env\ndata/\n", "data/rosey.db": "x", ".secrets.baseline": "{}" };
+  const p = (await plan({ security: { ignoreVulns: ["PYSEC-2099-1"] } }, {}, files)).security;
+  expect(p.code.dirs).toEqual(["/out/security"]);
+  expect(p.code.commands).toEqual([
+    ["/opt/venv/bin/bandit", "--recursive", "--format", "json", "--output", "/out/security/bandit.json", "--quiet", "--exit-zero", "lib", "common", "bot", "web"],
+  ]);
+  expect(p.secrets!.commands).toEqual([
+    ["/opt/venv/bin/detect-secrets", "scan", ".gitignore", "bot/rosey/__init__.py", "common/__init__.py", "lib/__init__.py", "pytest.ini", "requirements.txt", "test", "tests/test_x.py", "web/__init__.py"],
+  ]);
+  expect(p.audit!.dirs).toEqual(["/out/security"]);
+  expect(p.audit!.commands).toEqual([
+    ["/opt/venv/bin/python", "/opt/shipit/audit_pins.py", "--out", "/out/security/audit-requirements.txt", "--json", "/out/security/audit-pins.json", "-r", "requirements.txt"],
+    [
+      "/opt/venv/bin/pip-audit", "--requirement", "/out/security/audit-requirements.txt", "--no-deps", "--disable-pip", "--format", "json",
+      "--output", "/out/security/pip-audit.json", "--progress-spinner", "off", "--vulnerability-service", "pypi",
+      "--cache-dir", "/root/.cache/pip-audit", "--ignore-vuln", "PYSEC-2099-1",
+    ],
+  ]);
+  expect(p.audit!.files).toEqual({ "/opt/shipit/audit_pins.py": "#pins" });
+  expect(p.audit!.caches).toEqual({ "/root/.cache/pip-audit": "shipit-pip-audit" });
+  expect(p.audit!.okExitCodes).toEqual([0, 1]);
+  expect(p.reports).toEqual({ bandit: "/out/security/bandit.json", pins: "/out/security/audit-pins.json", audit: "/out/security/pip-audit.json" });
+});
+
+test("security: the OSV source with its URL; no requirement files, no audit step", async () => {
+  const osv = (await plan({ security: { auditService: "osv", osvUrl: "http://127.0.0.1:8999/v1/query", paths: ["lib"] } })).security;
+  expect(osv.audit!.commands.at(-1)).toEqual(expect.arrayContaining(["--vulnerability-service", "osv", "--osv-url", "http://127.0.0.1:8999/v1/query"]));
+  expect(osv.code.commands[0]!.slice(-1)).toEqual(["lib"]);
+  const none = (await plan({ requirements: [] })).security;
+  expect(none.audit).toBeNull();
+});
