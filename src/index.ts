@@ -8,6 +8,7 @@ import { argument, check, dag, func, object, type Directory, type File, type flo
 import { deploy, preflight, query, rollback } from "./core/deploy/deploy.js";
 import type { QueryKind } from "./core/deploy/plan.js";
 import { newRunId } from "./core/deploy/run-id.js";
+import { isoSeconds } from "./core/text.js";
 import { DaggerDeployRunner } from "./runners/deploy-dagger.js";
 import { loadConfig } from "./core/config/load.js";
 import { planChecks, type BuildOptions } from "./core/checks/plan.js";
@@ -716,7 +717,7 @@ async function deploySetup(source: Directory | undefined, config: File | undefin
 /** What metrics and the dashboard share: the window, every asked environment's ledger (and status), commit times. */
 async function insightSetup(sshKey: Secret, knownHosts: File, env: string | undefined, days: number, since: string | undefined, until: string | undefined, git: Directory | undefined, source: Directory | undefined, config: File | undefined, withStatus: boolean) {
   const s = await deploySetup(source, config);
-  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const now = isoSeconds();
   const window = windowOf(days, until ?? now, since);
   const envs = insightEnvironments(s.config, env);
   const runId = newRunId();

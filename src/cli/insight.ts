@@ -15,6 +15,7 @@ import { resolve } from "node:path";
 import { chartJsSource } from "../assets.js";
 import { buildDashboard, renderDashboard } from "../core/insight/dashboard.js";
 import { ShipitError } from "../core/errors.js";
+import { isoSeconds } from "../core/text.js";
 import { gatherFromHosts, insightEnvironments, type Gathered } from "../core/insight/gather.js";
 import { loadConfig } from "../core/config/load.js";
 import { computeMetrics, parseLedger, renderMetrics, windowOf } from "../core/insight/metrics.js";
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   if (fn !== "metrics" && fn !== "dashboard") throw new ShipitError("BAD_ARGUMENT", `unknown function "${fn ?? ""}": use metrics or dashboard`);
   const days = Number(values.days);
   if (!(days > 0)) throw new ShipitError("BAD_ARGUMENT", `--days must be a positive number of days, got "${values.days}"`);
-  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const now = isoSeconds();
   const window = windowOf(days, values.until ?? now, values.since);
 
   let gathered: Gathered;

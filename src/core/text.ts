@@ -1,4 +1,4 @@
-/** Small text helpers shared by the config readers. */
+/** Small helpers shared across the core: near names, key paths, times. */
 
 /** Nearest name by edit distance (at most 2), for "did you mean". */
 export function closest(word: string, candidates: string[]): string | undefined {
@@ -28,4 +28,19 @@ function editDistance(a: string, b: string): number {
 export function unknownKeyFix(key: string, known: string[]): string {
   const near = closest(key, known);
   return near ? `did you mean "${near}"? Known keys here: ${known.join(", ")}` : `remove it; known keys here: ${known.join(", ")}`;
+}
+
+/** The value at a key path in parsed JSON, or undefined when any step is missing or not an object. */
+export function getIn(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = obj;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[seg];
+  }
+  return cur;
+}
+
+/** A UTC time as shipit writes it everywhere (ledger, run ids, metrics windows): whole seconds, `2026-11-26T21:53:00Z`. */
+export function isoSeconds(t: Date | number = new Date()): string {
+  return new Date(t).toISOString().replace(/\.\d+Z$/, "Z");
 }

@@ -8,9 +8,6 @@ import type { ResolvedConfig, SourceView } from "../core/config/config.js";
 import type { Runner } from "../core/checks/pipeline.js";
 import type { Layout, Step, StepResult } from "../core/checks/step.js";
 
-/** Folders never copied from a source tree into a run, nor packed (same list as the Dagger `source` ignore). */
-export { IGNORED };
-
 /** A SourceView over a host folder. */
 export function hostSourceView(root: string): SourceView {
   return {

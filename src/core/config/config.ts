@@ -3,7 +3,7 @@ import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../../config/defaults.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { UserEnvironmentsSchema, validateEnvironments } from "./environments.js";
-import { closest, unknownKeyFix } from "../text.js";
+import { closest, getIn, unknownKeyFix } from "../text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
 
 /** A path inside the source tree: relative, no `..`, no leading slash. A trailing `/` means "must be a directory". */
@@ -369,15 +369,6 @@ export function parseIni(text: string): Record<string, Record<string, string>> {
 
 function formatKey(path: PropertyKey[]): string {
   return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), "");
-}
-
-function getIn(obj: unknown, path: readonly PropertyKey[]): unknown {
-  let cur: unknown = obj;
-  for (const seg of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[seg];
-  }
-  return cur;
 }
 
 function setIn(obj: object, path: readonly string[], value: unknown): void {

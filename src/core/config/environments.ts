@@ -1,7 +1,7 @@
 import { z } from "zod";
 import defaultsJson from "../../../config/environments.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "../errors.js";
-import { unknownKeyFix } from "../text.js";
+import { getIn, unknownKeyFix } from "../text.js";
 import { AbsolutePath, ChatServer, CytubeChannel, CytubeUser, Host, HostPython, Port, SecretName, ServiceUnit, UserName, relativePathProblem } from "./grammar.js";
 
 /** Free text (a chat message): printable, one line. */
@@ -131,10 +131,6 @@ function deepMerge(base: object, over: object): object {
     out[k] = b && typeof b === "object" && !Array.isArray(b) && v && typeof v === "object" && !Array.isArray(v) ? deepMerge(b, v) : v;
   }
   return out;
-}
-
-function getIn(obj: unknown, path: PropertyKey[]): unknown {
-  return path.reduce<unknown>((cur, k) => (cur && typeof cur === "object" ? (cur as Record<PropertyKey, unknown>)[k] : undefined), obj);
 }
 
 /** The secrets a deploy to this environment needs, by the name the caller passes them under. */

@@ -8,6 +8,7 @@ import { query, type DeployInputs, type DeployRunner } from "../deploy/deploy.js
 import type { HostStatus } from "./dashboard.js";
 import { environmentNames, resolveEnvironment } from "../config/environments.js";
 import { ConfigError, ShipitError } from "../errors.js";
+import { isoSeconds } from "../text.js";
 import { ledgerFromHistory, type CommitTimes, type LedgerEntry } from "./metrics.js";
 
 /** `history --limit` large enough for a whole ledger: metrics need every line, not the last 20. */
@@ -69,7 +70,7 @@ export function parseCommitTimes(stdout: string): CommitTimes {
     const [sha, time] = line.trim().split(US);
     if (!sha || !time) continue;
     const t = Date.parse(time);
-    if (!Number.isNaN(t)) out[sha.toLowerCase()] = new Date(t).toISOString().replace(".000Z", "Z");
+    if (!Number.isNaN(t)) out[sha.toLowerCase()] = isoSeconds(t);
   }
   return out;
 }

@@ -30,6 +30,7 @@
  */
 import { z } from "zod";
 import { ShipitError } from "../errors.js";
+import { isoSeconds } from "../text.js";
 
 export const LedgerEntrySchema = z.object({
   kind: z.enum(["deploy", "rollback"]),
@@ -217,9 +218,8 @@ export function windowOf(days: number, until: string, since?: string): Window & 
   const end = ms(until);
   const start = since ? ms(since) : end - days * DAY;
   if (Number.isNaN(end) || Number.isNaN(start)) throw new ShipitError("BAD_ARGUMENT", `the metrics window needs ISO times (got since=${since ?? "-"}, until=${until})`);
-  if (start >= end) throw new ShipitError("BAD_ARGUMENT", `the metrics window is empty: since ${new Date(start).toISOString()} is not before until ${new Date(end).toISOString()}`);
-  const iso = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
-  return { since: iso(start), until: iso(end), days: ratio((end - start) / DAY) };
+  if (start >= end) throw new ShipitError("BAD_ARGUMENT", `the metrics window is empty: since ${isoSeconds(start)} is not before until ${isoSeconds(end)}`);
+  return { since: isoSeconds(start), until: isoSeconds(end), days: ratio((end - start) / DAY) };
 }
 
 /** Every environment's figures; `ledgers` maps env name → its entries. */

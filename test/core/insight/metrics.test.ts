@@ -76,7 +76,7 @@ test("the agent's history answer (newest first) gives the same figures as the fi
 });
 
 test("a bad window is refused with the fix", () => {
-  expect(() => windowOf(7, "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z")).toThrowErrorMatchingInlineSnapshot(`[ShipitError: the metrics window is empty: since 2026-11-21T00:00:00.000Z is not before until 2026-11-20T00:00:00.000Z]`);
+  expect(() => windowOf(7, "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z")).toThrowErrorMatchingInlineSnapshot(`[ShipitError: the metrics window is empty: since 2026-11-21T00:00:00Z is not before until 2026-11-20T00:00:00Z]`);
   expect(() => windowOf(7, "yesterday")).toThrowErrorMatchingInlineSnapshot(`[ShipitError: the metrics window needs ISO times (got since=-, until=yesterday)]`);
   expect(windowOf(30, "2026-11-27T00:00:00Z")).toEqual({ since: "2026-10-28T00:00:00Z", until: "2026-11-27T00:00:00Z", days: 30 });
   expect(() => renderMetrics(computeMetrics({}, WEEK), "csv")).toThrowErrorMatchingInlineSnapshot(`[ShipitError: unknown metrics format "csv": use json, table or prometheus]`);
