@@ -1,18 +1,7 @@
-import { z } from "zod";
-
 /**
- * The contract of the bot's `GET /api/health` (documented in CONFIGURATION.md). The host agent
- * polls it on the host's loopback; this schema checks what comes back before anyone trusts it.
+ * What each health failure the host agent reports means, and what to do about it. The health
+ * contract itself (the bot's `GET /api/health` answer) is BotHealthSchema in ./contracts.ts.
  */
-export const HealthSchema = z.object({
-  status: z.string().describe('"running" once the bot has started'),
-  connected: z.boolean().describe("true while the bot holds a live connection to its CyTube channel"),
-  channel: z.string(),
-  version: z.string(),
-  uptime: z.number().nonnegative().describe("seconds since start"),
-});
-export type Health = z.infer<typeof HealthSchema>;
-
 export type HealthProblem =
   | "HEALTH_UNREACHABLE"
   | "HEALTH_NOT_JSON"
@@ -36,17 +25,4 @@ const ADVICE: Record<HealthProblem, string> = {
 export function explainHealth(code: string, message: string): string {
   const advice = ADVICE[code as HealthProblem];
   return advice ? `${message} (${code}): ${advice}` : `${message} (${code})`;
-}
-
-/** Validate a health answer the way the agent does, for answers that reach TypeScript directly. */
-export function checkHealth(raw: unknown, expectVersion?: string): { ok: true; value: Health } | { ok: false; code: HealthProblem; message: string } {
-  const parsed = HealthSchema.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    return { ok: false, code: "HEALTH_BAD_SHAPE", message: `health answer has a bad shape at "${i.path.join(".")}": ${i.message}` };
-  }
-  const h = parsed.data;
-  if (h.status !== "running" || !h.connected) return { ok: false, code: "HEALTH_NOT_CONNECTED", message: `bot reports status "${h.status}", connected ${h.connected}` };
-  if (expectVersion && h.version !== expectVersion) return { ok: false, code: "HEALTH_WRONG_VERSION", message: `bot reports version ${h.version}, expected ${expectVersion}` };
-  return { ok: true, value: h };
 }

@@ -1,5 +1,6 @@
 import { sshHost } from "../config/grammar.js";
 import { z } from "zod";
+import { DriverOutcomeSchema } from "./contracts.js";
 import type { Environment } from "../config/environments.js";
 
 /** Where the deploy step finds its inputs (container paths in Dagger, temp files on the host). */
@@ -259,7 +260,7 @@ const PhaseRecord = z.object({
 export const DriverResultSchema = z.object({
   run: z.string().nullable().optional(),
   kind: z.string().optional(),
-  outcome: z.enum(["succeeded", "failed", "rolled_back", "rollback_failed", "refused", "error"]),
+  outcome: DriverOutcomeSchema,
   started: z.string().optional(),
   ended: z.string().optional(),
   seconds: z.number().optional(),

@@ -6,9 +6,11 @@
  * Everything from the hosts (versions, release names, causes) is escaped: a ledger is written by
  * whoever can deploy, and must not be able to script the page of whoever reads it.
  */
-import { chronological, computeMetrics, formatDays, formatDuration, metricRows, type CommitTimes, type LedgerEntry, type MetricsReport, type Window } from "./metrics.js";
+import { chronological, computeMetrics, formatDays, formatDuration, metricRows, type CommitTimes, type MetricsReport, type Window } from "./metrics.js";
+import type { LedgerEntry } from "../deploy/contracts.js";
 
-export type Health = "healthy" | "unhealthy" | "unknown";
+/** The verdict on an environment's live release: its health probe answered healthy, failed, or was not asked. */
+export type LiveHealth = "healthy" | "unhealthy" | "unknown";
 
 export interface LiveRelease {
   env: string;
@@ -16,7 +18,7 @@ export interface LiveRelease {
   release: string | null;
   /** When this release last became live (from the ledger), or null when the ledger does not say. */
   since: string | null;
-  health: Health;
+  health: LiveHealth;
   /** Why: the health probe's answer, or what the ledger says when the host was not asked. */
   detail: string;
 }

@@ -9,7 +9,8 @@ import type { HostStatus } from "./dashboard.js";
 import { environmentNames, resolveEnvironment } from "../config/environments.js";
 import { ConfigError, ShipitError } from "../errors.js";
 import { isoSeconds } from "../text.js";
-import { ledgerFromHistory, type CommitTimes, type LedgerEntry } from "./metrics.js";
+import { ledgerFromHistory, type CommitTimes } from "./metrics.js";
+import type { LedgerEntry } from "../deploy/contracts.js";
 
 /** `history --limit` large enough for a whole ledger: metrics need every line, not the last 20. */
 export const HISTORY_ALL = 1_000_000;

@@ -28,30 +28,9 @@
  * Median: the middle value, or the mean of the two middle ones. p90: nearest rank (the value at
  * position ⌈0.9·n⌉ of the sorted samples). Seconds are rounded to 3 decimals, ratios to 4.
  */
-import { z } from "zod";
 import { ShipitError } from "../errors.js";
+import { readLedgerEntry, type LedgerEntry } from "../deploy/contracts.js";
 import { isoSeconds } from "../text.js";
-
-export const LedgerEntrySchema = z.object({
-  kind: z.enum(["deploy", "rollback"]),
-  env: z.string(),
-  version: z.string(),
-  outcome: z.string(),
-  started: z.string(),
-  ended: z.string(),
-  seconds: z.number().optional(),
-  sha256: z.string().nullable().optional(),
-  commit: z.string().nullable().optional(),
-  trigger: z.string().optional(),
-  run: z.string().optional(),
-  phases: z.record(z.string(), z.number()).optional(),
-  rollbackPhases: z.record(z.string(), z.number()).optional(),
-  release: z.string().nullable().optional(),
-  previous: z.string().nullable().optional(),
-  cause: z.object({ phase: z.string(), code: z.string().optional(), message: z.string().optional() }).optional(),
-  host: z.string().optional(),
-});
-export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
 
 export interface Window {
   since: string;
@@ -95,7 +74,8 @@ const isRolledBackOutcome = (o: string) => o === "rolled_back" || o === "rollbac
 
 /**
  * Parse ledger lines (JSONL, as on the host, or the agent's `history` entries). Lines that are not
- * JSON or not ledger entries are counted, not fatal: the host's own reader does the same.
+ * JSON or not ledger entries (src/core/deploy/contracts.ts) are counted, not fatal: the host's own
+ * reader does the same.
  */
 export function parseLedger(text: string): { entries: LedgerEntry[]; corrupt: number } {
   const entries: LedgerEntry[] = [];
@@ -109,8 +89,8 @@ export function parseLedger(text: string): { entries: LedgerEntry[]; corrupt: nu
       corrupt++;
       continue;
     }
-    const parsed = LedgerEntrySchema.safeParse(json);
-    if (parsed.success && !Number.isNaN(ms(parsed.data.ended))) entries.push(parsed.data);
+    const entry = readLedgerEntry(json);
+    if (entry && !Number.isNaN(ms(entry.ended))) entries.push(entry);
     else corrupt++;
   }
   return { entries, corrupt };

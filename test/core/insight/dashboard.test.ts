@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { buildDashboard, escapeHtml, liveFromLedger, renderDashboard, scriptJson } from "../../../src/core/insight/dashboard.js";
-import { parseLedger, type LedgerEntry } from "../../../src/core/insight/metrics.js";
+import { parseLedger } from "../../../src/core/insight/metrics.js";
+import type { LedgerEntry } from "../../../src/core/deploy/contracts.js";
 import { REPO } from "../../helpers/variants.js";
 
 const dir = join(REPO, "test/fixtures/ledgers");
