@@ -72,24 +72,7 @@ VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+!_-]{0,63}$")
 RELEASE_RE = re.compile(r"^(?P<version>[0-9A-Za-z][0-9A-Za-z.+!_-]*)-(?P<ts>\d{8}T\d{6}Z)$")
 UNIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._@\\-]{0,255}$")
 SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
-ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 SECRET_KEY_RE = re.compile(r"password|passwd|secret|token|key$", re.IGNORECASE)
-LEDGER_KINDS = ("deploy", "rollback")
-LEDGER_REQUIRED = ("kind", "env", "version", "outcome", "started", "ended")
-# Ledger outcomes meaning "this release went live and passed its checks".
-LIVE_OUTCOMES = ("succeeded", "success")
-HEALTH_FIELDS: tuple[tuple[str, str], ...] = (
-    ("status", "str"),
-    ("connected", "bool"),
-    ("channel", "str"),
-    ("version", "str"),
-    ("uptime", "number"),
-)
-HEALTH_CONTRACT = (
-    "GET /api/health must answer JSON {status: str, connected: bool, channel: str, "
-    "version: str, uptime: number} (see CONFIGURATION.md)"
-)
-
 Json = dict[str, Any]
 
 
@@ -110,6 +93,7 @@ class AgentError(Exception):
 
 
 # --------------------------------------------------------------------------- small helpers
+# Time, output, stdin, files: what every command below uses.
 
 
 def utc_now() -> datetime:
@@ -176,15 +160,20 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is out (it may write fewer than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write a temp file beside ``path`` (created with ``mode``), fsync it, rename it over."""
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
     try:
         os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -220,6 +209,7 @@ def inside(root: str, path: str) -> bool:
 
 
 # --------------------------------------------------------------------------- layout
+# BASE's folders and the releases in it (the module docstring draws the tree).
 
 
 class Release(NamedTuple):
@@ -283,6 +273,8 @@ def describe_releases(releases: list[Release], current: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- lock
+# A deploy's first call: hold BASE/deploy.lock for the whole run. The driver's SSH session
+# keeps it; it dies with the session.
 
 
 def read_holder(layout: Layout) -> Json | None:
@@ -427,6 +419,7 @@ def cmd_lock(args: argparse.Namespace) -> Json | None:
 
 
 # --------------------------------------------------------------------------- receive
+# Upload: the artifact arrives on stdin into incoming/, checked against its sha256.
 
 
 def cmd_receive(args: argparse.Namespace) -> Json:
@@ -443,9 +436,7 @@ def cmd_receive(args: argparse.Namespace) -> Json:
         for chunk in iter(lambda: read(CHUNK), b""):
             digest.update(chunk)
             size += len(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, chunk)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -465,6 +456,7 @@ def cmd_receive(args: argparse.Namespace) -> Json:
 
 
 # --------------------------------------------------------------------------- install
+# Unpack the artifact safely into releases/<version>-<stamp>/ and build its venv offline.
 
 
 def unsafe(member: str, why: str) -> AgentError:
@@ -850,6 +842,7 @@ def cmd_install(args: argparse.Namespace) -> Json:
 
 
 # --------------------------------------------------------------------------- configure
+# The release's config.json, and its secrets from stdin into 0600 files.
 
 
 def secret_keys(value: Any, prefix: str = "") -> Iterator[str]:
@@ -925,6 +918,7 @@ def cmd_configure(args: argparse.Namespace) -> Json:
 
 
 # --------------------------------------------------------------------------- switch
+# The commit point: `current` is renamed over to the new release in one step.
 
 
 def release_complete(layout: Layout, name: str) -> bool:
@@ -970,7 +964,8 @@ def cmd_switch(args: argparse.Namespace) -> Json:
     return {"ok": True, "previous": previous, "current": args.release}
 
 
-# --------------------------------------------------------------------------- systemd
+# --------------------------------------------------------------------------- restart
+# Restart the systemd unit, and tell a crash loop from a slow start.
 
 
 def systemctl(sudo: bool) -> list[str]:
@@ -1061,6 +1056,22 @@ def check_crash_loop(unit: str, baseline: tuple[str, int] | None, elapsed: float
 
 
 # --------------------------------------------------------------------------- health and smoke
+# Is the new release up: GET /api/health (the contract is
+# config/contracts/health.schema.json, generated from src/core/deploy/contracts.ts), then a chat
+# command through POST /api/smoke.
+
+
+HEALTH_FIELDS: tuple[tuple[str, str], ...] = (
+    ("status", "str"),
+    ("connected", "bool"),
+    ("channel", "str"),
+    ("version", "str"),
+    ("uptime", "number"),
+)
+HEALTH_CONTRACT = (
+    "GET /api/health must answer JSON {status: str, connected: bool, channel: str, "
+    "version: str, uptime: number} (see CONFIGURATION.md)"
+)
 
 
 class Probe(NamedTuple):
@@ -1115,6 +1126,19 @@ def type_ok(value: Any, kind: str) -> bool:
     return isinstance(value, str)
 
 
+def health_shape_problems(body: Json) -> list[str]:
+    """What in a health answer (a JSON object) breaks the contract; empty when nothing does."""
+    problems = []
+    for field, kind in HEALTH_FIELDS:
+        if field not in body:
+            problems.append(f"{field} is missing")
+        elif not type_ok(body[field], kind):
+            problems.append(f"{field} must be a {kind}, got {json.dumps(body[field])}")
+        elif kind == "number" and body[field] < 0:
+            problems.append(f"{field} must not be negative, got {json.dumps(body[field])}")
+    return problems
+
+
 def probe_health(url: str, timeout: float, expect_version: str | None) -> Probe:
     status, raw, problem = http_call(url, timeout)
     if problem is not None:
@@ -1147,14 +1171,7 @@ def probe_health(url: str, timeout: float, expect_version: str | None) -> Probe:
             body,
             status,
         )
-    problems = []
-    for field, kind in HEALTH_FIELDS:
-        if field not in body:
-            problems.append(f"{field} is missing")
-        elif not type_ok(body[field], kind):
-            problems.append(f"{field} must be a {kind}, got {json.dumps(body[field])}")
-        elif kind == "number" and body[field] < 0:
-            problems.append(f"{field} must not be negative, got {json.dumps(body[field])}")
+    problems = health_shape_problems(body)
     if problems:
         return Probe(
             "HEALTH_BAD_SHAPE",
@@ -1283,142 +1300,8 @@ def cmd_smoke(args: argparse.Namespace) -> Json:
         time.sleep(max(0.0, min(args.interval, deadline - time.monotonic())))
 
 
-# --------------------------------------------------------------------------- ledger
-
-
-def read_ledger(layout: Layout) -> tuple[list[Json], int]:
-    """Good entries oldest first, and how many lines were corrupt (skipped)."""
-    try:
-        raw = layout.ledger.read_bytes()
-    except FileNotFoundError:
-        return [], 0
-    entries: list[Json] = []
-    corrupt = 0
-    for line in raw.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            corrupt += 1
-            continue
-        if isinstance(entry, dict):
-            entries.append(entry)
-        else:
-            corrupt += 1
-    return entries, corrupt
-
-
-def check_ledger_entry(entry: Any) -> Json:
-    if not isinstance(entry, dict):
-        raise AgentError("BAD_LEDGER_ENTRY", "the ledger entry must be one JSON object")
-    problems = []
-    missing = [k for k in LEDGER_REQUIRED if k not in entry]
-    if missing:
-        problems.append("missing " + ", ".join(missing))
-    if "kind" in entry and entry["kind"] not in LEDGER_KINDS:
-        problems.append(f"kind must be one of {', '.join(LEDGER_KINDS)}")
-    for key in ("env", "version", "outcome"):
-        if key in entry and (not isinstance(entry[key], str) or not entry[key]):
-            problems.append(f"{key} must be a non-empty string")
-    for key in ("started", "ended"):
-        if key in entry and (not isinstance(entry[key], str) or not ISO_RE.match(entry[key])):
-            problems.append(f"{key} must be a UTC ISO-8601 time such as 2026-11-26T21:00:00Z")
-    leaked = sorted(secret_keys(entry))
-    if leaked:
-        problems.append(
-            f"{', '.join(leaked)} look like secrets (keys named like password, secret, token or "
-            "key must not hold values in the ledger)"
-        )
-    if problems:
-        raise AgentError(
-            "BAD_LEDGER_ENTRY", "refusing the ledger entry: " + "; ".join(problems) + "."
-        )
-    return entry
-
-
-def append_ledger(layout: Layout, entry: Json) -> Json:
-    """Validate, add the host, and append one line: O_APPEND, a single write, fsync."""
-    entry = dict(check_ledger_entry(entry))
-    entry["host"] = socket.gethostname()
-    line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
-    fd = os.open(layout.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        view = memoryview(line)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return entry
-
-
-def cmd_ledger_append(args: argparse.Namespace) -> Json:
-    layout = Layout(args.base).ensure()
-    entry = read_stdin_json("BAD_LEDGER_ENTRY", "the ledger entry")
-    return {"ok": True, "entry": append_ledger(layout, entry)}
-
-
-def cmd_history(args: argparse.Namespace) -> Json:
-    entries, corrupt = read_ledger(Layout(args.base))
-    newest = list(reversed(entries))[: args.limit]
-    return {"ok": True, "entries": newest, "total": len(entries), "corrupt": corrupt}
-
-
-# --------------------------------------------------------------------------- rollback and prune
-
-
-def rollback_target(layout: Layout, to_version: str | None = None) -> tuple[Release, str]:
-    """The release to go back to, and why it was chosen ("ledger", "older", "newest", "version")."""
-    releases = layout.releases_list()
-    current = layout.current_name()
-    by_name = {r.name: r for r in releases}
-    others = [r for r in releases if r.name != current]
-    listing = describe_releases(releases, current)
-    if to_version is not None:
-        matches = [r for r in others if r.version == to_version]
-        if matches:
-            return matches[-1], "version"
-        if any(r.version == to_version for r in releases):
-            raise AgentError(
-                "NO_SUCH_VERSION",
-                f"version {to_version} is the live release ({current}); nothing to roll back to. "
-                f"{listing[0].upper() + listing[1:]}",
-            )
-        raise AgentError(
-            "NO_SUCH_VERSION",
-            f"version {to_version} is not on the host (it may have been pruned); {listing}. "
-            "Pick one of those, or deploy that version again",
-        )
-    entries, _ = read_ledger(layout)
-    for entry in reversed(entries):
-        release = entry.get("release")
-        went_live = entry.get("outcome") in LIVE_OUTCOMES and isinstance(release, str)
-        if went_live and release != current and release in by_name:
-            return by_name[release], "ledger"
-    if not others:
-        raise AgentError(
-            "NO_PREVIOUS_RELEASE",
-            f"there is no previous release to roll back to: {listing}. "
-            "Deploy a known-good version instead",
-        )
-    live = by_name.get(current or "")
-    older = [r for r in others if live is not None and (r.ts, r.name) < (live.ts, live.name)]
-    if older:
-        return older[-1], "older"
-    return others[-1], "newest"
-
-
-def cmd_rollback_target(args: argparse.Namespace) -> Json:
-    layout = Layout(args.base).ensure()
-    release, reason = rollback_target(layout, args.to)
-    return {
-        "ok": True,
-        "release": release.name,
-        "version": release.version,
-        "current": layout.current_name(),
-        "reason": reason,
-    }
+# --------------------------------------------------------------------------- prune
+# After a successful deploy: old releases and stale uploads go; the rollback target stays.
 
 
 def remove_tree(path: Path) -> None:
@@ -1467,7 +1350,163 @@ def cmd_prune(args: argparse.Namespace) -> Json:
     }
 
 
+# --------------------------------------------------------------------------- ledger
+# The run's last call: one line in BASE/ledger.jsonl. Its contract is
+# config/contracts/ledger-entry.schema.json (from src/core/deploy/contracts.ts); the constants
+# here are checked against it by test/agent/test_contracts.py.
+
+
+ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+LEDGER_KINDS = ("deploy", "rollback")
+LEDGER_REQUIRED = ("kind", "env", "version", "outcome", "started", "ended")
+LEDGER_OUTCOMES = ("succeeded", "failed", "rolled_back", "rollback_failed")
+# Read as today's word, never written: appending one is refused.
+LEGACY_OUTCOMES = {"success": "succeeded"}
+
+
+def read_ledger(layout: Layout) -> tuple[list[Json], int]:
+    """Good entries oldest first (legacy outcome words read as today's), and how many lines were
+    corrupt (skipped)."""
+    try:
+        raw = layout.ledger.read_bytes()
+    except FileNotFoundError:
+        return [], 0
+    entries: list[Json] = []
+    corrupt = 0
+    for line in raw.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            corrupt += 1
+            continue
+        if isinstance(entry, dict):
+            outcome = entry.get("outcome")
+            if isinstance(outcome, str) and outcome in LEGACY_OUTCOMES:
+                entry["outcome"] = LEGACY_OUTCOMES[outcome]
+            entries.append(entry)
+        else:
+            corrupt += 1
+    return entries, corrupt
+
+
+def check_ledger_entry(entry: Any) -> Json:
+    if not isinstance(entry, dict):
+        raise AgentError("BAD_LEDGER_ENTRY", "the ledger entry must be one JSON object")
+    problems = []
+    missing = [k for k in LEDGER_REQUIRED if k not in entry]
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if "kind" in entry and entry["kind"] not in LEDGER_KINDS:
+        problems.append(f"kind must be one of {', '.join(LEDGER_KINDS)}")
+    if isinstance(entry.get("outcome"), str) and entry["outcome"] not in LEDGER_OUTCOMES:
+        problems.append(f"outcome must be one of {', '.join(LEDGER_OUTCOMES)}")
+    for key in ("env", "version", "outcome"):
+        if key in entry and (not isinstance(entry[key], str) or not entry[key]):
+            problems.append(f"{key} must be a non-empty string")
+    for key in ("started", "ended"):
+        if key in entry and (not isinstance(entry[key], str) or not ISO_RE.match(entry[key])):
+            problems.append(f"{key} must be a UTC ISO-8601 time such as 2026-11-26T21:00:00Z")
+    leaked = sorted(secret_keys(entry))
+    if leaked:
+        problems.append(
+            f"{', '.join(leaked)} look like secrets (keys named like password, secret, token or "
+            "key must not hold values in the ledger)"
+        )
+    if problems:
+        raise AgentError(
+            "BAD_LEDGER_ENTRY", "refusing the ledger entry: " + "; ".join(problems) + "."
+        )
+    return entry
+
+
+def append_ledger(layout: Layout, entry: Json) -> Json:
+    """Validate, add the host, and append one line: O_APPEND, a single write, fsync."""
+    entry = dict(check_ledger_entry(entry))
+    entry["host"] = socket.gethostname()
+    line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+    fd = os.open(layout.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        write_all(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return entry
+
+
+def cmd_ledger_append(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base).ensure()
+    entry = read_stdin_json("BAD_LEDGER_ENTRY", "the ledger entry")
+    return {"ok": True, "entry": append_ledger(layout, entry)}
+
+
+def cmd_history(args: argparse.Namespace) -> Json:
+    entries, corrupt = read_ledger(Layout(args.base))
+    newest = list(reversed(entries))[: args.limit]
+    return {"ok": True, "entries": newest, "total": len(entries), "corrupt": corrupt}
+
+
+# --------------------------------------------------------------------------- rollback
+# Which release to go back to (a manual rollback's first call; a failed deploy's rollback
+# switches to `switch`'s previous release instead).
+
+
+def rollback_target(layout: Layout, to_version: str | None = None) -> tuple[Release, str]:
+    """The release to go back to, and why it was chosen ("ledger", "older", "newest", "version")."""
+    releases = layout.releases_list()
+    current = layout.current_name()
+    by_name = {r.name: r for r in releases}
+    others = [r for r in releases if r.name != current]
+    listing = describe_releases(releases, current)
+    if to_version is not None:
+        matches = [r for r in others if r.version == to_version]
+        if matches:
+            return matches[-1], "version"
+        if any(r.version == to_version for r in releases):
+            raise AgentError(
+                "NO_SUCH_VERSION",
+                f"version {to_version} is the live release ({current}); nothing to roll back to. "
+                f"{listing[0].upper() + listing[1:]}",
+            )
+        raise AgentError(
+            "NO_SUCH_VERSION",
+            f"version {to_version} is not on the host (it may have been pruned); {listing}. "
+            "Pick one of those, or deploy that version again",
+        )
+    entries, _ = read_ledger(layout)
+    for entry in reversed(entries):
+        release = entry.get("release")
+        went_live = entry.get("outcome") == "succeeded" and isinstance(release, str)
+        if went_live and release != current and release in by_name:
+            return by_name[release], "ledger"
+    if not others:
+        raise AgentError(
+            "NO_PREVIOUS_RELEASE",
+            f"there is no previous release to roll back to: {listing}. "
+            "Deploy a known-good version instead",
+        )
+    live = by_name.get(current or "")
+    older = [r for r in others if live is not None and (r.ts, r.name) < (live.ts, live.name)]
+    if older:
+        return older[-1], "older"
+    return others[-1], "newest"
+
+
+def cmd_rollback_target(args: argparse.Namespace) -> Json:
+    layout = Layout(args.base).ensure()
+    release, reason = rollback_target(layout, args.to)
+    return {
+        "ok": True,
+        "release": release.name,
+        "version": release.version,
+        "current": layout.current_name(),
+        "reason": reason,
+    }
+
+
 # --------------------------------------------------------------------------- status
+# Read-only: what is live, what is installed, whether it is healthy and who holds the lock.
 
 
 def release_version(layout: Layout, name: str) -> str | None:
@@ -1531,6 +1570,7 @@ def cmd_status(args: argparse.Namespace) -> Json:
 
 
 # --------------------------------------------------------------------------- arguments
+# The command line: one subcommand per call above.
 
 
 class Parser(argparse.ArgumentParser):

@@ -13,7 +13,9 @@ import { REPO } from "../helpers/variants.js";
  *
  * Layout: the agent at the root (its tests import it as a module: pytest.ini has
  * `pythonpath = .`), the tests under tests/, shipit's pack_artifact.py under support/ (the tests
- * build real artifacts with it; it is not linted here), and test/agent/shipit.json as shipit.json.
+ * build real artifacts with it; it is not linted here), test/agent/shipit.json as shipit.json, and
+ * the contracts the agent's copies are held to (test_contracts.py): config/contracts/*.schema.json
+ * under contracts/, the golden fixtures of test/fixtures/contracts/ under contracts/fixtures/.
  */
 const FILES: Record<string, string> = {
   "pytest.ini": "[pytest]\ntestpaths = tests\npythonpath = .\naddopts = -q\n",
@@ -37,6 +39,9 @@ async function agentRepository(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "shipit-agent-"));
   await mkdir(join(dir, "tests"));
   await mkdir(join(dir, "support"));
+  await mkdir(join(dir, "contracts/fixtures"), { recursive: true });
+  for (const name of await readdir(join(REPO, "config/contracts"))) await copyFile(join(REPO, "config/contracts", name), join(dir, "contracts", name));
+  for (const name of await readdir(join(REPO, "test/fixtures/contracts"))) await copyFile(join(REPO, "test/fixtures/contracts", name), join(dir, "contracts/fixtures", name));
   await copyFile(join(REPO, "src/python/shipit_agent.py"), join(dir, "shipit_agent.py"));
   await copyFile(join(REPO, "src/python/pack_artifact.py"), join(dir, "support/pack_artifact.py"));
   await copyFile(join(REPO, "test/agent/shipit.json"), join(dir, "shipit.json"));
