@@ -319,20 +319,12 @@ class Driver:
             if not lock["ok"]:
                 return self.finish(result, "refused", lock, t0, ledger=False)
         try:
-            committed = False
-            failure = None
-            for phase in plan["phases"]:
-                record = self.call(phase)
-                result["phases"].append(record)
-                if not record["ok"]:
-                    failure = record
-                    break
-                if phase["name"] == plan.get("commitAfter"):
-                    committed = True
+            failure = self.run_phases(plan["phases"], result["phases"])
             if failure is None:
                 for phase in plan.get("onSuccess", []):
                     result["phases"].append(self.call(phase))
                 return self.finish(result, "succeeded", None, t0)
+            committed = any(p["ok"] and p["name"] == plan.get("commitAfter") for p in result["phases"])
             if not committed:
                 return self.finish(result, "failed", failure, t0)
             if not plan.get("rollback"):
@@ -340,16 +332,19 @@ class Driver:
             if self.outputs.get(plan["commitAfter"], {}).get("previous") is None:
                 result["rollback"].append({"name": "rollback", "ok": False, "seconds": 0.0, "error": {"code": "NO_PREVIOUS_RELEASE", "message": "no previous release on the host to roll back to"}})
                 return self.finish(result, "rollback_failed", failure, t0)
-            rolled = True
-            for phase in plan["rollback"]:
-                record = self.call(phase)
-                result["rollback"].append(record)
-                if not record["ok"]:
-                    rolled = False
-                    break
+            rolled = self.run_phases(plan["rollback"], result["rollback"]) is None
             return self.finish(result, "rolled_back" if rolled else "rollback_failed", failure, t0)
         finally:
             self.release_lock()
+
+    def run_phases(self, phases: List[Dict[str, Any]], records: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+        """Run phases in order, appending each record, up to the first that fails: its record, or None."""
+        for phase in phases:
+            record = self.call(phase)
+            records.append(record)
+            if not record["ok"]:
+                return record
+        return None
 
     def finish(self, result: Dict[str, Any], outcome: str, failure: Optional[Dict[str, Any]], t0: float, ledger: bool = True) -> Dict[str, Any]:
         result["outcome"] = outcome
