@@ -67,7 +67,7 @@ export const COMMANDS: CommandSpec[] = [
     argument: "[event]",
     run: (a) => shimMain(a),
   },
-  { name: "schema", group: "workflow", fn: null, description: "Regenerate config/shipit.schema.json (the JSON Schema of shipit.json) from the config's zod schema.", flags: {}, run: () => schemaMain() },
+  { name: "schema", group: "workflow", fn: null, description: "Regenerate config/shipit.schema.json (the JSON Schema of shipit.json) and config/contracts/*.schema.json (the health answer, a ledger line) from their zod schemas.", flags: {}, run: () => schemaMain() },
 ];
 
 /** A command's one-line description: its Dagger function's, or its own. */
