@@ -7,7 +7,7 @@
  * whoever can deploy, and must not be able to script the page of whoever reads it.
  */
 import { chronological, computeMetrics, formatDays, formatDuration, metricRows, type CommitTimes, type MetricsReport, type Window } from "./metrics.js";
-import type { LedgerEntry } from "../deploy/contracts.js";
+import type { LedgerEntry, LedgerOutcome } from "../deploy/contracts.js";
 
 /** The verdict on an environment's live release: its health probe answered healthy, failed, or was not asked. */
 export type LiveHealth = "healthy" | "unhealthy" | "unknown";
@@ -27,7 +27,7 @@ export interface RecentEntry {
   env: string;
   kind: "deploy" | "rollback";
   version: string;
-  outcome: string;
+  outcome: LedgerOutcome;
   started: string;
   ended: string;
   seconds: number | null;
@@ -43,7 +43,7 @@ export interface Point {
   x: number;
   y: number;
   version: string;
-  outcome: string;
+  outcome: LedgerOutcome;
 }
 
 export interface DashboardData {
@@ -204,7 +204,7 @@ function inlineScript(source: string): string {
 
 export const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
-const OUTCOME_CLASS: Record<string, string> = { succeeded: "ok", failed: "bad", rolled_back: "warn", rollback_failed: "bad" };
+const OUTCOME_CLASS: Record<LedgerOutcome, string> = { succeeded: "ok", failed: "bad", rolled_back: "warn", rollback_failed: "bad" };
 const fmtTime = (iso: string | null) => (iso ? iso.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC") : "-");
 
 function phaseBar(phases: Record<string, number>, rollback: Record<string, number>): string {

@@ -29,7 +29,7 @@
  * position ⌈0.9·n⌉ of the sorted samples). Seconds are rounded to 3 decimals, ratios to 4.
  */
 import { ShipitError } from "../errors.js";
-import { readLedgerEntry, type LedgerEntry } from "../deploy/contracts.js";
+import { readLedgerEntry, type LedgerEntry, type LedgerOutcome } from "../deploy/contracts.js";
 import { isoSeconds } from "../text.js";
 
 export interface Window {
@@ -70,7 +70,7 @@ const DAY = 86_400_000;
 const ms = (iso: string) => Date.parse(iso);
 const secs = (n: number) => Math.round(n * 1000) / 1000;
 const ratio = (n: number) => Math.round(n * 10_000) / 10_000;
-const isRolledBackOutcome = (o: string) => o === "rolled_back" || o === "rollback_failed";
+const isRolledBackOutcome = (o: LedgerOutcome) => o === "rolled_back" || o === "rollback_failed";
 
 /**
  * Parse ledger lines (JSONL, as on the host, or the agent's `history` entries). Lines that are not
