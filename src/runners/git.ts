@@ -64,16 +64,6 @@ export function hostGit(dir: string): GitReader {
   };
 }
 
-/** The newest release tag reachable from HEAD (highest `v<semver>` by semver precedence), or null. */
-export async function lastReleaseTag(dir: string): Promise<string | null> {
-  return latestReleaseTag((await hostGit(dir).run(TAGS_ARGS)).split("\n").filter(Boolean));
-}
-
-/** Commits since `tag`, newest first (see logArgs). */
-export async function commitsSince(dir: string, tag: string | null): Promise<GitCommit[]> {
-  return parseLog(await hostGit(dir).run(logArgs(tag)));
-}
-
 /**
  * sha → committer time (UTC ISO) for every commit on any ref, for lead time in metrics; null when
  * `dir` is not inside a git repository.

@@ -136,11 +136,3 @@ function deepMerge(base: object, over: object): object {
 function getIn(obj: unknown, path: PropertyKey[]): unknown {
   return path.reduce<unknown>((cur, k) => (cur && typeof cur === "object" ? (cur as Record<PropertyKey, unknown>)[k] : undefined), obj);
 }
-
-/** The secrets a deploy to this environment needs, by the name the caller passes them under. */
-export function requiredSecrets(env: Environment): { arg: string; name: string }[] {
-  return [
-    { arg: "bot-password", name: env.secrets.botPassword },
-    { arg: "smoke-password", name: env.secrets.smokePassword },
-  ];
-}

@@ -315,8 +315,6 @@ export function renderPrometheus(report: MetricsReport): string {
   return out.join("\n") + "\n";
 }
 
-export type MetricsFormat = "json" | "table" | "prometheus";
-
 export function renderMetrics(report: MetricsReport, format: string): string {
   if (format === "json") return renderMetricsJson(report);
   if (format === "table") return renderMetricsTable(report);
