@@ -122,20 +122,21 @@ export function parseRuffJson(text: string, root: string): LintFinding[] {
   }));
 }
 
-export interface TypeError_ {
+/** One mypy error: where, its error code and its message. */
+export interface TypecheckFinding {
   file: string;
   line: number;
   code: string;
   message: string;
 }
 export interface MypySummary {
-  errors: TypeError_[];
+  errors: TypecheckFinding[];
   files: number | null;
 }
 
 /** mypy's text output → errors and the number of files checked (from its closing line). */
 export function parseMypy(stdout: string): MypySummary {
-  const errors: TypeError_[] = [];
+  const errors: TypecheckFinding[] = [];
   for (const line of stdout.split("\n")) {
     const m = /^(.+?):(\d+)(?::\d+)?: error: (.*?)(?:\s+\[([a-z0-9-]+)\])?$/.exec(line);
     if (m) errors.push({ file: m[1]!, line: Number(m[2]), message: m[3]!, code: m[4] ?? "error" });

@@ -13,6 +13,17 @@ export interface CheckPlan {
   test: Step;
   security: SecurityPlan;
   build: Step;
+  /** The report files the lint and test gates read back, by name (the security gate's are in SecurityPlan.reports). */
+  reports: CheckReports;
+}
+
+export interface CheckReports {
+  /** ruff's JSON findings. */
+  ruff: string;
+  /** pytest's JUnit XML. */
+  junit: string;
+  /** coverage.py's JSON report, which the coverage threshold is checked against. */
+  coverageJson: string;
 }
 
 /** shipit's own helper scripts (their text), shipped into the steps that run them. */
@@ -84,7 +95,7 @@ export function planDeps(c: ResolvedConfig, l: Layout): Step {
 }
 
 export function planLint(c: ResolvedConfig, l: Layout): Step {
-  const report = `${l.out}/lint/ruff.json`;
+  const report = checkReports(l).ruff;
   const select = c.lint.select.length ? ["--select", c.lint.select.join(",")] : [];
   const commands = [
     [bin(l, "ruff"), "check", "--no-cache", "--exit-zero", "--output-format=json", `--output-file=${report}`, ...select, ...c.lint.paths],
@@ -115,8 +126,13 @@ export function planTypecheck(c: ResolvedConfig, l: Layout): Step {
 
 export const TEST_REPORTS = { junit: "junit.xml", coverageXml: "coverage.xml", coverageJson: "coverage.json" } as const;
 
+function checkReports(l: Layout): CheckReports {
+  return { ruff: `${l.out}/lint/ruff.json`, junit: `${l.out}/test/${TEST_REPORTS.junit}`, coverageJson: `${l.out}/test/${TEST_REPORTS.coverageJson}` };
+}
+
 export function planTest(c: ResolvedConfig, l: Layout): Step {
   const dir = `${l.out}/test`;
+  const reports = checkReports(l);
   return step({
     id: "test",
     dirs: [dir],
@@ -127,10 +143,10 @@ export function planTest(c: ResolvedConfig, l: Layout): Step {
         "pytest",
         "-p",
         "no:cacheprovider",
-        `--junitxml=${dir}/${TEST_REPORTS.junit}`,
+        `--junitxml=${reports.junit}`,
         "--cov",
         `--cov-report=xml:${dir}/${TEST_REPORTS.coverageXml}`,
-        `--cov-report=json:${dir}/${TEST_REPORTS.coverageJson}`,
+        `--cov-report=json:${reports.coverageJson}`,
         "--cov-report=term",
         // shipit decides the gate from coverage.json; pytest-cov must not fail the run on fail_under itself.
         "--cov-fail-under=0",
@@ -141,7 +157,7 @@ export function planTest(c: ResolvedConfig, l: Layout): Step {
     cwd: l.src,
     // unbuffered: pytest's progress reaches `shipit test` as it happens, not in 8 KiB blocks
     env: { COVERAGE_FILE: `${dir}/.coverage`, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" },
-    reports: [`${dir}/${TEST_REPORTS.junit}`, `${dir}/${TEST_REPORTS.coverageJson}`],
+    reports: [reports.junit, reports.coverageJson],
     okExitCodes: [0, 1, 5],
   });
 }
@@ -280,5 +296,6 @@ export function planChecks(c: ResolvedConfig, l: Layout, assets: Assets, source:
     test: within(c.test.timeoutSec)(planTest(c, l)),
     security: { ...security, code: sec(security.code), secrets: security.secrets && sec(security.secrets), audit: security.audit && sec(security.audit) },
     build: within(c.build.timeoutSec)(planBuild(c, l, assets.pack, opts)),
+    reports: checkReports(l),
   };
 }

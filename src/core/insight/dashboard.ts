@@ -6,7 +6,7 @@
  * Everything from the hosts (versions, release names, causes) is escaped: a ledger is written by
  * whoever can deploy, and must not be able to script the page of whoever reads it.
  */
-import { chronological, computeMetrics, formatDays, formatDuration, metricRows, type CommitTimes, type LedgerEntry, type MetricsReport, type Window } from "./metrics.js";
+import { chronological, computeMetrics, formatDays, formatSeconds, metricRows, type CommitTimes, type LedgerEntry, type MetricsReport, type Window } from "./metrics.js";
 
 export type Health = "healthy" | "unhealthy" | "unknown";
 
@@ -213,7 +213,7 @@ function phaseBar(phases: Record<string, number>, rollback: Record<string, numbe
     .filter(([, v]) => v > 0)
     .map(([k, v, cls]) => `<span class="seg${cls}" style="width:${((v / total) * 100).toFixed(2)}%" title="${escapeHtml(`${k} ${v}s`)}"></span>`)
     .join("");
-  const text = parts.map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(formatDuration(v))}`).join(" · ");
+  const text = parts.map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(formatSeconds(v))}`).join(" · ");
   return `<div class="bar">${segs}</div><div class="phases">${text}</div>`;
 }
 
@@ -248,7 +248,7 @@ function recentTable(recent: RecentEntry[]): string {
     (r) => `<tr data-outcome="${escapeHtml(r.outcome)}">
   <td>${escapeHtml(fmtTime(r.ended))}</td><td>${escapeHtml(r.env)}</td><td>${escapeHtml(r.kind)}</td><td>${escapeHtml(r.version)}</td>
   <td><span class="badge ${OUTCOME_CLASS[r.outcome] ?? "bad"}">${escapeHtml(r.outcome)}</span></td>
-  <td>${escapeHtml(formatDuration(r.seconds))}</td>
+  <td>${escapeHtml(formatSeconds(r.seconds))}</td>
   <td>${phaseBar(r.phases, r.rollbackPhases)}${r.cause ? `<div class="cause">${escapeHtml(r.cause)}</div>` : ""}</td>
 </tr>`,
   );

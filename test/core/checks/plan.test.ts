@@ -69,9 +69,18 @@ test("build packs the configured include list with the dependency layer's wheels
   expect(plan_.build.files).toEqual({ "/opt/shipit/pack_artifact.py": "#pack" });
 });
 
+test("the lint and test gates' reports by name: the files their steps write and read back", async () => {
+  const p = await plan();
+  expect(p.reports).toEqual({ ruff: "/out/lint/ruff.json", junit: "/out/test/junit.xml", coverageJson: "/out/test/coverage.json" });
+  expect(p.lint.reports).toEqual(["/out/lint/ruff.json"]);
+  expect(p.lint.commands[0]).toContain("--output-file=/out/lint/ruff.json");
+  expect(p.test.reports).toEqual(["/out/test/junit.xml", "/out/test/coverage.json"]);
+  for (const flag of ["--junitxml=/out/test/junit.xml", "--cov-report=json:/out/test/coverage.json"]) expect(p.test.commands[0]).toContain(flag);
+});
+
 test("no secret or shell string ever appears in a step: every command is an argv array", async () => {
   const p = await plan();
-  const { security, ...rest } = p;
+  const { security, reports: _reports, ...rest } = p;
   const steps = [...Object.values(rest), security.code, security.secrets!, security.audit!];
   for (const s of steps) {
     for (const cmd of s.commands) expect(cmd[0]).not.toMatch(/^(sh|bash)$/);
