@@ -3,9 +3,9 @@ import { writeFile } from "node:fs/promises";
 import { z } from "zod";
 import { UserConfigSchema } from "../core/config/config.js";
 
-export const SCHEMA_FILE = new URL("../../config/shipit.schema.json", import.meta.url);
+const SCHEMA_FILE = new URL("../../config/shipit.schema.json", import.meta.url);
 
-export function renderSchema(): string {
+function renderSchema(): string {
   return JSON.stringify(z.toJSONSchema(UserConfigSchema), null, 2) + "\n";
 }
 

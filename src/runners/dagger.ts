@@ -44,7 +44,7 @@ export function directorySourceView(dir: Directory): SourceView {
 /** Debian's (and Alpine's) CA store, which the engine's custom CA certificates are added to. */
 const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 /** src/python/run_steps.py: runs a batch of steps side by side inside one container. */
-export const RUN_STEPS_SCRIPT = "run_steps.py";
+const RUN_STEPS_SCRIPT = "run_steps.py";
 
 /**
  * Folds steps into containers. The dependency layer gets only the requirement files, so a

@@ -18,20 +18,20 @@ export interface GitReader {
   run(args: string[]): Promise<string>;
 }
 
-export const TAGS_ARGS = ["tag", "--merged", "HEAD", "--list", "v*.*.*"];
-export const SHALLOW_ARGS = ["rev-parse", "--is-shallow-repository"];
+const TAGS_ARGS = ["tag", "--merged", "HEAD", "--list", "v*.*.*"];
+const SHALLOW_ARGS = ["rev-parse", "--is-shallow-repository"];
 
 /**
  * Commits reachable from HEAD and not from `tag` (all of HEAD's history when `tag` is null).
  * Merge commits are left out: the commits they bring in are listed themselves, so a merged
  * `feat:` counts once; squash-merged PRs ("feat: x (#12)") are ordinary commits and stay.
  */
-export function logArgs(tag: string | null): string[] {
+function logArgs(tag: string | null): string[] {
   const range = tag === null ? "HEAD" : `refs/tags/${tag}..HEAD`;
   return ["log", "--no-merges", `--format=%H${US}%s${US}%b${RS}`, range, "--"];
 }
 
-export function parseLog(out: string): GitCommit[] {
+function parseLog(out: string): GitCommit[] {
   const commits: GitCommit[] = [];
   for (const record of out.split(RS)) {
     const trimmed = record.replace(/^\n+/, "");

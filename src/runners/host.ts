@@ -48,7 +48,7 @@ export function hostSourceView(root: string): SourceView {
   };
 }
 
-export interface HostRunnerOptions {
+interface HostRunnerOptions {
   /** Where venvs and package caches persist between runs (default: <repo>/.shipit/host). */
   cacheRoot: string;
   /** Folder for this run's source copy and reports. */

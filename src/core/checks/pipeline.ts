@@ -19,11 +19,11 @@ export interface Runner {
   runAll(steps: Step[]): Promise<StepResult>[];
 }
 
-export type CheckName = "lint" | "typecheck" | "test" | "security" | "build";
+type CheckName = "lint" | "typecheck" | "test" | "security" | "build";
 
 /** Progress: a gate started, or ended with its verdict. Renderers (src/cli/progress.ts) draw these. */
 export type GateEvent = { gate: string; phase: "start" } | { gate: string; phase: "end"; status: Gate["status"]; durationMs: number; figure: string };
-export type OnGate = (e: GateEvent) => void;
+type OnGate = (e: GateEvent) => void;
 
 /** Run one gate between a start and an end event. */
 async function tracked<G extends Gate>(gate: string, onGate: OnGate | undefined, fn: () => Promise<G>): Promise<G> {

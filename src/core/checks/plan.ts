@@ -17,7 +17,7 @@ export interface CheckPlan {
   reports: CheckReports;
 }
 
-export interface CheckReports {
+interface CheckReports {
   /** ruff's JSON findings. */
   ruff: string;
   /** pytest's JUnit XML. */
@@ -35,7 +35,7 @@ export interface Assets {
 }
 
 /** The security gate: three steps run side by side, plus what the inspection of the tree found. */
-export interface SecurityPlan extends SecurityPlanView {
+interface SecurityPlan extends SecurityPlanView {
   /** bandit on security.paths. */
   code: Step;
   /** detect-secrets on every file a commit holds; null when there is none. */
@@ -57,7 +57,7 @@ export function imageTag(image: string): string {
 
 const bin = (l: Layout, tool: string) => `${l.venv}/bin/${tool}`;
 
-export function planDeps(c: ResolvedConfig, l: Layout): Step {
+function planDeps(c: ResolvedConfig, l: Layout): Step {
   const tools = [
     `ruff==${c.tools.ruff}`,
     `mypy==${c.tools.mypy}`,
@@ -94,7 +94,7 @@ export function planDeps(c: ResolvedConfig, l: Layout): Step {
   return step({ id: "deps", commands, cwd: l.deps, env, caches, dirs, timeoutMs: 30 * 60_000 });
 }
 
-export function planLint(c: ResolvedConfig, l: Layout): Step {
+function planLint(c: ResolvedConfig, l: Layout): Step {
   const report = checkReports(l).ruff;
   const select = c.lint.select.length ? ["--select", c.lint.select.join(",")] : [];
   const commands = [
@@ -109,7 +109,7 @@ export function planLint(c: ResolvedConfig, l: Layout): Step {
  * change it re-checks the changed module and what depends on it, with the same verdict. The cache
  * validates every entry against the source's hash, so a stale entry is never trusted.
  */
-export function planTypecheck(c: ResolvedConfig, l: Layout): Step {
+function planTypecheck(c: ResolvedConfig, l: Layout): Step {
   const cache = `${l.caches}/mypy-${c.tools.mypy}-${c.name}`;
   return step({
     id: "typecheck",
@@ -130,7 +130,7 @@ function checkReports(l: Layout): CheckReports {
   return { ruff: `${l.out}/lint/ruff.json`, junit: `${l.out}/test/${TEST_REPORTS.junit}`, coverageJson: `${l.out}/test/${TEST_REPORTS.coverageJson}` };
 }
 
-export function planTest(c: ResolvedConfig, l: Layout): Step {
+function planTest(c: ResolvedConfig, l: Layout): Step {
   const dir = `${l.out}/test`;
   const reports = checkReports(l);
   return step({
@@ -164,11 +164,11 @@ export function planTest(c: ResolvedConfig, l: Layout): Step {
 
 export const PACK_SCRIPT = "pack_artifact.py";
 
-export function artifactName(c: ResolvedConfig, version: string): string {
+function artifactName(c: ResolvedConfig, version: string): string {
   return `${c.name}-${version}.tar.gz`;
 }
 
-export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts: BuildOptions = {}): Step {
+function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts: BuildOptions = {}): Step {
   const version = opts.version ?? c.build.version;
   if (!SafeVersion.safeParse(version).success) {
     throw new ConfigError("arguments", [{ key: "--version", value: version, problem: "is not a version that is safe in a file name", fix: "pass a version such as 1.2.3 or 1.2.3-pr.4.gabc1234 (letters, digits, '.', '+', '!', '_', '-')" }]);
@@ -204,7 +204,7 @@ export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts
 }
 
 export const AUDIT_SCRIPT = "audit_pins.py";
-export const SECURITY_REPORTS = {
+const SECURITY_REPORTS = {
   bandit: "bandit.json",
   pins: "audit-pins.json",
   pinned: "audit-requirements.txt",
@@ -217,7 +217,7 @@ export const SECURITY_REPORTS = {
  * packages the requirement files installed and asks only the advisory source about them
  * (`--no-deps --disable-pip`: no resolver, no package index).
  */
-export function planSecurity(c: ResolvedConfig, l: Layout, source: SourceScan, auditScript: string): SecurityPlan {
+function planSecurity(c: ResolvedConfig, l: Layout, source: SourceScan, auditScript: string): SecurityPlan {
   const dir = `${l.out}/security`;
   const reports = { bandit: `${dir}/${SECURITY_REPORTS.bandit}`, pins: `${dir}/${SECURITY_REPORTS.pins}`, audit: `${dir}/${SECURITY_REPORTS.audit}` };
   const code = step({

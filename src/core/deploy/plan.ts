@@ -47,7 +47,7 @@ export interface RemoteCall {
  * the driver first opens an SSH local forward to that address on the host's loopback (over the
  * deploy's own SSH settings) and appends `--via http://127.0.0.1:<local port>` to argv.
  */
-export interface LocalCall {
+interface LocalCall {
   name: string;
   local: { argv: string[]; tunnel?: { host: string; port: number } };
   timeoutSec?: number;
@@ -68,7 +68,7 @@ export interface DriverPlan {
   ledger?: { args: string[]; entry: Record<string, unknown> };
 }
 
-export interface DeployRequest {
+interface DeployRequest {
   env: Environment;
   run: string;
   version: string;
@@ -200,7 +200,7 @@ export function buildDeployPlan(r: DeployRequest): DriverPlan {
   };
 }
 
-export interface RollbackRequest {
+interface RollbackRequest {
   env: Environment;
   run: string;
   trigger: string;
@@ -256,7 +256,7 @@ const PhaseRecord = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 
-export const DriverResultSchema = z.object({
+const DriverResultSchema = z.object({
   run: z.string().nullable().optional(),
   kind: z.string().optional(),
   outcome: z.enum(["succeeded", "failed", "rolled_back", "rollback_failed", "refused", "error"]),

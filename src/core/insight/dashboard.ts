@@ -10,7 +10,7 @@ import { chronological, computeMetrics, formatDays, formatSeconds, metricRows, t
 
 export type Health = "healthy" | "unhealthy" | "unknown";
 
-export interface LiveRelease {
+interface LiveRelease {
   env: string;
   version: string | null;
   release: string | null;
@@ -21,7 +21,7 @@ export interface LiveRelease {
   detail: string;
 }
 
-export interface RecentEntry {
+interface RecentEntry {
   env: string;
   kind: "deploy" | "rollback";
   version: string;
@@ -36,7 +36,7 @@ export interface RecentEntry {
   cause: string | null;
 }
 
-export interface Point {
+interface Point {
   /** Unix ms of the entry's end. */
   x: number;
   y: number;
@@ -65,7 +65,7 @@ export interface HostStatus {
   health?: { ok: boolean; code?: string; message?: string };
 }
 
-export interface DashboardInput {
+interface DashboardInput {
   ledgers: Record<string, LedgerEntry[]>;
   /** Per env, the host's status answer; absent when working from ledger files. */
   status?: Record<string, HostStatus | undefined>;
@@ -200,7 +200,7 @@ function inlineScript(source: string): string {
   return source.replace(/<\/(script)/gi, "<\\/$1").replace(/<!--/g, "<\\!--");
 }
 
-export const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
 const OUTCOME_CLASS: Record<string, string> = { succeeded: "ok", failed: "bad", rolled_back: "warn", rollback_failed: "bad" };
 const fmtTime = (iso: string | null) => (iso ? iso.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC") : "-");

@@ -31,7 +31,7 @@
 import { z } from "zod";
 import { ShipitError } from "../errors.js";
 
-export const LedgerEntrySchema = z.object({
+const LedgerEntrySchema = z.object({
   kind: z.enum(["deploy", "rollback"]),
   env: z.string(),
   version: z.string(),
@@ -57,7 +57,7 @@ export interface Window {
   until: string;
 }
 
-export interface Quantiles {
+interface Quantiles {
   median: number | null;
   samples: number;
 }
@@ -247,7 +247,7 @@ export function formatSeconds(seconds: number | null): string {
   return `${Math.floor(s / 86400)}d ${pad(Math.floor((s % 86400) / 3600))}h`;
 }
 
-export function formatPercent(r: number | null): string {
+function formatPercent(r: number | null): string {
   return r === null ? "-" : `${(r * 100).toFixed(1)}%`;
 }
 
