@@ -17,7 +17,7 @@ export { STICKY_MARKER };
 /** GitHub truncates nothing for us: a deployment status description longer than this is a 422. */
 const STATUS_DESCRIPTION_MAX = 140;
 
-interface GitHubOptions {
+export interface GitHubOptions {
   token: string;
   owner: string;
   repo: string;
@@ -27,7 +27,7 @@ interface GitHubOptions {
 
 export type DeploymentState = "in_progress" | "success" | "failure" | "error" | "inactive";
 
-interface DeploymentInput {
+export interface DeploymentInput {
   ref: string;
   environment: string;
   description: string;
@@ -35,7 +35,7 @@ interface DeploymentInput {
   productionEnvironment?: boolean;
 }
 
-interface DeploymentStatusInput {
+export interface DeploymentStatusInput {
   state: DeploymentState;
   environmentUrl?: string;
   logUrl?: string;
@@ -55,7 +55,7 @@ export interface Release {
   uploadUrl: string;
 }
 
-interface ReleaseAssetInput {
+export interface ReleaseAssetInput {
   name: string;
   contentType: string;
   data: Buffer;
