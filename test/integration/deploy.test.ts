@@ -233,8 +233,11 @@ describe("deploy to a systemd host over SSH", () => {
   });
 
   test("a second deploy shows who holds the lock, waits, then fails clearly", async () => {
-    const first = cli(deployArgs(artifacts["1.1.0"]!, ["--run=holder-run"]));
-    // Wait until the first deploy holds the lock.
+    // The holder is the agent's real lock, taken as a deploy takes it and held until the test lets
+    // go (its stdin closes when the sleep is killed): a real deploy can finish inside the 5 s wait.
+    const before = await expectConsistent();
+    const agent = (await t.exec(["sh", "-c", `ls ${BASE}/.shipit/agent-*.py | head -1`])).stdout.trim();
+    const holder = t.ssh(["sh", "-c", `sleep 117 | python3 ${agent} lock --base ${BASE} --run holder-run --version 1.1.0 --trigger manual --wait 0`]);
     for (let i = 0; i < 100; i++) {
       if ((await t.exec(["test", "-f", `${BASE}/deploy.lock.json`])).exitCode === 0) break;
       await sleep(100);
@@ -242,7 +245,14 @@ describe("deploy to a systemd host over SSH", () => {
     const second = await cli(deployArgs(artifacts["1.0.0"]!, ["--run=waiting-run"]));
     expect(second.exitCode).toBe(1);
     expect(second.stdout).toMatch(/did not start: lock: environment is locked by run holder-run \(version 1\.1\.0, trigger manual\) since \S+Z; waited [\d.]+ s/);
-    expect((await first).exitCode).toBe(0);
+    await expectConsistent(before);
+    expect((await t.exec(["pkill", "-f", "^sleep 117$"])).exitCode).toBe(0);
+    const held = await holder;
+    expect(held.exitCode).toBe(0);
+    expect(JSON.parse(held.stdout.trim().split("\n").pop()!)).toEqual({ ok: true, locked: true, run: "holder-run" });
+    expect((await t.exec(["test", "-e", `${BASE}/deploy.lock.json`])).exitCode).toBe(1);
+    // Released: the next deploy takes the lock at once.
+    expect((await cli(deployArgs(artifacts["1.1.0"]!, ["--run=after-holder"]))).exitCode).toBe(0);
     await expectConsistent();
   });
 
