@@ -30,7 +30,7 @@ interface Parsed {
   output?: string;
 }
 
-export function parseCallArgs(argv: string[]): Parsed {
+function parseCallArgs(argv: string[]): Parsed {
   const args = new Map<string, string>();
   const fields: string[] = [];
   let output: string | undefined;

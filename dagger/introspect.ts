@@ -16,7 +16,7 @@ const SDK = join(ROOT, "node_modules/@dagger.io/dagger/dist/src");
  * runtime has the generated source there); npm ships `client.gen.d.ts`. Put the declarations
  * beside it under the name scan expects, as in the engine's runtime layout.
  */
-export async function ensureScannable(): Promise<void> {
+async function ensureScannable(): Promise<void> {
   const target = join(SDK, "api/client.gen.ts");
   if (await stat(target).then(() => true, () => false)) return;
   await copyFile(join(SDK, "api/client.gen.d.ts"), target);
@@ -38,7 +38,7 @@ export interface ScannedArg {
   defaultPath?: string;
   ignore?: string[];
 }
-export interface ScannedFn {
+interface ScannedFn {
   name: string;
   description?: string;
   arguments: Record<string, ScannedArg>;
@@ -46,12 +46,12 @@ export interface ScannedFn {
   isCheck?: boolean;
   getArgsOrder(): string[];
 }
-export interface ScannedObject {
+interface ScannedObject {
   name: string;
   methods: Record<string, ScannedFn>;
   properties: Record<string, { name: string; type: TypeDef }>;
 }
-export interface ScannedModule {
+interface ScannedModule {
   name: string;
   description: string;
   objects: Record<string, ScannedObject>;
@@ -64,7 +64,7 @@ export async function scanModule(): Promise<ScannedModule> {
 }
 
 /** Where scans are kept between calls, one file per module digest (under the ignored .shipit/). */
-export const SCAN_CACHE = join(ROOT, ".shipit/module-scan");
+const SCAN_CACHE = join(ROOT, ".shipit/module-scan");
 /** Bump when the cached shape changes. */
 const SCAN_FORMAT = 1;
 
@@ -103,7 +103,7 @@ export function scanToJson(mod: ScannedModule): ScanJson {
   return json;
 }
 
-export interface ScanJson {
+interface ScanJson {
   name: string;
   description: string;
   objects: Record<string, {
@@ -144,7 +144,7 @@ export async function scanFromJson(json: ScanJson): Promise<ScannedModule | null
 }
 
 /** A scan as data, and the module it describes, rebuilt on demand (which loads the SDK's introspector classes). */
-export interface CachedScan {
+interface CachedScan {
   json: ScanJson;
   cached: boolean;
   module(): Promise<ScannedModule>;

@@ -6,12 +6,7 @@ import { AUDIT_SCRIPT, PACK_SCRIPT, type Assets } from "./core/checks/plan.js";
 
 const read = (name: string) => readFile(new URL(`./python/${name}`, import.meta.url), "utf8");
 
-/** shipit's own helper scripts, read from the module's files so they travel with it into the engine's runtime. */
-export function packScript(): Promise<string> {
-  return read(PACK_SCRIPT);
-}
-
-/** Every helper script the steps ship (see Assets). */
+/** Every helper script the steps ship (see Assets), read from the module's files so they travel with it into the engine's runtime. */
 export async function assets(): Promise<Assets> {
   const [pack, auditPins] = await Promise.all([read(PACK_SCRIPT), read(AUDIT_SCRIPT)]);
   return { pack, auditPins };

@@ -18,7 +18,6 @@ import { HostDeployRunner } from "../runners/deploy-host.js";
 import { newRunId } from "../core/deploy/run-id.js";
 import { readSecret } from "./secret.js";
 
-
 export const FLAGS = {
   env: { type: "string", value: "NAME", help: "the environment (test, prod, or one from shipit.json)" },
   source: { type: "string", default: ".", value: "PATH", help: "the Python repository" },

@@ -35,7 +35,7 @@ export function functionDescriptions(): Map<string, string> {
   return (cached ??= parseDescriptions(readFileSync(INDEX, "utf8")));
 }
 
-export function parseDescriptions(text: string): Map<string, string> {
+function parseDescriptions(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of text.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*(?:@\w+\((?:[^()]|\([^()]*\))*\)\s*)*async (\w+)\(/g)) {
     out.set(m[2]!, firstSentence(firstParagraph(m[1]!)));

@@ -42,7 +42,7 @@ export const FLAGS = {
 } satisfies Flags;
 
 export const CHECKS = ["ci", "lint", "typecheck", "test", "security", "build"] as const;
-export type CheckCommand = (typeof CHECKS)[number];
+type CheckCommand = (typeof CHECKS)[number];
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, FLAGS);

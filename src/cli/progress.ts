@@ -4,7 +4,7 @@
  * on a pipe they are plain lines. The test gate shows pytest's own percentage while it runs.
  */
 import type { GateEvent } from "../core/checks/pipeline.js";
-import { formatDuration } from "../core/checks/summary.js";
+import { formatMs } from "../core/checks/summary.js";
 
 interface Row {
   gate: string;
@@ -33,14 +33,14 @@ export function createProgress(out: NodeJS.WriteStream = process.stderr, opts: {
   const heartbeat = () => {
     for (const r of rows.filter((x) => x.state === "running")) {
       const pct = lastPercent.get(r.gate);
-      out.write(`… ${r.gate.padEnd(12)} running ${formatDuration(now() - r.started)}${pct !== undefined ? ` · ${pct}% of tests done` : ""}\n`);
+      out.write(`… ${r.gate.padEnd(12)} running ${formatMs(now() - r.started)}${pct !== undefined ? ` · ${pct}% of tests done` : ""}\n`);
     }
   };
   const line = (r: Row) => `${MARK[r.state]} ${r.gate.padEnd(12)} ${r.text}`.trimEnd();
   const repaint = () => {
     if (painted) out.write(`\x1b[${painted}A`);
     for (const r of rows) {
-      if (r.state === "running") r.text = `running ${formatDuration(now() - r.started)}${lastPercent.has(r.gate) ? ` · ${lastPercent.get(r.gate)}% of tests` : ""}`;
+      if (r.state === "running") r.text = `running ${formatMs(now() - r.started)}${lastPercent.has(r.gate) ? ` · ${lastPercent.get(r.gate)}% of tests` : ""}`;
       out.write(`\x1b[2K${line(r)}\n`);
     }
     painted = rows.length;
@@ -66,7 +66,7 @@ export function createProgress(out: NodeJS.WriteStream = process.stderr, opts: {
       const r = rows.find((x) => x.gate === e.gate && x.state === "running");
       if (!r) return;
       r.state = e.status;
-      r.text = `${e.status === "passed" ? "ok" : e.status} ${formatDuration(e.durationMs)}${e.figure ? ` · ${e.figure}` : ""}`;
+      r.text = `${e.status === "passed" ? "ok" : e.status} ${formatMs(e.durationMs)}${e.figure ? ` · ${e.figure}` : ""}`;
       if (tty) repaint();
       else out.write(`${line(r)}\n`);
     },

@@ -19,13 +19,13 @@ export interface RunOptions {
 }
 
 /** Shipit's own refusals (config, arguments, missing inputs) are 2; a tool or the machine failing is 3. */
-export function exitCodeFor(err: unknown): 2 | 3 {
+function exitCodeFor(err: unknown): 2 | 3 {
   if (err instanceof StepFailedError || err instanceof InfraError) return 3;
   if (err instanceof ShipitError) return 2;
   return 3;
 }
 
-export function errorLine(err: unknown, label = "shipit"): string {
+function errorLine(err: unknown, label = "shipit"): string {
   const message = err instanceof Error ? err.message : String(err);
   const hint = err instanceof ShipitError ? "" : " (an unexpected error: rerun with --debug for the stack trace)";
   return `${label}: ${message}${hint}`;

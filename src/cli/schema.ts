@@ -11,7 +11,7 @@ import { CONTRACTS } from "../core/deploy/contracts.js";
 export const SCHEMA_FILE = new URL("../../config/shipit.schema.json", import.meta.url);
 export const CONTRACTS_DIR = new URL("../../config/contracts/", import.meta.url);
 
-export function renderSchema(): string {
+function renderSchema(): string {
   return JSON.stringify(z.toJSONSchema(UserConfigSchema), null, 2) + "\n";
 }
 

@@ -17,7 +17,7 @@ import { FLAGS as INSIGHT_FLAGS, main as insightMain } from "./insight.js";
 import { FLAGS as SHIM_FLAGS, main as shimMain } from "./shim.js";
 import { main as schemaMain } from "./schema.js";
 
-export const EXIT_CODES = `Exit codes:
+const EXIT_CODES = `Exit codes:
   0  green
   1  a red gate, or a deploy or rollback that failed
   2  a usage or config error (nothing ran)
@@ -86,7 +86,7 @@ function option(name: string, f: Flag): Option {
   return o;
 }
 
-export function buildProgram(onRun: (spec: CommandSpec) => void): Command {
+function buildProgram(onRun: (spec: CommandSpec) => void): Command {
   const program = new Command("shipit")
     .description("The whole CI/CD pipeline for a Python chat bot: checks, the release artifact, deploys over SSH with health, smoke and rollback, and delivery metrics. The same steps run as Dagger functions (npm run call -- FUNCTION).")
     .version((JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version, "-V", "print shipit's version")

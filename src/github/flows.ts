@@ -14,14 +14,14 @@ export async function previewRelease(git: GitReader, firstVersion: string, repo:
   return computeRelease({ lastTag, commits, firstVersion, repo });
 }
 
-export interface ArtifactFacts {
+interface ArtifactFacts {
   name: string;
   data: Buffer;
   /** The version in the artifact's manifest.json. */
   manifestVersion: string;
 }
 
-export interface PublishedRelease {
+interface PublishedRelease {
   tag: string;
   version: string;
   releaseId: number;
@@ -75,7 +75,7 @@ export async function postPrComment(gh: GitHub, rawContext: unknown, origin: str
   return { ...r, pr: context.pr };
 }
 
-export interface DeploymentRecord {
+interface DeploymentRecord {
   env: string;
   ref: string;
   description: string;

@@ -17,7 +17,7 @@ export { STICKY_MARKER };
 /** GitHub truncates nothing for us: a deployment status description longer than this is a 422. */
 const STATUS_DESCRIPTION_MAX = 140;
 
-export interface GitHubOptions {
+interface GitHubOptions {
   token: string;
   owner: string;
   repo: string;
@@ -27,7 +27,7 @@ export interface GitHubOptions {
 
 export type DeploymentState = "in_progress" | "success" | "failure" | "error" | "inactive";
 
-export interface DeploymentInput {
+interface DeploymentInput {
   ref: string;
   environment: string;
   description: string;
@@ -35,7 +35,7 @@ export interface DeploymentInput {
   productionEnvironment?: boolean;
 }
 
-export interface DeploymentStatusInput {
+interface DeploymentStatusInput {
   state: DeploymentState;
   environmentUrl?: string;
   logUrl?: string;
@@ -55,7 +55,7 @@ export interface Release {
   uploadUrl: string;
 }
 
-export interface ReleaseAssetInput {
+interface ReleaseAssetInput {
   name: string;
   contentType: string;
   data: Buffer;

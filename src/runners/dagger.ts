@@ -1,4 +1,4 @@
-import { CacheSharingMode, dag, ExecError, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
+import { CacheSharingMode, dag, ExecError, ReturnType, type Container, type Directory } from "@dagger.io/dagger";
 import type { ResolvedConfig, SourceView } from "../core/config/config.js";
 import { timeoutMessage } from "../core/checks/gates.js";
 import type { Runner } from "../core/checks/pipeline.js";
@@ -44,7 +44,7 @@ export function directorySourceView(dir: Directory): SourceView {
 /** Debian's (and Alpine's) CA store, which the engine's custom CA certificates are added to. */
 const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 /** src/python/run_steps.py: runs a batch of steps side by side inside one container. */
-export const RUN_STEPS_SCRIPT = "run_steps.py";
+const RUN_STEPS_SCRIPT = "run_steps.py";
 
 /**
  * Folds steps into containers. The dependency layer gets only the requirement files, so a
@@ -62,7 +62,6 @@ export class DaggerRunner implements Runner {
     private readonly source: Directory,
     private readonly config: ResolvedConfig,
     private readonly runSteps: string,
-    private readonly secrets: Record<string, Secret> = {},
   ) {}
 
   async prepare(step: Step): Promise<StepResult> {
@@ -119,13 +118,6 @@ export class DaggerRunner implements Runner {
       }
     }
     c = c.withMountedDirectory(l.assets, assets);
-    for (const s of steps) {
-      for (const [k, name] of Object.entries(s.secretEnv)) {
-        const secret = this.secrets[name];
-        if (!secret) throw new Error(`step ${s.id} needs secret "${name}", which was not provided`);
-        c = c.withSecretVariable(k, secret);
-      }
-    }
     const started = performance.now();
     c = await c.withExec([`${l.venv}/bin/python`, `${l.assets}/${RUN_STEPS_SCRIPT}`, `${l.assets}/steps.json`]).sync();
     const results = new Map<string, StepResult>();

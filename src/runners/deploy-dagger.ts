@@ -4,7 +4,7 @@ import { deployPaths, type DriverPlan } from "../core/deploy/plan.js";
 import { imageTag } from "../core/checks/plan.js";
 import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
 
-export interface DaggerDeployInputs {
+interface DaggerDeployInputs {
   image: string;
   artifact?: File;
   sshKey?: Secret;

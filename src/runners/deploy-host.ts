@@ -9,7 +9,7 @@ import type { DeployRunner } from "../core/deploy/deploy.js";
 import { deployPaths, type DeployPaths, type DriverPlan } from "../core/deploy/plan.js";
 import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
 
-export interface HostDeployInputs {
+interface HostDeployInputs {
   artifactPath?: string;
   sshKey?: string;
   botPassword?: string;

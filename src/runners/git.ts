@@ -18,20 +18,20 @@ export interface GitReader {
   run(args: string[]): Promise<string>;
 }
 
-export const TAGS_ARGS = ["tag", "--merged", "HEAD", "--list", "v*.*.*"];
-export const SHALLOW_ARGS = ["rev-parse", "--is-shallow-repository"];
+const TAGS_ARGS = ["tag", "--merged", "HEAD", "--list", "v*.*.*"];
+const SHALLOW_ARGS = ["rev-parse", "--is-shallow-repository"];
 
 /**
  * Commits reachable from HEAD and not from `tag` (all of HEAD's history when `tag` is null).
  * Merge commits are left out: the commits they bring in are listed themselves, so a merged
  * `feat:` counts once; squash-merged PRs ("feat: x (#12)") are ordinary commits and stay.
  */
-export function logArgs(tag: string | null): string[] {
+function logArgs(tag: string | null): string[] {
   const range = tag === null ? "HEAD" : `refs/tags/${tag}..HEAD`;
   return ["log", "--no-merges", `--format=%H${US}%s${US}%b${RS}`, range, "--"];
 }
 
-export function parseLog(out: string): GitCommit[] {
+function parseLog(out: string): GitCommit[] {
   const commits: GitCommit[] = [];
   for (const record of out.split(RS)) {
     const trimmed = record.replace(/^\n+/, "");
@@ -62,16 +62,6 @@ export function hostGit(dir: string): GitReader {
       return r.stdout;
     },
   };
-}
-
-/** The newest release tag reachable from HEAD (highest `v<semver>` by semver precedence), or null. */
-export async function lastReleaseTag(dir: string): Promise<string | null> {
-  return latestReleaseTag((await hostGit(dir).run(TAGS_ARGS)).split("\n").filter(Boolean));
-}
-
-/** Commits since `tag`, newest first (see logArgs). */
-export async function commitsSince(dir: string, tag: string | null): Promise<GitCommit[]> {
-  return parseLog(await hostGit(dir).run(logArgs(tag)));
 }
 
 /**

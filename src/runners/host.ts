@@ -45,13 +45,11 @@ export function hostSourceView(root: string): SourceView {
   };
 }
 
-export interface HostRunnerOptions {
+interface HostRunnerOptions {
   /** Where venvs and package caches persist between runs (default: <repo>/.shipit/host). */
   cacheRoot: string;
   /** Folder for this run's source copy and reports. */
   runDir: string;
-  /** Secret name → value, handed to steps through their environment only. */
-  secrets?: Record<string, string>;
   /** Each step's output as it comes, for progress (e.g. pytest's percentage). */
   onOutput?: (stepId: string, chunk: string) => void;
 }
@@ -136,11 +134,6 @@ export class HostRunner implements Runner {
     }
     for (const path of [...step.dirs, ...Object.keys(step.caches)]) await mkdir(path, { recursive: true });
     const env: Record<string, string> = { ...step.env };
-    for (const [name, secret] of Object.entries(step.secretEnv)) {
-      const value = this.opts.secrets?.[secret];
-      if (value === undefined) throw new Error(`step ${step.id} needs secret "${secret}", which was not provided`);
-      env[name] = value;
-    }
     const started = performance.now();
     let stdout = "";
     let stderr = "";

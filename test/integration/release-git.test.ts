@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, test } from "vitest";
 import { computeRelease } from "../../src/core/github/release.js";
-import { commitsSince, lastReleaseTag } from "../../src/runners/git.js";
+import { hostGit, readHistory } from "../../src/runners/git.js";
 
 // Real git histories in temp repos, isolated from the machine's git config, with fixed identities.
 const ENV = {
@@ -45,8 +45,7 @@ async function repo() {
     shas.set(await commit(message), label);
   };
   const release = async () => {
-    const lastTag = await lastReleaseTag(dir);
-    const commits = await commitsSince(dir, lastTag);
+    const { lastTag, commits } = await readHistory(hostGit(dir));
     const plan = computeRelease({ lastTag, firstVersion: "0.1.0", commits, repo: "acme/bot" });
     let notes = plan.notes;
     for (const [sha, label] of shas) notes = notes.replaceAll(sha, `<${label}>`).replaceAll(sha.slice(0, 7), `<${label}:7>`);

@@ -7,7 +7,7 @@ import type { CiReport } from "./pipeline.js";
 
 export const CI_JSON = "ci.json";
 
-export const GateRowSchema = z.strictObject({
+const GateRowSchema = z.strictObject({
   name: z.string().max(40),
   status: z.enum(["passed", "failed", "skipped"]),
   durationMs: z.number().nonnegative(),

@@ -11,8 +11,8 @@ import {
 } from "./parsers.js";
 import type { Step, StepResult } from "./step.js";
 
-export type GateName = "dependencies" | "lint" | "typecheck" | "test" | "security" | "build";
-export type GateStatus = "passed" | "failed" | "skipped";
+type GateName = "dependencies" | "lint" | "typecheck" | "test" | "security" | "build";
+type GateStatus = "passed" | "failed" | "skipped";
 
 export interface Gate {
   name: GateName;
@@ -219,7 +219,7 @@ export function evaluateBuild(r: StepResult): Gate & { info: BuildInfo | null } 
   return { ...passed("build", r, `${info.artifact} (${info.files} files, ${formatBytes(info.bytes)})`), info };
 }
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;

@@ -1,7 +1,7 @@
 import { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
 
-export interface FailedTest {
+interface FailedTest {
   id: string;
   message: string;
 }
@@ -60,7 +60,7 @@ const CoverageJson = z.object({
   ),
 });
 
-export interface CoverageFile {
+interface CoverageFile {
   path: string;
   percent: number;
   statements: number;
@@ -102,7 +102,7 @@ const RuffFinding = z.object({
   filename: z.string(),
   location: z.object({ row: z.number(), column: z.number() }),
 });
-export interface LintFinding {
+interface LintFinding {
   file: string;
   line: number;
   col: number;
@@ -122,20 +122,21 @@ export function parseRuffJson(text: string, root: string): LintFinding[] {
   }));
 }
 
-export interface TypeError_ {
+/** One mypy error: where, its error code and its message. */
+interface TypecheckFinding {
   file: string;
   line: number;
   code: string;
   message: string;
 }
-export interface MypySummary {
-  errors: TypeError_[];
+interface MypySummary {
+  errors: TypecheckFinding[];
   files: number | null;
 }
 
 /** mypy's text output → errors and the number of files checked (from its closing line). */
 export function parseMypy(stdout: string): MypySummary {
-  const errors: TypeError_[] = [];
+  const errors: TypecheckFinding[] = [];
   for (const line of stdout.split("\n")) {
     const m = /^(.+?):(\d+)(?::\d+)?: error: (.*?)(?:\s+\[([a-z0-9-]+)\])?$/.exec(line);
     if (m) errors.push({ file: m[1]!, line: Number(m[2]), message: m[3]!, code: m[4] ?? "error" });
@@ -168,7 +169,7 @@ const BanditJson = z.object({
   ),
 });
 
-export interface BanditIssue {
+interface BanditIssue {
   file: string;
   line: number;
   rule: string;
@@ -179,7 +180,7 @@ export interface BanditIssue {
   message: string;
   moreInfo?: string;
 }
-export interface BanditReport {
+interface BanditReport {
   issues: BanditIssue[];
   errors: { file: string; reason: string }[];
 }
@@ -216,7 +217,7 @@ const DetectSecretsJson = z.object({
   ),
 });
 
-export interface DetectedSecret {
+interface DetectedSecret {
   file: string;
   line: number;
   /** detect-secrets' secret type, e.g. "Private Key", "Secret Keyword". */
@@ -256,7 +257,7 @@ const PipAuditJson = z.object({
   ),
 });
 
-export interface AuditedPackage {
+interface AuditedPackage {
   name: string;
   version: string | null;
   /** Why pip-audit could not audit it, when it could not. */
@@ -280,7 +281,7 @@ const AuditPins = z.object({
   packages: z.array(z.object({ name: z.string(), version: z.string(), file: z.string(), line: z.number(), direct: z.boolean() })),
   problems: z.array(z.object({ requirement: z.string(), file: z.string(), line: z.number(), reason: z.string() })),
 });
-export type AuditPinsReport = z.infer<typeof AuditPins>;
+type AuditPinsReport = z.infer<typeof AuditPins>;
 
 /** src/python/audit_pins.py's JSON: the audited packages and the requirement file line that brought each in. */
 export function parseAuditPins(text: string): AuditPinsReport {

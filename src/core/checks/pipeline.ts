@@ -19,11 +19,11 @@ export interface Runner {
   runAll(steps: Step[]): Promise<StepResult>[];
 }
 
-export type CheckName = "lint" | "typecheck" | "test" | "security" | "build";
+type CheckName = "lint" | "typecheck" | "test" | "security" | "build";
 
 /** Progress: a gate started, or ended with its verdict. Renderers (src/cli/progress.ts) draw these. */
 export type GateEvent = { gate: string; phase: "start" } | { gate: string; phase: "end"; status: Gate["status"]; durationMs: number; figure: string };
-export type OnGate = (e: GateEvent) => void;
+type OnGate = (e: GateEvent) => void;
 
 /** Run one gate between a start and an end event. */
 async function tracked<G extends Gate>(gate: string, onGate: OnGate | undefined, fn: () => Promise<G>): Promise<G> {
@@ -54,8 +54,10 @@ export async function runCheck(name: "security", plan: CheckPlan, runner: Runner
 export async function runCheck(name: "build", plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<Gate & { info: BuildInfo | null }>;
 export async function runCheck(name: CheckName, plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<Gate> {
   const deps = await prepareDeps(plan, runner, config, onGate);
-  const blocked = depsBlocked(name, deps);
-  if (blocked) return name === "security" ? blockedSecurity(blocked, plan, config) : blocked;
+  if (deps.status !== "passed") {
+    const blocked = blockedByDeps(name, deps);
+    return name === "security" ? blockedSecurity(blocked, plan, config) : blocked;
+  }
   if (name === "security") return tracked("security", onGate, () => runSecurity(plan, runner, config));
   return tracked(name, onGate, async () => evaluate(name, await runner.run(plan[name]), plan, runner, config));
 }
@@ -100,19 +102,25 @@ function blockedSecurity(g: Gate, plan: CheckPlan, config: ResolvedConfig): Secu
   };
 }
 
-function depsBlocked(name: CheckName, deps: Gate): Gate | null {
-  if (deps.status === "passed") return null;
-  return { ...skipped(name, "blocked: dependencies failed"), status: "failed", detail: deps.detail };
+const BLOCKED = "blocked: dependencies failed";
+
+/**
+ * A check run on its own whose dependencies failed: failed, not skipped (`shipit lint` must not
+ * pass when ruff never ran), with the install's detail. In `ci` the dependencies row is the red
+ * one and the others are skipped.
+ */
+function blockedByDeps(name: CheckName, deps: Gate): Gate {
+  return { name, status: "failed", durationMs: 0, figure: BLOCKED, detail: deps.detail };
 }
 
 function evaluate(name: Exclude<CheckName, "security">, r: StepResult, plan: CheckPlan, runner: Runner, config: ResolvedConfig): Gate {
   switch (name) {
     case "lint":
-      return evaluateLint(r, r.reports[plan.lint.reports[0]!] ?? null, runner.layout.src);
+      return evaluateLint(r, r.reports[plan.reports.ruff] ?? null, runner.layout.src);
     case "typecheck":
       return evaluateTypecheck(r);
     case "test":
-      return evaluateTest(r, r.reports[plan.test.reports[0]!] ?? null, r.reports[plan.test.reports[1]!] ?? null, config);
+      return evaluateTest(r, r.reports[plan.reports.junit] ?? null, r.reports[plan.reports.coverageJson] ?? null, config);
     case "build":
       return evaluateBuild(r);
   }
@@ -126,7 +134,7 @@ function evaluate(name: Exclude<CheckName, "security">, r: StepResult, plan: Che
 export async function runCi(plan: CheckPlan, runner: Runner, config: ResolvedConfig, title = `shipit ci (${config.name})`, onGate?: OnGate): Promise<CiReport> {
   const deps = await prepareDeps(plan, runner, config, onGate);
   if (deps.status !== "passed") {
-    const gates = [deps, ...(["lint", "typecheck", "test", "security", "build"] as const).map((n) => skipped(n, "blocked: dependencies failed"))];
+    const gates = [deps, ...(["lint", "typecheck", "test", "security", "build"] as const).map((n) => skipped(n, BLOCKED))];
     return { ok: false, gates, test: null, security: null, build: null, summary: renderSummary(title, gates) };
   }
   const sec = securitySteps(plan);

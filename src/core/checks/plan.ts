@@ -13,6 +13,17 @@ export interface CheckPlan {
   test: Step;
   security: SecurityPlan;
   build: Step;
+  /** The report files the lint and test gates read back, by name (the security gate's are in SecurityPlan.reports). */
+  reports: CheckReports;
+}
+
+interface CheckReports {
+  /** ruff's JSON findings. */
+  ruff: string;
+  /** pytest's JUnit XML. */
+  junit: string;
+  /** coverage.py's JSON report, which the coverage threshold is checked against. */
+  coverageJson: string;
 }
 
 /** shipit's own helper scripts (their text), shipped into the steps that run them. */
@@ -24,7 +35,7 @@ export interface Assets {
 }
 
 /** The security gate: three steps run side by side, plus what the inspection of the tree found. */
-export interface SecurityPlan extends SecurityPlanView {
+interface SecurityPlan extends SecurityPlanView {
   /** bandit on security.paths. */
   code: Step;
   /** detect-secrets on every file a commit holds; null when there is none. */
@@ -46,7 +57,7 @@ export function imageTag(image: string): string {
 
 const bin = (l: Layout, tool: string) => `${l.venv}/bin/${tool}`;
 
-export function planDeps(c: ResolvedConfig, l: Layout): Step {
+function planDeps(c: ResolvedConfig, l: Layout): Step {
   const tools = [
     `ruff==${c.tools.ruff}`,
     `mypy==${c.tools.mypy}`,
@@ -83,8 +94,8 @@ export function planDeps(c: ResolvedConfig, l: Layout): Step {
   return step({ id: "deps", commands, cwd: l.deps, env, caches, dirs, timeoutMs: 30 * 60_000 });
 }
 
-export function planLint(c: ResolvedConfig, l: Layout): Step {
-  const report = `${l.out}/lint/ruff.json`;
+function planLint(c: ResolvedConfig, l: Layout): Step {
+  const report = checkReports(l).ruff;
   const select = c.lint.select.length ? ["--select", c.lint.select.join(",")] : [];
   const commands = [
     [bin(l, "ruff"), "check", "--no-cache", "--exit-zero", "--output-format=json", `--output-file=${report}`, ...select, ...c.lint.paths],
@@ -98,7 +109,7 @@ export function planLint(c: ResolvedConfig, l: Layout): Step {
  * change it re-checks the changed module and what depends on it, with the same verdict. The cache
  * validates every entry against the source's hash, so a stale entry is never trusted.
  */
-export function planTypecheck(c: ResolvedConfig, l: Layout): Step {
+function planTypecheck(c: ResolvedConfig, l: Layout): Step {
   const cache = `${l.caches}/mypy-${c.tools.mypy}-${c.name}`;
   return step({
     id: "typecheck",
@@ -115,8 +126,13 @@ export function planTypecheck(c: ResolvedConfig, l: Layout): Step {
 
 export const TEST_REPORTS = { junit: "junit.xml", coverageXml: "coverage.xml", coverageJson: "coverage.json" } as const;
 
-export function planTest(c: ResolvedConfig, l: Layout): Step {
+function checkReports(l: Layout): CheckReports {
+  return { ruff: `${l.out}/lint/ruff.json`, junit: `${l.out}/test/${TEST_REPORTS.junit}`, coverageJson: `${l.out}/test/${TEST_REPORTS.coverageJson}` };
+}
+
+function planTest(c: ResolvedConfig, l: Layout): Step {
   const dir = `${l.out}/test`;
+  const reports = checkReports(l);
   return step({
     id: "test",
     dirs: [dir],
@@ -127,10 +143,10 @@ export function planTest(c: ResolvedConfig, l: Layout): Step {
         "pytest",
         "-p",
         "no:cacheprovider",
-        `--junitxml=${dir}/${TEST_REPORTS.junit}`,
+        `--junitxml=${reports.junit}`,
         "--cov",
         `--cov-report=xml:${dir}/${TEST_REPORTS.coverageXml}`,
-        `--cov-report=json:${dir}/${TEST_REPORTS.coverageJson}`,
+        `--cov-report=json:${reports.coverageJson}`,
         "--cov-report=term",
         // shipit decides the gate from coverage.json; pytest-cov must not fail the run on fail_under itself.
         "--cov-fail-under=0",
@@ -141,18 +157,18 @@ export function planTest(c: ResolvedConfig, l: Layout): Step {
     cwd: l.src,
     // unbuffered: pytest's progress reaches `shipit test` as it happens, not in 8 KiB blocks
     env: { COVERAGE_FILE: `${dir}/.coverage`, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" },
-    reports: [`${dir}/${TEST_REPORTS.junit}`, `${dir}/${TEST_REPORTS.coverageJson}`],
+    reports: [reports.junit, reports.coverageJson],
     okExitCodes: [0, 1, 5],
   });
 }
 
 export const PACK_SCRIPT = "pack_artifact.py";
 
-export function artifactName(c: ResolvedConfig, version: string): string {
+function artifactName(c: ResolvedConfig, version: string): string {
   return `${c.name}-${version}.tar.gz`;
 }
 
-export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts: BuildOptions = {}): Step {
+function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts: BuildOptions = {}): Step {
   const version = opts.version ?? c.build.version;
   if (!SafeVersion.safeParse(version).success) {
     throw new ConfigError("arguments", [{ key: "--version", value: version, problem: "is not a version that is safe in a file name", fix: "pass a version such as 1.2.3 or 1.2.3-pr.4.gabc1234 (letters, digits, '.', '+', '!', '_', '-')" }]);
@@ -188,7 +204,7 @@ export function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts
 }
 
 export const AUDIT_SCRIPT = "audit_pins.py";
-export const SECURITY_REPORTS = {
+const SECURITY_REPORTS = {
   bandit: "bandit.json",
   pins: "audit-pins.json",
   pinned: "audit-requirements.txt",
@@ -201,7 +217,7 @@ export const SECURITY_REPORTS = {
  * packages the requirement files installed and asks only the advisory source about them
  * (`--no-deps --disable-pip`: no resolver, no package index).
  */
-export function planSecurity(c: ResolvedConfig, l: Layout, source: SourceScan, auditScript: string): SecurityPlan {
+function planSecurity(c: ResolvedConfig, l: Layout, source: SourceScan, auditScript: string): SecurityPlan {
   const dir = `${l.out}/security`;
   const reports = { bandit: `${dir}/${SECURITY_REPORTS.bandit}`, pins: `${dir}/${SECURITY_REPORTS.pins}`, audit: `${dir}/${SECURITY_REPORTS.audit}` };
   const code = step({
@@ -280,5 +296,6 @@ export function planChecks(c: ResolvedConfig, l: Layout, assets: Assets, source:
     test: within(c.test.timeoutSec)(planTest(c, l)),
     security: { ...security, code: sec(security.code), secrets: security.secrets && sec(security.secrets), audit: security.audit && sec(security.audit) },
     build: within(c.build.timeoutSec)(planBuild(c, l, assets.pack, opts)),
+    reports: checkReports(l),
   };
 }

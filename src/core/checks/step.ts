@@ -4,8 +4,6 @@ export interface Step {
   /** Commands run in order; the first non-zero exit ends the step. */
   commands: string[][];
   env: Record<string, string>;
-  /** Environment variable name → secret name; the runner supplies the value, never in argv. */
-  secretEnv: Record<string, string>;
   /** Files written into the runtime before the commands run (path → contents), e.g. shipit's own helper scripts. */
   files: Record<string, string>;
   /** Folders created (empty) before the commands run, e.g. where reports go: no process is spent on them. */
@@ -62,7 +60,6 @@ export interface StepResult {
 export function step(init: Partial<Step> & Pick<Step, "id" | "commands" | "cwd">): Step {
   return {
     env: {},
-    secretEnv: {},
     files: {},
     dirs: [],
     caches: {},

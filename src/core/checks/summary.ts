@@ -2,13 +2,14 @@ import type { Gate } from "./gates.js";
 
 const STATUS = { passed: "ok", failed: "FAILED", skipped: "skipped" } as const;
 
-export function formatDuration(ms: number): string {
+/** A gate's duration in milliseconds → "4.2s", "3m7s". */
+export function formatMs(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
 /** One table of every gate, then the details of each failed gate, then a verdict line naming the failures. */
 export function renderSummary(title: string, gates: Gate[]): string {
-  const rows = [["gate", "status", "duration", "figure"], ...gates.map((g) => [g.name, STATUS[g.status], g.status === "skipped" ? "-" : formatDuration(g.durationMs), g.figure])];
+  const rows = [["gate", "status", "duration", "figure"], ...gates.map((g) => [g.name, STATUS[g.status], g.status === "skipped" ? "-" : formatMs(g.durationMs), g.figure])];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   const table = rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join("  ").trimEnd());
   table.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  ") + "  " + "-".repeat(6));

@@ -104,7 +104,7 @@ export const FullConfigSchema = z.strictObject({
       .describe("The version of the first release, used while the repository has no v<semver> tag yet"),
   }),
 });
-export type FullConfig = z.infer<typeof FullConfigSchema>;
+type FullConfig = z.infer<typeof FullConfigSchema>;
 
 /** What a repository's shipit.json may hold: every key optional, unknown keys rejected. */
 export const UserConfigSchema = z.strictObject({
@@ -123,7 +123,7 @@ export const UserConfigSchema = z.strictObject({
     "Deploy environments: overrides of the test and prod defaults in config/environments.json, or new ones",
   ),
 });
-export type UserConfig = z.infer<typeof UserConfigSchema>;
+type UserConfig = z.infer<typeof UserConfigSchema>;
 
 export const DEFAULTS: FullConfig = FullConfigSchema.parse(defaultsJson);
 
@@ -308,7 +308,7 @@ async function checkPath(view: SourceView, key: string, p: string, top: string[]
 }
 
 /** Coverage.py's own lookup order: .coveragerc, setup.cfg, tox.ini, pyproject.toml. */
-export async function repoCoverageThreshold(view: SourceView): Promise<{ threshold: number; from: string } | null> {
+async function repoCoverageThreshold(view: SourceView): Promise<{ threshold: number; from: string } | null> {
   const ini: [string, string][] = [
     [".coveragerc", "report"],
     ["setup.cfg", "coverage:report"],

@@ -14,7 +14,7 @@ const ReleasePath = z.string().superRefine((p, ctx) => {
 const EnvName = z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lower-case letters, digits and '-'");
 
 /** The bot's runtime config, rendered to shared/config.json on the host (secrets are added there as files). */
-export const RuntimeSchema = z.strictObject({
+const RuntimeSchema = z.strictObject({
   channel: CytubeChannel.describe("CyTube channel the bot joins"),
   bot_name: CytubeUser.describe("The bot's CyTube user name"),
   server: ChatServer.describe("CyTube server, e.g. cytu.be"),
@@ -23,7 +23,7 @@ export const RuntimeSchema = z.strictObject({
   health_port: Port.describe("Port of the bot's status server on the host's loopback"),
 });
 
-export const EnvironmentSchema = z.strictObject({
+const EnvironmentSchema = z.strictObject({
   host: z.union([z.literal(""), Host]).describe("SSH host of the bot's machine: a DNS name, an IPv4 address or a bracketed IPv6 address (empty: not set yet)"),
   port: Port.describe("SSH port"),
   user: UserName.describe("SSH user: a POSIX user name"),
@@ -131,12 +131,4 @@ function deepMerge(base: object, over: object): object {
     out[k] = b && typeof b === "object" && !Array.isArray(b) && v && typeof v === "object" && !Array.isArray(v) ? deepMerge(b, v) : v;
   }
   return out;
-}
-
-/** The secrets a deploy to this environment needs, by the name the caller passes them under. */
-export function requiredSecrets(env: Environment): { arg: string; name: string }[] {
-  return [
-    { arg: "bot-password", name: env.secrets.botPassword },
-    { arg: "smoke-password", name: env.secrets.smokePassword },
-  ];
 }

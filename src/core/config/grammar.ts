@@ -13,19 +13,19 @@ import { z } from "zod";
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-export function isDnsName(s: string): boolean {
+function isDnsName(s: string): boolean {
   if (s.length === 0 || s.length > 253) return false;
   const labels = (s.endsWith(".") ? s.slice(0, -1) : s).split(".");
   // an all-numeric last label would read as a (bad) IPv4 address
   return labels.every((l) => LABEL.test(l)) && !/^\d+$/.test(labels[labels.length - 1]!);
 }
 
-export function isIPv4(s: string): boolean {
+function isIPv4(s: string): boolean {
   return IPV4.test(s);
 }
 
 /** An IPv6 address, without a zone (`%eth0`). */
-export function isIPv6(s: string): boolean {
+function isIPv6(s: string): boolean {
   if (!/^[0-9A-Fa-f:.]+$/.test(s) || !s.includes(":")) return false;
   try {
     return new URL(`http://[${s}]/`).hostname.length > 2;
@@ -71,7 +71,7 @@ export const AbsolutePath = z.string().superRefine((p, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-export function absolutePathProblem(p: string): string | null {
+function absolutePathProblem(p: string): string | null {
   if (!p.startsWith("/")) return "must be an absolute path such as /srv/rosey-test";
   if (p === "/") return "must not be the root directory: use a folder of its own such as /srv/rosey-test";
   const segments = p.slice(1).split("/");

@@ -2,7 +2,7 @@ import type { ResolvedConfig, SourceView } from "./config.js";
 import { resolveConfig } from "./config.js";
 import { ConfigError } from "../errors.js";
 
-export const CONFIG_FILE = "shipit.json";
+const CONFIG_FILE = "shipit.json";
 
 /**
  * Find and resolve the config: an explicit file's text wins, else `shipit.json` at the source root,

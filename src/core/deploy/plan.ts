@@ -48,7 +48,7 @@ export interface RemoteCall {
  * the driver first opens an SSH local forward to that address on the host's loopback (over the
  * deploy's own SSH settings) and appends `--via http://127.0.0.1:<local port>` to argv.
  */
-export interface LocalCall {
+interface LocalCall {
   name: string;
   local: { argv: string[]; tunnel?: { host: string; port: number } };
   timeoutSec?: number;
@@ -69,7 +69,7 @@ export interface DriverPlan {
   ledger?: { args: string[]; entry: Record<string, unknown> };
 }
 
-export interface DeployRequest {
+interface DeployRequest {
   env: Environment;
   run: string;
   version: string;
@@ -201,7 +201,7 @@ export function buildDeployPlan(r: DeployRequest): DriverPlan {
   };
 }
 
-export interface RollbackRequest {
+interface RollbackRequest {
   env: Environment;
   run: string;
   trigger: string;

@@ -14,7 +14,7 @@ export const STICKY_MARKER = "<!-- shipit:sticky -->";
 /** A link the comment renders: http(s) only, so a forged context cannot plant a javascript: link. */
 const WebUrl = z.string().url().max(300).regex(/^https?:\/\//, "must be an http(s) URL");
 
-export const DeployOutcomeSchema = z.strictObject({
+const DeployOutcomeSchema = z.strictObject({
   status: z.enum(["succeeded", "failed", "skipped"]),
   env: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
   version: z.string().max(100).optional(),
@@ -31,7 +31,7 @@ export const ReleasePreviewSchema = z.strictObject({
   notes: z.string().max(20000),
 });
 
-export const CommentContextSchema = z.strictObject({
+const CommentContextSchema = z.strictObject({
   pr: z.number().int().positive(),
   sha: z.string().regex(/^[0-9a-f]{7,40}$/),
   fork: z.boolean(),

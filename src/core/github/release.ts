@@ -130,7 +130,7 @@ function line(c: Classified, repo: string): string {
 }
 
 /** Markdown notes: one "### Title" section per non-empty group, in the fixed order. */
-export function releaseNotes(version: string, commits: readonly GitCommit[], repo: string): string {
+function releaseNotes(version: string, commits: readonly GitCommit[], repo: string): string {
   const classified = commits.map(classify);
   const parts = [`## v${version}`];
   for (const { key, title } of SECTIONS) {

@@ -8,7 +8,7 @@
 import { z } from "zod";
 
 export type ShimEvent = "pull_request" | "push" | "workflow_dispatch" | "workflow_run";
-export const SHIM_EVENTS: readonly ShimEvent[] = ["pull_request", "push", "workflow_dispatch", "workflow_run"];
+const SHIM_EVENTS: readonly ShimEvent[] = ["pull_request", "push", "workflow_dispatch", "workflow_run"];
 
 const Sha = z.string().regex(/^[0-9a-f]{40}$/, "must be a 40-hex commit sha");
 const RepoName = z.string().regex(/^[\w.-]+\/[\w.-]+$/, "must be OWNER/REPO");

@@ -6,13 +6,13 @@
  * Everything from the hosts (versions, release names, causes) is escaped: a ledger is written by
  * whoever can deploy, and must not be able to script the page of whoever reads it.
  */
-import { chronological, computeMetrics, formatDays, formatDuration, metricRows, type CommitTimes, type MetricsReport, type Window } from "./metrics.js";
+import { chronological, computeMetrics, formatDays, formatSeconds, metricRows, type CommitTimes, type MetricsReport, type Window } from "./metrics.js";
 import type { LedgerEntry, LedgerOutcome } from "../deploy/contracts.js";
 
 /** The verdict on an environment's live release: its health probe answered healthy, failed, or was not asked. */
 export type LiveHealth = "healthy" | "unhealthy" | "unknown";
 
-export interface LiveRelease {
+interface LiveRelease {
   env: string;
   version: string | null;
   release: string | null;
@@ -23,7 +23,7 @@ export interface LiveRelease {
   detail: string;
 }
 
-export interface RecentEntry {
+interface RecentEntry {
   env: string;
   kind: "deploy" | "rollback";
   version: string;
@@ -38,7 +38,7 @@ export interface RecentEntry {
   cause: string | null;
 }
 
-export interface Point {
+interface Point {
   /** Unix ms of the entry's end. */
   x: number;
   y: number;
@@ -67,7 +67,7 @@ export interface HostStatus {
   health?: { ok: boolean; code?: string; message?: string };
 }
 
-export interface DashboardInput {
+interface DashboardInput {
   ledgers: Record<string, LedgerEntry[]>;
   /** Per env, the host's status answer; absent when working from ledger files. */
   status?: Record<string, HostStatus | undefined>;
@@ -202,7 +202,7 @@ function inlineScript(source: string): string {
   return source.replace(/<\/(script)/gi, "<\\/$1").replace(/<!--/g, "<\\!--");
 }
 
-export const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
 const OUTCOME_CLASS: Record<LedgerOutcome, string> = { succeeded: "ok", failed: "bad", rolled_back: "warn", rollback_failed: "bad" };
 const fmtTime = (iso: string | null) => (iso ? iso.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC") : "-");
@@ -215,7 +215,7 @@ function phaseBar(phases: Record<string, number>, rollback: Record<string, numbe
     .filter(([, v]) => v > 0)
     .map(([k, v, cls]) => `<span class="seg${cls}" style="width:${((v / total) * 100).toFixed(2)}%" title="${escapeHtml(`${k} ${v}s`)}"></span>`)
     .join("");
-  const text = parts.map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(formatDuration(v))}`).join(" · ");
+  const text = parts.map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(formatSeconds(v))}`).join(" · ");
   return `<div class="bar">${segs}</div><div class="phases">${text}</div>`;
 }
 
@@ -250,7 +250,7 @@ function recentTable(recent: RecentEntry[]): string {
     (r) => `<tr data-outcome="${escapeHtml(r.outcome)}">
   <td>${escapeHtml(fmtTime(r.ended))}</td><td>${escapeHtml(r.env)}</td><td>${escapeHtml(r.kind)}</td><td>${escapeHtml(r.version)}</td>
   <td><span class="badge ${OUTCOME_CLASS[r.outcome] ?? "bad"}">${escapeHtml(r.outcome)}</span></td>
-  <td>${escapeHtml(formatDuration(r.seconds))}</td>
+  <td>${escapeHtml(formatSeconds(r.seconds))}</td>
   <td>${phaseBar(r.phases, r.rollbackPhases)}${r.cause ? `<div class="cause">${escapeHtml(r.cause)}</div>` : ""}</td>
 </tr>`,
   );

@@ -13,7 +13,7 @@ import { ledgerFromHistory, type CommitTimes } from "./metrics.js";
 import type { LedgerEntry } from "../deploy/contracts.js";
 
 /** `history --limit` large enough for a whole ledger: metrics need every line, not the last 20. */
-export const HISTORY_ALL = 1_000_000;
+const HISTORY_ALL = 1_000_000;
 
 /**
  * The environments to read: the one asked for, or every configured one that has a host (the

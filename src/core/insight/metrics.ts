@@ -37,7 +37,7 @@ export interface Window {
   until: string;
 }
 
-export interface Quantiles {
+interface Quantiles {
   median: number | null;
   samples: number;
 }
@@ -216,8 +216,8 @@ export function renderMetricsJson(report: MetricsReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 
-/** 75, 4000, 200000 seconds → "1m 15s", "1h 06m", "2d 07h". */
-export function formatDuration(seconds: number | null): string {
+/** A duration in seconds (75, 4000, 200000) → "1m 15s", "1h 06m", "2d 07h"; null → "-". */
+export function formatSeconds(seconds: number | null): string {
   if (seconds === null) return "-";
   if (seconds < 60) return `${Number(seconds.toFixed(1))}s`;
   const s = Math.round(seconds);
@@ -227,7 +227,7 @@ export function formatDuration(seconds: number | null): string {
   return `${Math.floor(s / 86400)}d ${pad(Math.floor((s % 86400) / 3600))}h`;
 }
 
-export function formatPercent(r: number | null): string {
+function formatPercent(r: number | null): string {
   return r === null ? "-" : `${(r * 100).toFixed(1)}%`;
 }
 
@@ -238,12 +238,12 @@ export function metricRows(m: EnvMetrics): [label: string, key: string, value: s
     ["deploys per day", "frequencyPerDay", m.frequencyPerDay.toFixed(2)],
     ["success rate", "successRate", formatPercent(m.successRate)],
     ["rollback rate", "rollbackRate", formatPercent(m.rollbackRate)],
-    ["time to deploy p50", "timeToDeploy.median", formatDuration(m.timeToDeploy.median)],
-    ["time to deploy p90", "timeToDeploy.p90", formatDuration(m.timeToDeploy.p90)],
-    ["time to roll back p50", "timeToRollback.median", formatDuration(m.timeToRollback.median)],
-    ["time to restore p50", "timeToRestore.median", formatDuration(m.timeToRestore.median)],
+    ["time to deploy p50", "timeToDeploy.median", formatSeconds(m.timeToDeploy.median)],
+    ["time to deploy p90", "timeToDeploy.p90", formatSeconds(m.timeToDeploy.p90)],
+    ["time to roll back p50", "timeToRollback.median", formatSeconds(m.timeToRollback.median)],
+    ["time to restore p50", "timeToRestore.median", formatSeconds(m.timeToRestore.median)],
     ["open incident", "timeToRestore.open", m.timeToRestore.open ? `since ${m.timeToRestore.open.since} (${m.timeToRestore.open.failures} failed)` : "none"],
-    ["lead time p50", "leadTime.median", formatDuration(m.leadTime.median) + (m.leadTime.unknownCommits ? ` (${m.leadTime.unknownCommits} unknown commit${m.leadTime.unknownCommits > 1 ? "s" : ""})` : "")],
+    ["lead time p50", "leadTime.median", formatSeconds(m.leadTime.median) + (m.leadTime.unknownCommits ? ` (${m.leadTime.unknownCommits} unknown commit${m.leadTime.unknownCommits > 1 ? "s" : ""})` : "")],
   ];
 }
 
@@ -294,8 +294,6 @@ export function renderPrometheus(report: MetricsReport): string {
   out.push("# HELP shipit_metrics_window_seconds Length of the window the figures cover.", "# TYPE shipit_metrics_window_seconds gauge", `shipit_metrics_window_seconds ${(ms(report.window.until) - ms(report.window.since)) / 1000}`);
   return out.join("\n") + "\n";
 }
-
-export type MetricsFormat = "json" | "table" | "prometheus";
 
 export function renderMetrics(report: MetricsReport, format: string): string {
   if (format === "json") return renderMetricsJson(report);

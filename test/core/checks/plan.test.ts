@@ -69,13 +69,24 @@ test("build packs the configured include list with the dependency layer's wheels
   expect(plan_.build.files).toEqual({ "/opt/shipit/pack_artifact.py": "#pack" });
 });
 
+test("the lint and test gates' reports by name: the files their steps write and read back", async () => {
+  const p = await plan();
+  expect(p.reports).toEqual({ ruff: "/out/lint/ruff.json", junit: "/out/test/junit.xml", coverageJson: "/out/test/coverage.json" });
+  expect(p.lint.reports).toEqual(["/out/lint/ruff.json"]);
+  expect(p.lint.commands[0]).toContain("--output-file=/out/lint/ruff.json");
+  expect(p.test.reports).toEqual(["/out/test/junit.xml", "/out/test/coverage.json"]);
+  for (const flag of ["--junitxml=/out/test/junit.xml", "--cov-report=json:/out/test/coverage.json"]) expect(p.test.commands[0]).toContain(flag);
+});
+
 test("no secret or shell string ever appears in a step: every command is an argv array", async () => {
   const p = await plan();
-  const { security, ...rest } = p;
+  const { security, reports: _reports, ...rest } = p;
   const steps = [...Object.values(rest), security.code, security.secrets!, security.audit!];
   for (const s of steps) {
     for (const cmd of s.commands) expect(cmd[0]).not.toMatch(/^(sh|bash)$/);
-    expect(s.secretEnv).toEqual({});
+    // A step is plain data with these fields only: none of them carries a secret for the runner to fill.
+    expect(Object.keys(s).sort()).toEqual(["caches", "commands", "cwd", "dirs", "env", "exclusiveCaches", "files", "id", "okExitCodes", "reports", "timeoutMs"]);
+    expect(Object.keys(s.env).filter((k) => /pass|token|secret|key/i.test(k))).toEqual([]);
   }
 });
 
@@ -111,7 +122,11 @@ test("security: bandit on the typecheck paths, detect-secrets on the files a com
 
 test("security: the OSV source with its URL; no requirement files, no audit step", async () => {
   const osv = (await plan({ security: { auditService: "osv", osvUrl: "http://127.0.0.1:8999/v1/query", paths: ["lib"] } })).security;
-  expect(osv.audit!.commands.at(-1)).toEqual(expect.arrayContaining(["--vulnerability-service", "osv", "--osv-url", "http://127.0.0.1:8999/v1/query"]));
+  expect(osv.audit!.commands.at(-1)).toEqual([
+    "/opt/venv/bin/pip-audit", "--requirement", "/out/security/audit-requirements.txt", "--no-deps", "--disable-pip", "--format", "json",
+    "--output", "/out/security/pip-audit.json", "--progress-spinner", "off", "--vulnerability-service", "osv", "--osv-url", "http://127.0.0.1:8999/v1/query",
+    "--cache-dir", "/root/.cache/pip-audit",
+  ]);
   expect(osv.code.commands[0]!.slice(-1)).toEqual(["lib"]);
   const none = (await plan({ requirements: [] })).security;
   expect(none.audit).toBeNull();

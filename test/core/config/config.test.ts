@@ -2,6 +2,7 @@ import { expect, test } from "vitest";
 import { DEFAULTS, FullConfigSchema, parseIni, resolveConfig } from "../../../src/core/config/config.js";
 import { ConfigError } from "../../../src/core/errors.js";
 import { memoryView, ROSEY } from "../../helpers/memory-view.js";
+import defaultsJson from "../../../config/defaults.json" with { type: "json" };
 import schemaJson from "../../../config/shipit.schema.json" with { type: "json" };
 import { z } from "zod";
 import { UserConfigSchema } from "../../../src/core/config/config.js";
@@ -28,7 +29,15 @@ test("defaults fit a Rosey-style repo with no shipit.json", async () => {
 });
 
 test("config/defaults.json is a complete, valid config", () => {
-  expect(FullConfigSchema.safeParse(DEFAULTS).success).toBe(true);
+  // DEFAULTS is the file parsed by the full schema at import: the schema dropped and added nothing,
+  expect(DEFAULTS).toStrictEqual(defaultsJson);
+  // the file has every key the full schema knows ($schema is for editors only),
+  expect(Object.keys(defaultsJson).sort()).toEqual(Object.keys(FullConfigSchema.shape).filter((k) => k !== "$schema").sort());
+  // and the full schema does require them: without one, the defaults would not load.
+  const { lint: _lint, ...noLint } = defaultsJson;
+  const r = FullConfigSchema.safeParse(noLint);
+  expect(r.success).toBe(false);
+  expect(r.error!.issues.map((i) => [i.path.join("."), i.message])).toEqual([["lint", "Invalid input: expected object, received undefined"]]);
 });
 
 test("a lint path that does not exist is a config error naming key, value and a near name", async () => {

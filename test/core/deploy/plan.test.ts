@@ -22,7 +22,7 @@ test.each([
   [{ test: { host: "h", basePath: "srv/rosey" } }, "test", "environments.test.basePath", "must be an absolute path"],
   [{ test: { host: "h", keepReleases: 1 } }, "test", "environments.test.keepReleases", "must keep at least the live release and the one before it"],
   [{ test: { host: "h", unit: "rosey" } }, "test", "environments.test.unit", "must be a systemd unit name such as rosey-test.service"],
-  [{ test: { host: "h", runtime: { log_level: "LOUD" } } }, "test", "environments.test.runtime.log_level", ""],
+  [{ test: { host: "h", runtime: { log_level: "LOUD" } } }, "test", "environments.test.runtime.log_level", `= "LOUD": Invalid option: expected one of "DEBUG"|"INFO"|"WARNING"|"ERROR". Fix: use one of "DEBUG", "INFO", "WARNING", "ERROR"`],
   [{}, "staging", "--env", "is not a configured environment"],
 ])("a bad environment config is refused naming the key: %j", (user, name, key, problem) => {
   let err: unknown;
@@ -76,9 +76,21 @@ test("the smoke phase runs the chat smoke where the driver runs: cytu.be directl
   });
   const local = resolveEnvironment("test", { test: { host: "h", runtime: { server: "http://127.0.0.1:8765" }, smoke: { command: "!version", expect: "RoseyTest" } } });
   const query = buildQueryPlan("smoke", { env: local, run: "q1", agentHash: "f".repeat(64), paths });
-  expect(query.phases).toHaveLength(1);
-  expect(query.phases[0]).toMatchObject({ name: "smoke", local: { tunnel: { host: "127.0.0.1", port: 8765 } } });
-  expect((query.phases[0] as { local: { argv: string[] } }).local.argv).toEqual(expect.arrayContaining(["--server=http://127.0.0.1:8765", "--command=!version", "--expect=RoseyTest"]));
+  expect(query.phases).toEqual([
+    {
+      name: "smoke",
+      local: {
+        argv: [
+          "/opt/shipit-smoke/bin/python", "/opt/shipit-deploy/shipit_smoke.py",
+          "--server=http://127.0.0.1:8765", "--channel=test-rosey", "--account=ShipitSmoke",
+          "--password-file=/opt/shipit-deploy/secrets/smoke_password",
+          "--bot=RoseyTest", "--command=!version", "--expect=RoseyTest", "--timeout=15",
+        ],
+        tunnel: { host: "127.0.0.1", port: 8765 },
+      },
+      timeoutSec: 75,
+    },
+  ]);
 });
 
 test.each([

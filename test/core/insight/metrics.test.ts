@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { expect, test } from "vitest";
 import { buildDeployPlan, deployPaths } from "../../../src/core/deploy/plan.js";
 import { resolveEnvironment } from "../../../src/core/config/environments.js";
-import { computeEnvMetrics, computeMetrics, formatDuration, ledgerFromHistory, median, parseLedger, percentile, renderMetrics, renderMetricsTable, renderPrometheus, windowOf, type EnvMetrics } from "../../../src/core/insight/metrics.js";
+import { computeEnvMetrics, computeMetrics, formatSeconds, ledgerFromHistory, median, parseLedger, percentile, renderMetrics, renderMetricsTable, renderPrometheus, windowOf, type EnvMetrics } from "../../../src/core/insight/metrics.js";
 import { REPO } from "../../helpers/variants.js";
 
 const dir = join(REPO, "test/fixtures/ledgers");
@@ -66,7 +66,7 @@ test("median, nearest-rank p90 and durations", () => {
   expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90)).toBe(9);
   expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 90)).toBe(10);
   expect(percentile([7], 90)).toBe(7);
-  expect([null, 4.25, 18.5, 59.96, 65.25, 4485, 200_000].map(formatDuration)).toEqual(["-", "4.3s", "18.5s", "60s", "1m 05s", "1h 14m", "2d 07h"]);
+  expect([null, 4.25, 18.5, 59.96, 65.25, 4485, 200_000].map(formatSeconds)).toEqual(["-", "4.3s", "18.5s", "60s", "1m 05s", "1h 14m", "2d 07h"]);
 });
 
 test("the agent's history answer (newest first) gives the same figures as the file", () => {

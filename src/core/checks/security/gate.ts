@@ -6,7 +6,7 @@ import { parseAuditPins, parseBanditJson, parseDetectSecretsJson, parsePipAuditJ
 import type { StepResult } from "../step.js";
 import { RANK, type Level, type SecurityFinding, type SourceScan } from "./source-scan.js";
 
-export interface SecurityInputs {
+interface SecurityInputs {
   /** bandit's step. */
   code: StepResult;
   /** detect-secrets' step; null when the tree had no file to scan. */
@@ -21,7 +21,7 @@ export interface SecurityPlanView {
   reports: { bandit: string; pins: string; audit: string };
 }
 
-export interface AuditOutcome {
+interface AuditOutcome {
   /** audited: the advisory source answered; unreachable: it did not (or knew none of the packages); none: no requirement files; failed: pip-audit broke. */
   status: "audited" | "unreachable" | "none" | "failed";
   service: "pypi" | "osv";

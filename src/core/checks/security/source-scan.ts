@@ -10,8 +10,8 @@ import type { ResolvedConfig, SourceView } from "../../config/config.js";
 import { parseDetectSecretsJson } from "../parsers.js";
 
 export type Level = "low" | "medium" | "high";
-export type FindingCategory = "code" | "secret" | "gitignore" | "dependency";
-export type FindingTool = "bandit" | "detect-secrets" | "pip-audit" | "shipit";
+type FindingCategory = "code" | "secret" | "gitignore" | "dependency";
+type FindingTool = "bandit" | "detect-secrets" | "pip-audit" | "shipit";
 
 /** One security finding from any of the gate's tools, in one shape for the summary, JSON and SARIF. */
 export interface SecurityFinding {
