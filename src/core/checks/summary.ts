@@ -4,7 +4,10 @@ const STATUS = { passed: "ok", failed: "FAILED", skipped: "skipped" } as const;
 
 /** A gate's duration in milliseconds → "4.2s", "3m7s". */
 export function formatMs(ms: number): string {
-  return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)}s`;
+  const seconds = Math.round(ms / 1000); // rounded once, so 119.6 s is 2m0s, not 1m60s
+  return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
 }
 
 /** One table of every gate, then the details of each failed gate, then a verdict line naming the failures. */
