@@ -8,7 +8,7 @@ import { ShipitError } from "../errors.js";
 import { FileNamePart, SafeVersion } from "../config/grammar.js";
 
 /** What shipit reads from manifest.json (pack_artifact.py writes more: python, requirements, wheels). */
-export const ManifestSchema = z.object({ name: FileNamePart, version: SafeVersion, commit: z.string().optional(), files: z.record(z.string(), z.string()) });
+const ManifestSchema = z.object({ name: FileNamePart, version: SafeVersion, commit: z.string().optional(), files: z.record(z.string(), z.string()) });
 export type ArtifactManifest = z.infer<typeof ManifestSchema>;
 
 const FIX = "build it with `shipit build -o dist/` (or the build function)";

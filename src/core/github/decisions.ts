@@ -9,7 +9,7 @@ import type { Roles } from "../config/environments.js";
 import type { CommentContext } from "./comment.js";
 
 /** The release branch when SHIPIT_RELEASE_BRANCH is not set. */
-export const DEFAULT_RELEASE_BRANCH = "main";
+const DEFAULT_RELEASE_BRANCH = "main";
 
 /** A green build that can be deployed: ci.json's artifact with its sha256. */
 export interface ShippableBuild {

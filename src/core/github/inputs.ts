@@ -58,7 +58,7 @@ export function parseDeploymentId(text: string, from = "--id"): number {
 }
 
 /** The final states a deployment can be given (in_progress is set by deployment-start itself). */
-export const FINAL_DEPLOYMENT_STATES = ["success", "failure", "error"] as const;
+const FINAL_DEPLOYMENT_STATES = ["success", "failure", "error"] as const;
 export type FinalDeploymentState = (typeof FINAL_DEPLOYMENT_STATES)[number];
 
 export function parseDeploymentState(text: string, from = "--state"): FinalDeploymentState {
