@@ -23,12 +23,15 @@ import { buildDashboard, renderDashboard } from "./core/insight/dashboard.js";
 import { gatherFromHosts, insightEnvironments } from "./core/insight/gather.js";
 import { computeMetrics, renderMetrics, renderMetricsJson, windowOf } from "./core/insight/metrics.js";
 import { daggerCommitTimes, dashboardService } from "./runners/insight-dagger.js";
-import { readFile } from "node:fs/promises";
 import { CI_JSON, renderCiJson } from "./core/checks/ci-report.js";
 import { resolveEnvironment } from "./core/config/environments.js";
 import { daggerGit } from "./runners/git-dagger.js";
 import { GitHub } from "./github/github.js";
 import { finishDeployment, postPrComment, previewRelease, publishRelease, startDeployment } from "./github/flows.js";
+import { parseDeploymentId, parseDeploymentState, parseRepo } from "./core/github/inputs.js";
+import { isProduction } from "./core/github/decisions.js";
+import { releaseAssetName } from "./core/deploy/artifact.js";
+import { readArtifact } from "./runners/artifact.js";
 
 /** The verdict of the test gate with its reports, returned even when the gate is red. */
 @object()
@@ -357,13 +360,10 @@ export class Shipit {
     config?: File,
     githubApi = "https://api.github.com",
   ): Promise<string> {
+    const gh = await github(repo, token, githubApi);
     const { config: resolved, plan } = await releasePlan(git, repo, source, config);
-    const inspected = await new DaggerDeployRunner({ image: resolved.python.image, artifact, run: newRunId() }).inspectArtifact();
-    const manifestVersion = String((inspected.manifest as { version?: unknown } | null)?.version ?? "(no manifest)");
-    const path = `/tmp/shipit-release-${process.pid}.tar.gz`;
-    await artifact.export(path);
-    const name = `${resolved.name}-${manifestVersion}.tar.gz`;
-    const published = await publishRelease(await github(repo, token, githubApi), plan, commit, { name, data: await readFile(path), manifestVersion });
+    const { data, manifest } = await readArtifact(artifact, `release v${plan.next}`);
+    const published = await publishRelease(gh, plan, commit, { name: releaseAssetName(resolved.name, manifest), data, manifestVersion: manifest.version });
     return JSON.stringify(published, null, 2);
   }
 
@@ -397,7 +397,7 @@ export class Shipit {
   ): Promise<string> {
     const s = await deploySetup(source, config);
     const e = resolveEnvironment(env, s.config.environments, s.config.origin);
-    const id = await startDeployment(await github(repo, token, githubApi), { env, ref, description, production: env === "prod", environmentUrl: e.url, logUrl });
+    const id = await startDeployment(await github(repo, token, githubApi), { env, ref, description, production: isProduction(s.config, env), environmentUrl: e.url, logUrl });
     return String(id);
   }
 
@@ -430,12 +430,12 @@ export class Shipit {
     config?: File,
     githubApi = "https://api.github.com",
   ): Promise<string> {
-    if (!/^\d+$/.test(id)) throw new Error(`--id must be the number deployment-start printed, not "${id}"`);
-    if (state !== "success" && state !== "failure" && state !== "error") throw new Error(`--state must be success, failure or error, not "${state}"`);
+    const deploymentId = parseDeploymentId(id);
+    const finalState = parseDeploymentState(state);
     const s = await deploySetup(source, config);
     const e = resolveEnvironment(env, s.config.environments, s.config.origin);
-    await finishDeployment(await github(repo, token, githubApi), Number(id), state, { environmentUrl: e.url, logUrl, description });
-    return `deployment ${id}: ${state}`;
+    await finishDeployment(await github(repo, token, githubApi), deploymentId, finalState, { environmentUrl: e.url, logUrl, description });
+    return `deployment ${deploymentId}: ${finalState}`;
   }
 
   /**
@@ -739,13 +739,13 @@ async function queryHost(kind: QueryKind, env: string, sshKey: Secret, knownHost
 }
 
 async function github(repo: string, token: Secret, baseUrl: string): Promise<GitHub> {
-  const m = /^([\w.-]+)\/([\w.-]+)$/.exec(repo);
-  if (!m) throw new Error(`--repo must be OWNER/REPO, not "${repo}"`);
-  return new GitHub({ token: await token.plaintext(), owner: m[1]!, repo: m[2]!, baseUrl });
+  const ref = parseRepo(repo);
+  return new GitHub({ token: await token.plaintext(), owner: ref.owner, repo: ref.repo, baseUrl });
 }
 
 /** The config, and the next release read from the repository's history with git in a container. */
 async function releasePlan(git: Directory, repo: string, source: Directory | undefined, config: File | undefined) {
+  parseRepo(repo); // the notes link to it: refuse a bad --repo before reading the history
   const s = await deploySetup(source, config);
   return { config: s.config, plan: await previewRelease(daggerGit(git, s.config.python.image), s.config.release.firstVersion, repo) };
 }

@@ -28,7 +28,10 @@ import { parseCiJson, type CiJson, CI_JSON } from "../core/checks/ci-report.js";
 import { parseCommentContext, ReleasePreviewSchema, renderComment, type CommentContext } from "../core/github/comment.js";
 import { argv, buildVersion, readEvent, reproduceLine, SECRET_ENV, showCommand, type EventFacts, type ShimEvent, type ShimSettings } from "../core/github/workflow.js";
 import { loadConfig } from "../core/config/load.js";
-import { resolveEnvironment } from "../core/config/environments.js";
+import { DEFAULTS, type ResolvedConfig } from "../core/config/config.js";
+import { resolveEnvironment, type Roles } from "../core/config/environments.js";
+import { deployOutcome, isRelease, pullRequestDeploy, pullRequestVerdict, pushesReleaseBranch, releaseBranch, runId, runUrl, shippable, type ShippableBuild } from "../core/github/decisions.js";
+import { fullName, parseRepo, repoFromRemote, safeParseDeploymentId } from "../core/github/inputs.js";
 import { hostSourceView } from "../runners/host.js";
 
 interface Outcome {
@@ -38,12 +41,38 @@ interface Outcome {
 }
 
 class Shim {
+  /** One id for the whole run (the lock and the ledger of each host call), and the run's page. */
+  readonly runId: string;
+  readonly runUrl: string;
+  private loaded: Promise<{ ok: true; config: ResolvedConfig } | { ok: false; error: unknown }> | undefined;
+
   constructor(
     readonly s: ShimSettings,
     readonly bin: string,
     readonly dryRun: boolean,
     readonly env: NodeJS.ProcessEnv,
-  ) {}
+  ) {
+    this.runId = runId(env, new Date());
+    this.runUrl = runUrl(env, s.repo);
+  }
+
+  /** The config, read once: what the environment roles and each environment come from. Its error is kept for the deploy to report. */
+  config(): Promise<{ ok: true; config: ResolvedConfig } | { ok: false; error: unknown }> {
+    return (this.loaded ??= (async () => {
+      try {
+        const explicit = this.s.config ? { text: await readFile(this.s.config, "utf8"), origin: this.s.config } : undefined;
+        return { ok: true as const, config: await loadConfig(hostSourceView(this.s.source), explicit) };
+      } catch (error) {
+        return { ok: false as const, error };
+      }
+    })());
+  }
+
+  /** The environment roles; when the config cannot be read, the defaults' names, used only as labels (the deploy then reports the error). */
+  async roles(): Promise<{ roles: Roles; error?: string }> {
+    const c = await this.config();
+    return c.ok ? { roles: c.config.roles } : { roles: DEFAULTS.roles, error: messageOf(c.error) };
+  }
 
   /** What a real run would stop on, found by a dry run (missing secrets, known_hosts, config). */
   readonly notReady: string[] = [];
@@ -87,15 +116,6 @@ class Shim {
   has(name: string): boolean {
     return this.dryRun || !!this.env[name];
   }
-
-  get runUrl(): string {
-    const server = this.env.GITHUB_SERVER_URL || "https://github.com";
-    return this.env.GITHUB_RUN_ID ? `${server}/${this.s.repo}/actions/runs/${this.env.GITHUB_RUN_ID}` : `${server}/${this.s.repo}/actions`;
-  }
-
-  get runId(): string {
-    return this.env.GITHUB_RUN_ID ? `gh-${this.env.GITHUB_RUN_ID}-${this.env.GITHUB_RUN_ATTEMPT || "1"}` : `local-${Date.now().toString(36)}`;
-  }
 }
 
 export const FLAGS = {
@@ -133,7 +153,7 @@ async function runShim(argv: string[]): Promise<number> {
   const payload = eventFile ? JSON.parse(await readFile(eventFile, "utf8")) : await synthesize(event, values);
   const facts = readEvent(event, payload);
 
-  const repo = env.GITHUB_REPOSITORY || (await originRepo(values.git));
+  const repo = env.GITHUB_REPOSITORY ? fullName(parseRepo(env.GITHUB_REPOSITORY, "GITHUB_REPOSITORY")) : repoFromRemote(await originUrl(values.git));
   const s: ShimSettings = {
     module: values.module,
     source: values.source,
@@ -178,11 +198,10 @@ async function synthesize(event: string, v: { pr?: string; env?: string; version
   }
 }
 
-async function originRepo(dir: string): Promise<string> {
+/** The origin remote's URL, or undefined when there is none (or no repository). */
+async function originUrl(dir: string): Promise<string | undefined> {
   const r = await execa("git", ["remote", "get-url", "origin"], { cwd: dir, reject: false });
-  const m = /github\.com[:/]([\w.-]+\/[\w.-]+?)(\.git)?$/.exec(r.stdout?.trim() ?? "");
-  if (m) return m[1]!;
-  throw new Error("which GitHub repository? Set GITHUB_REPOSITORY=OWNER/REPO (Actions sets it), or add a github.com origin remote");
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
 async function readPreview(shim: Shim): Promise<{ preview: CommentContext["release"]; error?: string }> {
@@ -207,7 +226,9 @@ async function readCi(shim: Shim, version: string, sha: string): Promise<{ ci: C
 /** The environment as the config resolves it: its secrets' names and its URL. A dry run shows placeholders for an incomplete config. */
 async function environment(shim: Shim, envName: string): Promise<{ botPassword: string; smokePassword: string; url: string | undefined }> {
   try {
-    const c = await loadConfig(hostSourceView(shim.s.source), shim.s.config ? { text: await readFile(shim.s.config, "utf8"), origin: shim.s.config } : undefined);
+    const loaded = await shim.config();
+    if (!loaded.ok) throw loaded.error;
+    const c = loaded.config;
     const e = resolveEnvironment(envName, c.environments, c.origin);
     return { botPassword: e.secrets.botPassword, smokePassword: e.secrets.smokePassword, url: e.url || undefined };
   } catch (error) {
@@ -236,7 +257,7 @@ async function withGitHubDeployment(shim: Shim, d: { env: string; sha: string; d
   if (shim.has(SECRET_ENV.github)) {
     const started = await shim.dagger(argv.deploymentStart(shim.s, d.env, d.sha, shim.runUrl, d.description));
     id = shim.dryRun ? "DEPLOYMENT_ID" : started.stdout.trim().split("\n").pop()?.trim();
-    if (!shim.dryRun && (started.exitCode !== 0 || !id || !/^\d+$/.test(id))) {
+    if (!shim.dryRun && (started.exitCode !== 0 || !id || !safeParseDeploymentId(id).ok)) {
       shim.log(`warning: the GitHub deployment could not be opened (going on without it): ${tail(started.stderr || started.stdout)}`);
       id = undefined;
     }
@@ -251,7 +272,7 @@ async function withGitHubDeployment(shim: Shim, d: { env: string; sha: string; d
 }
 
 /** Deploy the ci artifact, inside a GitHub deployment. */
-async function deployWithStatus(shim: Shim, o: { env: string; ci: CiJson; sha: string; trigger: string }): Promise<{ ok: boolean; message: string; url: string | undefined }> {
+async function deployWithStatus(shim: Shim, o: { env: string; build: ShippableBuild; sha: string; trigger: string }): Promise<{ ok: boolean; message: string; url: string | undefined }> {
   let e: Awaited<ReturnType<typeof environment>>;
   try {
     e = await environment(shim, o.env);
@@ -262,9 +283,9 @@ async function deployWithStatus(shim: Shim, o: { env: string; ci: CiJson; sha: s
   if (missing.length) {
     return { ok: false, url: e.url, message: `not deployed: missing ${missing.join(", ")}. Fix: add them as repository secrets (see CONFIGURATION.md), or export them to reproduce locally` };
   }
-  const description = `${o.ci.name} ${o.ci.version} to ${o.env}`;
+  const description = `${o.build.name} ${o.build.version} to ${o.env}`;
   const r = await withGitHubDeployment(shim, { env: o.env, sha: o.sha, description, done: "live", failed: "failed, previous release kept" }, () =>
-    shim.dagger(argv.deploy(shim.s, { env: o.env, botPasswordEnv: e.botPassword, smokePasswordEnv: e.smokePassword, artifact: o.ci.artifact!, sha256: o.ci.sha256!, trigger: o.trigger, run: shim.runId })),
+    shim.dagger(argv.deploy(shim.s, { env: o.env, botPasswordEnv: e.botPassword, smokePasswordEnv: e.smokePassword, artifact: o.build.artifact, sha256: o.build.sha256, trigger: o.trigger, run: shim.runId })),
   );
   const ok = r.exitCode === 0;
   return { ok, message: tail(ok ? r.stdout : r.stderr || r.stdout), url: e.url };
@@ -277,14 +298,12 @@ async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_req
   const version = buildVersion({ event: "pull_request", pr: f.pr, sha: f.sha }, preview ?? { next: "0.0.0", bump: "none", previous: null });
   const { ci, error: ciError } = await readCi(shim, version, f.sha);
 
-  let deploy: CommentContext["deploy"] = { status: "skipped", env: "test", message: "the checks failed" };
-  let deployOk = true;
-  if (f.fork) deploy = { status: "skipped", env: "test", message: "pull requests from forks are never deployed" };
-  else if (ci?.ok && ci.artifact && ci.sha256) {
-    const d = await deployWithStatus(shim, { env: "test", ci, sha: f.sha, trigger: "pull_request" });
-    deployOk = d.ok;
-    deploy = { status: d.ok ? "succeeded" : "failed", env: "test", version: ci.version, ...(d.url ? { url: d.url } : {}), message: d.message };
-  } else if (ci) deploy = { status: "skipped", env: "test", message: `checks failed: ${ci.gates.filter((g) => g.status === "failed").map((g) => g.name).join(", ")}` };
+  // a dry run reports an unreadable config as not ready (in deployWithStatus) and prints the deploy anyway
+  const { roles, error: configError } = await shim.roles();
+  const decision = pullRequestDeploy({ fork: f.fork, ci, env: roles.pullRequests, configError: shim.dryRun ? undefined : configError });
+  const deploy: CommentContext["deploy"] = decision.deploy
+    ? deployOutcome(decision, await deployWithStatus(shim, { env: decision.env, build: decision.build, sha: f.sha, trigger: "pull_request" }))
+    : deployOutcome(decision);
 
   const context: CommentContext = parseCommentContext(
     { pr: f.pr, sha: f.sha, fork: f.fork, ci, ...(ci ? {} : { ciError: ciError ?? "ci did not run" }), deploy, release: preview, runUrl: shim.runUrl, reproduce },
@@ -304,14 +323,14 @@ async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_req
     if (r.exitCode !== 0) shim.log(`warning: the PR comment could not be posted: ${tail(r.stderr || r.stdout)}`);
   } else shim.log(`no GITHUB_TOKEN: the comment is in ${join(shim.s.out, "comment.md")}, not posted`);
 
-  const ok = !!ci?.ok && deployOk;
-  shim.log(`\nshipit shim: pull request #${f.pr}: ${ok ? "ok" : ci?.ok ? "deploy failed" : "checks failed"}`);
-  return ok || shim.dryRun ? 0 : 1;
+  const verdict = pullRequestVerdict(!!ci?.ok, deploy);
+  shim.log(`\nshipit shim: pull request #${f.pr}: ${verdict.summary}`);
+  return verdict.ok ? 0 : 1;
 }
 
 async function push(shim: Shim, f: Extract<EventFacts, { event: "push" }>): Promise<number> {
-  const branch = shim.env.SHIPIT_RELEASE_BRANCH || "main";
-  if (f.ref !== `refs/heads/${branch}`) {
+  const branch = releaseBranch(shim.env);
+  if (!pushesReleaseBranch(f.ref, branch)) {
     shim.log(`push to ${f.ref}: shipit releases and deploys only ${branch} (set SHIPIT_RELEASE_BRANCH to change it); nothing to do`);
     return 0;
   }
@@ -320,24 +339,26 @@ async function push(shim: Shim, f: Extract<EventFacts, { event: "push" }>): Prom
     shim.log(`release preview failed, nothing was built or deployed: ${error}`);
     return 1;
   }
-  const releasing = preview.bump !== "none" || preview.previous === null;
+  const releasing = isRelease(preview);
   const version = buildVersion({ event: "push", sha: f.sha }, preview);
   shim.log(releasing ? `release v${version} (${preview.bump})` : `no releasable commit since v${preview.previous}: building ${version}, no new release`);
   const { ci, error: ciError } = await readCi(shim, version, f.sha);
-  if (!ci?.ok || !ci.artifact || !ci.sha256) {
-    shim.log(`\nshipit shim: main at ${f.sha.slice(0, 7)}: checks failed, nothing released or deployed${ciError ? `: ${ciError}` : ""}`);
+  const build = shippable(ci);
+  if (!build) {
+    shim.log(`\nshipit shim: ${branch} at ${f.sha.slice(0, 7)}: checks failed, nothing released or deployed${ciError ? `: ${ciError}` : ""}`);
     return 1;
   }
   if (releasing) {
-    const r = await shim.dagger(argv.release(shim.s, f.sha, ci.artifact));
+    const r = await shim.dagger(argv.release(shim.s, f.sha, build.artifact));
     if (r.exitCode !== 0) {
       shim.log(`\nshipit shim: the release failed, so production was not touched: ${tail(r.stderr || r.stdout)}`);
       return 1;
     }
   }
-  const d = await deployWithStatus(shim, { env: "prod", ci, sha: f.sha, trigger: "push" });
+  const production = (await shim.roles()).roles.production;
+  const d = await deployWithStatus(shim, { env: production, build, sha: f.sha, trigger: "push" });
   if (shim.dryRun) return shim.dryRunVerdict();
-  shim.log(`\nshipit shim: main at ${f.sha.slice(0, 7)}: ${d.ok ? `${version} is live on prod` : `the prod deploy failed: ${d.message}`}`);
+  shim.log(`\nshipit shim: ${branch} at ${f.sha.slice(0, 7)}: ${d.ok ? `${version} is live on ${production}` : `the ${production} deploy failed: ${d.message}`}`);
   return d.ok ? 0 : 1;
 }
 
@@ -390,6 +411,10 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function tail(text: string, lines = 30): string {

@@ -62,6 +62,21 @@ describe("the layer check can fail", () => {
     const g = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]]);
     expect(cycles(g)).toEqual([["a", "b", "c", "a"]]);
   });
+  test("the shells' decisions and input parsers sit in the core, their I/O helpers with the runners", () => {
+    const layer = (f: string) => LAYERS[layerOf(f)]![0];
+    expect(
+      ["src/core/github/decisions.ts", "src/core/github/inputs.ts", "src/core/deploy/artifact.ts", "src/runners/artifact.ts", "src/cli/shim.ts"].map((f) => [f, layer(f)]),
+    ).toEqual([
+      ["src/core/github/decisions.ts", "core/github, core/insight"],
+      ["src/core/github/inputs.ts", "core/github, core/insight"],
+      ["src/core/deploy/artifact.ts", "core/deploy"],
+      ["src/runners/artifact.ts", "runners, github adapters"],
+      ["src/cli/shim.ts", "cli"],
+    ]);
+    // and the shim may call the core's decisions, never the other way round
+    expect(upward("src/core/github/decisions.ts", "src/cli/shim.ts")).toBe("src/core/github/decisions.ts (core/github, core/insight) imports src/cli/shim.ts (cli)");
+    expect(upward("src/core/deploy/artifact.ts", "src/runners/artifact.ts")).toBe("src/core/deploy/artifact.ts (core/deploy) imports src/runners/artifact.ts (runners, github adapters)");
+  });
   test("a file outside every layer is an error that says where to add it", () => {
     expect(() => layerOf("src/new-thing.ts")).toThrow("src/new-thing.ts is in no layer: add it to LAYERS in test/core/layers.test.ts");
   });

@@ -258,6 +258,53 @@ describe("push to main", () => {
   });
 });
 
+describe("environment roles from shipit.json", () => {
+  /** A config with the given roles and whole extra environments (test's values, their own host and paths). */
+  async function rolesConfig(name: string, roles: Record<string, string>, extra: string[]): Promise<string> {
+    const defaults = JSON.parse(await readFile(join(REPO, "config/environments.json"), "utf8")) as Record<string, Record<string, unknown>>;
+    const environments: Record<string, unknown> = { test: { host: "bot-test.example.org" }, prod: { host: "bot.example.org" } };
+    for (const e of extra) environments[e] = { ...defaults.test, host: `bot-${e}.example.org`, basePath: `/srv/rosey-${e}`, unit: `rosey-${e}.service`, url: `https://cytu.be/r/${e}-rosey` };
+    const file = join(work, `${name}.json`);
+    await writeFile(file, JSON.stringify({ roles, environments }));
+    return file;
+  }
+
+  it("a pull request deploys to roles.pullRequests", async () => {
+    const config = await rolesConfig("roles-staging", { pullRequests: "staging" }, ["staging"]);
+    const r = await runShim("pull_request", prEvent(), { nextRelease: PREVIEW, ci: {} }, { extraArgs: [`--config=${config}`] });
+    expect(r.exitCode, r.output).toBe(0);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "deployment-start", "deploy", "deployment-finish", "pr-comment"]);
+    expect(r.calls[2]).toContain("--env=staging");
+    expect(r.calls[3]).toContain("--env=staging");
+    expect(r.calls[4]).toContain("--env=staging");
+    const context = JSON.parse(await readFile(join(r.dir, "comment.json"), "utf8"));
+    expect(context.deploy).toMatchObject({ status: "succeeded", env: "staging", url: "https://cytu.be/r/staging-rosey" });
+  });
+
+  it("a push deploys to roles.production", async () => {
+    const config = await rolesConfig("roles-live", { production: "live" }, ["live"]);
+    const r = await runShim("push", { after: SHA, ref: "refs/heads/main" }, { nextRelease: PREVIEW, ci: {} }, { extraArgs: [`--config=${config}`] });
+    expect(r.exitCode, r.output).toBe(0);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "release", "deployment-start", "deploy", "deployment-finish"]);
+    for (const i of [3, 4, 5]) expect(r.calls[i]).toContain("--env=live");
+    expect(r.output).toContain("main at 0123456: 1.3.0 is live on live");
+  });
+
+  it("a role naming no environment: the PR is not deployed, the comment says why, and the run fails", async () => {
+    const config = await rolesConfig("roles-bad", { production: "live" }, []);
+    const r = await runShim("pull_request", prEvent(), { nextRelease: PREVIEW, ci: {} }, { extraArgs: [`--config=${config}`] });
+    expect(r.exitCode).toBe(1);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "pr-comment"]);
+    const context = JSON.parse(await readFile(join(r.dir, "comment.json"), "utf8"));
+    expect(context.deploy).toEqual({
+      status: "failed",
+      env: "test",
+      message: `not deployed: invalid shipit config (${config}):\n  - roles.production = "live": is not a defined environment. Fix: use one of test, prod, or add environments.live to shipit.json`,
+    });
+    expect(r.output).toContain("pull request #12: deploy failed");
+  });
+});
+
 describe("workflow_dispatch (manual rollback)", () => {
   it("rolls the environment back to a version, inside a GitHub deployment", async () => {
     const r = await runShim("workflow_dispatch", { inputs: { environment: "prod", version: "1.2.0" } }, {});
@@ -317,6 +364,13 @@ describe("on a laptop", () => {
     expect(r.calls).toEqual([]);
     const printed = [...r.output.matchAll(/^\$ dagger call ([a-z-]+) /gm)].map((m) => m[1]);
     expect(printed).toEqual(["next-release", "ci-report", "release", "deployment-start", "deploy", "deployment-finish"]);
+  });
+
+  it("a GITHUB_REPOSITORY that is not OWNER/REPO is refused before any call, with the module's own message", async () => {
+    const r = await runShim("push", { after: SHA, ref: "refs/heads/main" }, { nextRelease: PREVIEW, ci: {} }, { env: { GITHUB_REPOSITORY: "acme/rosey/../../x" } });
+    expect(r.exitCode).toBe(2);
+    expect(r.calls).toEqual([]);
+    expect(r.output).toContain(`GITHUB_REPOSITORY must be OWNER/REPO, such as acme/rosey, not "acme/rosey/../../x"`);
   });
 
   it("with no event at all, says how to give one", async () => {

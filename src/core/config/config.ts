@@ -2,7 +2,7 @@ import { z } from "zod";
 import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../../config/defaults.json" with { type: "json" };
 import { ConfigError, type ConfigIssue } from "../errors.js";
-import { UserEnvironmentsSchema, validateEnvironments } from "./environments.js";
+import { RolesSchema, UserEnvironmentsSchema, validateEnvironments, validateRoles } from "./environments.js";
 import { closest, getIn, unknownKeyFix } from "../text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
 
@@ -102,7 +102,7 @@ export const FullConfigSchema = z.strictObject({
       .string()
       .regex(/^\d+\.\d+\.\d+$/, "must be a version such as 0.1.0")
       .describe("The version of the first release, used while the repository has no v<semver> tag yet"),
-  }),
+  }),  roles: RolesSchema,
 });
 type FullConfig = z.infer<typeof FullConfigSchema>;
 
@@ -119,6 +119,7 @@ export const UserConfigSchema = z.strictObject({
   build: FullConfigSchema.shape.build.partial().optional(),
   security: FullConfigSchema.shape.security.partial().optional(),
   release: FullConfigSchema.shape.release.partial().optional(),
+  roles: RolesSchema.partial().optional().describe("Which environment pull requests deploy to and which one is production (defaults: test and prod)"),
   environments: UserEnvironmentsSchema.optional().describe(
     "Deploy environments: overrides of the test and prod defaults in config/environments.json, or new ones",
   ),
@@ -181,6 +182,7 @@ export async function resolveConfig(
     build: { ...DEFAULTS.build, ...user.build },
     security: { ...DEFAULTS.security, ...user.security },
     release: { ...DEFAULTS.release, ...user.release },
+    roles: { ...DEFAULTS.roles, ...user.roles },
   };
 
   const top = await view.entries();
@@ -232,6 +234,7 @@ export function parseUserConfig(text: string | null, origin: string): UserConfig
   const parsed = UserConfigSchema.safeParse(json);
   if (parsed.success) {
     validateEnvironments(parsed.data.environments, origin);
+    validateRoles({ ...DEFAULTS.roles, ...parsed.data.roles }, parsed.data.environments, origin);
     return parsed.data;
   }
   throw new ConfigError(origin, parsed.error.issues.flatMap((issue) => toConfigIssues(issue, json)));

@@ -13,6 +13,13 @@ const ReleasePath = z.string().superRefine((p, ctx) => {
 
 const EnvName = z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lower-case letters, digits and '-'");
 
+/** Which environment plays which part: where pull requests deploy, and which one is production. */
+export const RolesSchema = z.strictObject({
+  pullRequests: EnvName.describe("The environment a pull request's build deploys to (a fork's never deploys); must not be the production one"),
+  production: EnvName.describe("The production environment: a push to the release branch deploys here, and its GitHub deployments are marked production"),
+});
+export type Roles = z.infer<typeof RolesSchema>;
+
 /** The bot's runtime config, rendered to shared/config.json on the host (secrets are added there as files). */
 const RuntimeSchema = z.strictObject({
   channel: CytubeChannel.describe("CyTube channel the bot joins"),
@@ -131,4 +138,28 @@ function deepMerge(base: object, over: object): object {
     out[k] = b && typeof b === "object" && !Array.isArray(b) && v && typeof v === "object" && !Array.isArray(v) ? deepMerge(b, v) : v;
   }
   return out;
+}
+
+/**
+ * Each role must name an environment that exists (a default or one added under `environments`),
+ * and pull requests never deploy to production.
+ */
+export function validateRoles(roles: Roles, user: Record<string, unknown> | undefined, origin: string): void {
+  const known = environmentNames(user);
+  const issues: ConfigIssue[] = [];
+  for (const role of ["pullRequests", "production"] as const) {
+    const name = roles[role];
+    if (!known.includes(name)) {
+      issues.push({ key: `roles.${role}`, value: name, problem: "is not a defined environment", fix: `use one of ${known.join(", ")}, or add environments.${name} to shipit.json` });
+    }
+  }
+  if (!issues.length && roles.pullRequests === roles.production) {
+    issues.push({
+      key: "roles.pullRequests",
+      value: roles.pullRequests,
+      problem: "is also roles.production: every pull request would deploy to production",
+      fix: `name another environment for pull requests: ${known.filter((n) => n !== roles.production).join(", ")}`,
+    });
+  }
+  if (issues.length) throw new ConfigError(origin, issues);
 }

@@ -1,10 +1,10 @@
-import { z } from "zod";
 import type { ResolvedConfig } from "../config/config.js";
 import { buildDeployPlan, buildQueryPlan, buildRollbackPlan, parseDriverResult, type DeployPaths, type DriverPlan, type DriverResult, type QueryKind } from "./plan.js";
 import { reportDeploy, type DeployReport } from "./report.js";
 import { resolveEnvironment, type Environment } from "../config/environments.js";
 import { ConfigError, ShipitError } from "../errors.js";
-import { FileNamePart, SafeVersion } from "../config/grammar.js";
+import { SafeVersion } from "../config/grammar.js";
+import { parseManifest } from "./artifact.js";
 
 /** Runs the deploy driver somewhere (a Dagger container, the host) with the inputs in `paths`. */
 export interface DeployRunner {
@@ -26,8 +26,6 @@ export interface DeployInputs {
   /** The sha256 the artifact must have (promotion: prod ships the bytes test got). */
   expectSha256?: string;
 }
-
-const Manifest = z.object({ name: FileNamePart, version: SafeVersion, commit: z.string().optional(), files: z.record(z.string(), z.string()) });
 
 /**
  * Everything that can be refused is refused here, before the host is touched: unknown environment,
@@ -65,16 +63,15 @@ async function drive(runner: DeployRunner, plan: DriverPlan): Promise<DriverResu
 export async function deploy(config: ResolvedConfig, envName: string, inputs: DeployInputs, runner: DeployRunner): Promise<DeployReport & { result: DriverResult; version: string; sha256: string }> {
   const env = preflight(config, envName, inputs);
   const artifact = await runner.inspectArtifact();
-  const manifest = Manifest.safeParse(artifact.manifest);
-  if (!manifest.success) throw new ShipitError("ARTIFACT_INVALID", `deploy to ${env.name} refused: the artifact has no valid manifest.json (${manifest.error.issues[0]?.message}); build it with \`shipit build -o dist/\` (or the build function)`);
+  const manifest = parseManifest(artifact.manifest, `deploy to ${env.name}`);
   if (inputs.expectSha256 && inputs.expectSha256.toLowerCase() !== artifact.sha256) {
     throw new ShipitError(
       "ARTIFACT_SHA256_MISMATCH",
       `deploy to ${env.name} refused: the artifact's sha256 is ${artifact.sha256}, but ${inputs.expectSha256} was promised (--expect-sha256). Promote the exact artifact that was tested; nothing on the host changed.`,
     );
   }
-  const result = await drive(runner, buildDeployPlan({ env, run: inputs.run, version: manifest.data.version, sha256: artifact.sha256, trigger: inputs.trigger, commit: recordedCommit(manifest.data.commit), agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
-  return { ...reportDeploy(result, { env: env.name, version: manifest.data.version, kind: "deploy" }), result, version: manifest.data.version, sha256: artifact.sha256 };
+  const result = await drive(runner, buildDeployPlan({ env, run: inputs.run, version: manifest.version, sha256: artifact.sha256, trigger: inputs.trigger, commit: recordedCommit(manifest.commit), agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
+  return { ...reportDeploy(result, { env: env.name, version: manifest.version, kind: "deploy" }), result, version: manifest.version, sha256: artifact.sha256 };
 }
 
 /** A build without --commit records "unknown": only a real sha goes into the ledger. */

@@ -6,12 +6,13 @@
  * secret is in argv, in the printed commands or in the reproduce line.
  */
 import { z } from "zod";
+import { isRepo } from "./inputs.js";
 
 export type ShimEvent = "pull_request" | "push" | "workflow_dispatch" | "workflow_run";
 const SHIM_EVENTS: readonly ShimEvent[] = ["pull_request", "push", "workflow_dispatch", "workflow_run"];
 
 const Sha = z.string().regex(/^[0-9a-f]{40}$/, "must be a 40-hex commit sha");
-const RepoName = z.string().regex(/^[\w.-]+\/[\w.-]+$/, "must be OWNER/REPO");
+const RepoName = z.string().refine(isRepo, "must be OWNER/REPO");
 
 const PullRequestEvent = z.object({
   pull_request: z.object({
