@@ -8,10 +8,37 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
+import { Parser, type ReadEntry } from "tar";
 import { ShipitError } from "../core/errors.js";
-import { manifestOfTar, type ArtifactManifest } from "../core/deploy/artifact.js";
+import { MANIFEST_PATH, manifestOfText, type ArtifactManifest } from "../core/deploy/artifact.js";
 
 const gunzipAsync = promisify(gunzip);
+
+/**
+ * The text of the first regular file named NAME-VERSION/manifest.json in an uncompressed tar (node-tar
+ * reads ustar, pax and GNU headers), or null when there is none; `problem` when the bytes are not a
+ * whole tar (a bad header, a member cut short).
+ */
+export function manifestTextOfTar(tar: Buffer): Promise<{ text: string | null; problem?: string }> {
+  // An archive of end-of-archive blocks only is an empty tar, which node-tar calls unrecognized.
+  if (tar.every((b) => b === 0)) return Promise.resolve({ text: null });
+  return new Promise((resolve) => {
+    let text: string | null = null;
+    let problem: string | undefined;
+    const parser = new Parser({
+      strict: true,
+      onReadEntry: (entry: ReadEntry) => {
+        if (text !== null || entry.type !== "File" || !MANIFEST_PATH.test(entry.path)) return entry.resume();
+        const chunks: Buffer[] = [];
+        entry.on("data", (c: Buffer) => chunks.push(c));
+        entry.on("end", () => (text = Buffer.concat(chunks).toString("utf8")));
+      },
+    });
+    parser.on("error", (e: Error) => (problem ??= `not a whole tar archive (${e.message})`));
+    parser.on("close", () => resolve(problem ? { text: null, problem } : { text }));
+    parser.end(tar);
+  });
+}
 
 /** What can write itself to a path: a Dagger `File` (its `export`), or anything shaped like it. */
 export interface Exportable {
@@ -40,7 +67,8 @@ export async function readArtifact(file: Exportable, verb: string, tmpRoot = tmp
     } catch (e) {
       throw new ShipitError("ARTIFACT_INVALID", `${verb} refused: the artifact is not a .tar.gz (${e instanceof Error ? e.message : String(e)}); build it with \`shipit build -o dist/\` (or the build function)`);
     }
-    return { data, manifest: manifestOfTar(tar, verb) };
+    const { text, problem } = await manifestTextOfTar(tar);
+    return { data, manifest: manifestOfText(text, verb, problem) };
   } catch (e) {
     failed = true;
     throw e;

@@ -1,50 +1,7 @@
-/**
- * The artifact's manifest, read from the uncompressed tar. The tars are written by Python's own
- * tarfile (what pack_artifact.py uses) in each format it can write, not built by hand.
- */
-import { execFileSync } from "node:child_process";
-import { beforeAll, describe, expect, test } from "vitest";
-import { manifestOfTar, manifestTextOfTar, parseManifest, releaseAssetName } from "../../../src/core/deploy/artifact.js";
+/** The artifact's manifest schema and text (the tar itself is read by src/runners/artifact.ts: test/integration/artifact-tar.test.ts). */
+import { describe, expect, test } from "vitest";
+import { manifestOfText, parseManifest, releaseAssetName } from "../../../src/core/deploy/artifact.js";
 import { ShipitError } from "../../../src/core/errors.js";
-
-type Member = [name: string, content: string] | [name: string, content: null, type: "dir" | "symlink"];
-
-const WRITE_TARS = `
-import base64, io, json, sys, tarfile
-out = []
-for spec in json.load(sys.stdin):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=getattr(tarfile, spec["format"])) as tar:
-        for m in spec["members"]:
-            info = tarfile.TarInfo(m[0])
-            if m[1] is None:
-                info.type = tarfile.DIRTYPE if m[2] == "dir" else tarfile.SYMTYPE
-                info.linkname = "elsewhere" if m[2] == "symlink" else ""
-                tar.addfile(info)
-            else:
-                data = m[1].encode()
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-    out.append(base64.b64encode(buf.getvalue()).decode())
-print(json.dumps(out))
-`;
-
-type Format = "PAX_FORMAT" | "GNU_FORMAT" | "USTAR_FORMAT";
-
-/** Every tar a test asks for, written by one Python run when the file loads (one interpreter, not one per case). */
-const wanted: { members: Member[]; format: Format }[] = [];
-const written: Uint8Array[] = [];
-function tarOf(members: Member[], format: Format = "PAX_FORMAT"): () => Uint8Array {
-  const i = wanted.push({ members, format }) - 1;
-  return () => written[i]!;
-}
-beforeAll(() => {
-  const out = JSON.parse(execFileSync("python3", ["-c", WRITE_TARS], { input: JSON.stringify(wanted), encoding: "utf8" })) as string[];
-  written.push(...out.map((b) => new Uint8Array(Buffer.from(b, "base64"))));
-});
-
-const MANIFEST = { schema: 1, name: "rosey", version: "1.4.0", commit: "0123456789abcdef0123456789abcdef01234567", files: { "bot/rosey/__init__.py": "e3b0c442" } };
-const MANIFEST_TEXT = JSON.stringify(MANIFEST, null, 2) + "\n";
 
 function thrown(f: () => unknown): ShipitError {
   try {
@@ -56,65 +13,19 @@ function thrown(f: () => unknown): ShipitError {
   throw new Error("expected a ShipitError");
 }
 
-describe("manifestTextOfTar finds NAME-VERSION/manifest.json", () => {
-  const long = `rosey-${"x".repeat(120)}`;
-  test.each<[string, () => Uint8Array, string]>([
-    ["pack_artifact.py's layout (pax, manifest first)", tarOf([["rosey-1.4.0/manifest.json", MANIFEST_TEXT], ["rosey-1.4.0/bot/app.py", "print(1)\n"]]), MANIFEST_TEXT],
-    ["after other members, as the agent reads it", tarOf([["rosey-1.4.0/", null, "dir"], ["rosey-1.4.0/a.py", "a"], ["rosey-1.4.0/manifest.json", MANIFEST_TEXT]]), MANIFEST_TEXT],
-    ["a top folder longer than 100 bytes, pax", tarOf([[`${long}/manifest.json`, MANIFEST_TEXT]]), MANIFEST_TEXT],
-    ["a top folder longer than 100 bytes, GNU long name", tarOf([[`${long}/manifest.json`, MANIFEST_TEXT]], "GNU_FORMAT"), MANIFEST_TEXT],
-    ["a name split into ustar's prefix field", tarOf([[`${"p".repeat(90)}/manifest.json`, MANIFEST_TEXT]], "USTAR_FORMAT"), MANIFEST_TEXT],
-    ["a manifest of exactly 512 bytes", tarOf([["r-1/manifest.json", "x".repeat(512)], ["r-1/b", "b"]], "USTAR_FORMAT"), "x".repeat(512)],
-  ])("%s", (_, tar, expected) => {
-    expect(manifestTextOfTar(tar())).toBe(expected);
-  });
-
-  test.each<[string, () => Uint8Array]>([
-    ["an empty archive", tarOf([])],
-    ["a manifest at the root", tarOf([["manifest.json", MANIFEST_TEXT]])],
-    ["a manifest one folder too deep", tarOf([["rosey-1.4.0/sub/manifest.json", MANIFEST_TEXT]])],
-    ["a folder named manifest.json", tarOf([["rosey-1.4.0/manifest.json", null, "dir"]])],
-    ["a symlink named manifest.json", tarOf([["rosey-1.4.0/manifest.json", null, "symlink"]])],
-  ])("none in %s: null", (_, tar) => {
-    expect(manifestTextOfTar(tar())).toBeNull();
-  });
-
-  test("bytes that are not a tar: a bad header checksum, with its offset", () => {
-    expect(() => manifestTextOfTar(new TextEncoder().encode("not a tar at all".padEnd(1024, "!")))).toThrow("not a tar archive: bad header checksum at byte 0");
-  });
-
-  const cut = tarOf([["r-1/a.py", "a"], ["r-1/big", "b".repeat(2000)]], "USTAR_FORMAT");
-  test("a tar cut short: the member that runs past the end", () => {
-    expect(() => manifestTextOfTar(cut().subarray(0, 1024 + 512 + 100))).toThrow("not a whole tar archive: the member at byte 1024 runs past the end");
-  });
-});
-
-describe("manifestOfTar: the manifest checked, or ARTIFACT_INVALID naming what is wrong", () => {
-  const good = tarOf([["rosey-1.4.0/manifest.json", MANIFEST_TEXT]]);
-  test("a good manifest, as the schema reads it (the rest of pack_artifact.py's fields dropped)", () => {
-    expect(manifestOfTar(good(), "release v1.4.0")).toStrictEqual({
-      name: "rosey",
-      version: "1.4.0",
-      commit: "0123456789abcdef0123456789abcdef01234567",
-      files: { "bot/rosey/__init__.py": "e3b0c442" },
-    });
-  });
-
-  const FIX = "build it with `shipit build -o dist/` (or the build function)";
+const FIX = "build it with `shipit build -o dist/` (or the build function)";
+describe("manifestOfText: the text's manifest, or ARTIFACT_INVALID saying why", () => {
   test.each([
-    ["no manifest", tarOf([["rosey-1.4.0/bot/app.py", "x"]]), `release v1.4.0 refused: the artifact has no valid manifest.json (the archive has no NAME-VERSION/manifest.json); ${FIX}`],
-    ["not JSON", tarOf([["rosey-1.4.0/manifest.json", "{ version: 1.4.0"]]), /^release v1\.4\.0 refused: the artifact has no valid manifest\.json \(manifest\.json is not JSON: .+\); build it with/],
-    [
-      "wrong fields",
-      tarOf([["rosey-1.4.0/manifest.json", JSON.stringify({ name: "rosey", version: "../1.4.0", files: [] })]]),
-      `release v1.4.0 refused: the artifact has no valid manifest.json (version: must be a version such as 1.2.3 (letters, digits, '.', '+', '!', '_', '-'); files: Invalid input: expected record, received array); ${FIX}`,
-    ],
-    ["not a tar", () => new Uint8Array(1024).fill(7), `release v1.4.0 refused: the artifact has no valid manifest.json (not a tar archive: bad header checksum at byte 0); ${FIX}`],
-  ] as const)("%s", (_, tar, message) => {
-    const e = thrown(() => manifestOfTar(tar(), "release v1.4.0"));
+    [null, undefined, "the archive has no NAME-VERSION/manifest.json"],
+    ["{ version", undefined, /^manifest\.json is not JSON: .+/],
+    ["{}", "not a whole tar archive: cut short", "not a whole tar archive: cut short"],
+  ] as const)("%j (%s)", (text, problem, expected) => {
+    const e = thrown(() => manifestOfText(text, "release v1.4.0", problem));
     expect(e.code).toBe("ARTIFACT_INVALID");
-    if (typeof message === "string") expect(e.message).toBe(message);
-    else expect(e.message).toMatch(message);
+    const inner = /^release v1\.4\.0 refused: the artifact has no valid manifest\.json \((.*)\); /.exec(e.message)?.[1];
+    expect(e.message.endsWith(`; ${FIX}`)).toBe(true);
+    if (typeof expected === "string") expect(inner).toBe(expected);
+    else expect(inner).toMatch(expected);
   });
 });
 
