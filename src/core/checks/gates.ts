@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from "../config/config.js";
-import { tail } from "../errors.js";
+import { tail } from "../text.js";
 import {
   leastCovered,
   parseCoverageJson,
