@@ -148,14 +148,27 @@ def sha256_file(path: Path) -> str:
 
 
 def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a rename, a new link) to disk, so they survive a power cut.
+
+    A folder that cannot be opened or synced is FSYNC_FAILED: the change just made there may not
+    be on disk, so the command fails rather than report a step it cannot vouch for.
+    """
     try:
         fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
+    except OSError as exc:
+        raise AgentError(
+            "FSYNC_FAILED",
+            f"cannot open {path} to flush it to disk ({exc.strerror or exc}). "
+            "Fix: check that the folder exists and the deploy user can read it",
+        ) from exc
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        raise AgentError(
+            "FSYNC_FAILED",
+            f"flushing {path} to disk failed ({exc.strerror or exc}): the change just made there "
+            "may not survive a crash. Fix: check the host's disk (dmesg, df) and run again",
+        ) from exc
     finally:
         os.close(fd)
 

@@ -8,6 +8,7 @@ import { execa } from "execa";
 import { InfraError, ShipitError } from "../core/errors.js";
 import { latestReleaseTag, type GitCommit } from "../core/github/release.js";
 import { COMMIT_TIMES_ARGS, parseCommitTimes } from "../core/insight/gather.js";
+import type { CommitTimes } from "../core/insight/metrics.js";
 
 // Unit separator between fields, record separator after each commit: neither appears in normal
 // commit messages, so bodies with blank lines and newlines come back intact.
@@ -83,10 +84,15 @@ export function hostGit(dir: string): GitReader {
 }
 
 /**
- * sha → committer time (UTC ISO) for every commit on any ref, for lead time in metrics; null when
- * `dir` is not inside a git repository.
+ * sha → committer time (UTC ISO) for every commit on any ref, for lead time in metrics. Outside a
+ * git repository there are none, and `unknown` says why; any other git failure is an error
+ * (GIT_FAILED), not an unknown lead time.
  */
-export async function commitTimes(dir: string): Promise<Record<string, string> | null> {
-  const r = await execa("git", COMMIT_TIMES_ARGS, { cwd: dir, env: { LC_ALL: "C" }, reject: false });
-  return r.exitCode === 0 ? parseCommitTimes(r.stdout) : null;
+export async function commitTimes(dir: string): Promise<{ times: CommitTimes; unknown?: string }> {
+  try {
+    return { times: parseCommitTimes(await runGit(dir, COMMIT_TIMES_ARGS, "pass --git=PATH, the bot's repository (the folder holding .git)")) };
+  } catch (e) {
+    if (e instanceof ShipitError && e.code === "GIT_NOT_A_REPOSITORY") return { times: {}, unknown: `${dir} is not inside a git repository (pass --git=PATH, the bot's repository)` };
+    throw e;
+  }
 }

@@ -5,7 +5,8 @@
  */
 import type { ResolvedConfig } from "../config/config.js";
 import { OperationFailedError, query, type DeployInputs, type DeployRunner } from "../deploy/deploy.js";
-import type { HostStatus } from "./dashboard.js";
+import { HostStatusSchema, type HostStatus } from "./dashboard.js";
+import { checkShape } from "../checks/parsers.js";
 import { environmentNames, resolveEnvironment } from "../config/environments.js";
 import { ConfigError, ShipitError } from "../errors.js";
 import { isoSeconds } from "../text.js";
@@ -41,6 +42,11 @@ export interface Gathered {
   corrupt: Record<string, number>;
 }
 
+/** The agent's `status` answer as the dashboard reads it; another shape is REPORT_INVALID naming the environment. */
+export function readHostStatus(answer: unknown, env: string): HostStatus {
+  return checkShape(HostStatusSchema, answer, `the status answer of the host agent of ${env}`);
+}
+
 /** A query's answer; a failed query is HOST_QUERY_FAILED, saying what needed the answer. */
 async function ask(asked: Promise<Awaited<ReturnType<typeof query>>>, need: string, fix = ""): Promise<unknown> {
   try {
@@ -51,17 +57,20 @@ async function ask(asked: Promise<Awaited<ReturnType<typeof query>>>, need: stri
   }
 }
 
-/** Every environment's ledger (and status when asked); a host that does not answer fails the whole call, naming it. */
+/**
+ * Every environment's ledger (and status when asked); a host that does not answer fails the whole
+ * call, naming it, and so does an answer of the wrong shape (REPORT_INVALID), never read as empty.
+ */
 export async function gatherFromHosts(config: ResolvedConfig, envs: string[], inputs: Omit<DeployInputs, "trigger">, runner: DeployRunner, withStatus: boolean): Promise<Gathered> {
   const out: Gathered = { ledgers: {}, status: {}, corrupt: {} };
   for (const env of envs) {
     const history = await ask(query(config, env, "history", inputs, runner, HISTORY_ALL), "metrics need every environment's ledger", ". Pass --env to read only the others.");
-    const parsed = ledgerFromHistory(history);
+    const parsed = ledgerFromHistory(history, `the host agent of ${env}`);
     out.ledgers[env] = parsed.entries;
-    out.corrupt[env] = parsed.corrupt + Number((history as { corrupt?: number } | undefined)?.corrupt ?? 0);
+    out.corrupt[env] = parsed.corrupt;
     if (withStatus) {
       const status = await ask(query(config, env, "status", inputs, runner), "the dashboard needs what is live");
-      out.status[env] = status as HostStatus;
+      out.status[env] = readHostStatus(status, env);
     }
   }
   return out;
