@@ -959,8 +959,28 @@ def switch_to(layout: Layout, run: str, name: str) -> str | None:
             f"cannot replace {layout.current} ({exc.strerror}); it must be a symlink. "
             "Move it away and switch again",
         ) from None
-    fsync_dir(layout.base)
+    try:
+        fsync_dir(layout.base)
+    except AgentError as exc:
+        # The new link may not be on disk: put the previous one back, so that a switch that
+        # failed has changed nothing (the driver then reports "failed before the switch").
+        put_back(layout, run, previous)
+        raise AgentError(
+            exc.code, f"{exc.message}. current was put back to {previous or 'nothing'}"
+        ) from None
     return previous
+
+
+def put_back(layout: Layout, run: str, previous: str | None) -> None:
+    """Point `current` at `previous` again (no release: remove it), without a flush of its own."""
+    if previous is None:
+        layout.current.unlink()
+        return
+    link = layout.base / f"current.back-{run}"
+    if os.path.lexists(link):
+        link.unlink()
+    os.symlink(f"releases/{previous}", link)
+    os.replace(link, layout.current)
 
 
 def cmd_switch(args: argparse.Namespace) -> Json:
