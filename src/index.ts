@@ -9,6 +9,7 @@ import { deploy, preflight, query, rollback } from "./core/deploy/deploy.js";
 import type { QueryKind } from "./core/deploy/plan.js";
 import { newRunId } from "./core/deploy/run-id.js";
 import { isoSeconds } from "./core/text.js";
+import { ShipitError } from "./core/errors.js";
 import { DaggerDeployRunner } from "./runners/deploy-dagger.js";
 import { loadConfig } from "./core/config/load.js";
 import { planChecks, type BuildOptions } from "./core/checks/plan.js";
@@ -257,7 +258,7 @@ export class Shipit {
   ): Promise<File> {
     const s = await setup(source, config, { version, commit });
     const verdict = await runCheck("build", s.plan, s.runner, s.config);
-    if (verdict.status !== "passed" || !verdict.info) throw new Error(gateError(verdict));
+    if (verdict.status !== "passed" || !verdict.info) throw new ShipitError("GATE_FAILED", gateError(verdict));
     return s.runner.containers.get("build")!.file(`${s.runner.layout.out}/build/${verdict.info.artifact}`);
   }
 
@@ -281,7 +282,7 @@ export class Shipit {
   ): Promise<string> {
     const s = await setup(source, config, { version, commit });
     const report = await runCi(s.plan, s.runner, s.config);
-    if (!report.ok) throw new Error(report.summary);
+    if (!report.ok) throw new ShipitError("GATE_FAILED", report.summary);
     return report.summary;
   }
 
@@ -457,7 +458,7 @@ export class Shipit {
     try {
       raw = JSON.parse(await context.contents());
     } catch {
-      throw new Error("--context is not JSON: pass the comment.json the shim wrote");
+      throw new ShipitError("BAD_ARGUMENT", "--context is not JSON: pass the comment.json the shim wrote");
     }
     const r = await postPrComment(await github(repo, token, githubApi), raw, "--context", headSha);
     return `${r.created ? "created" : "updated"} the shipit comment on PR #${r.pr}`;
@@ -509,9 +510,8 @@ export class Shipit {
     preflight(s.config, env, inputs);
     const shipped = artifact ?? (await this.build(source!, config, version, commit));
     const runner = new DaggerDeployRunner({ image: s.config.python.image, artifact: shipped, sshKey, botPassword, smokePassword, knownHosts, run: runId });
-    const r = await deploy(s.config, env, inputs, runner);
-    if (!r.ok) throw new Error(r.message);
-    return r.message;
+    // A deploy that did not succeed throws (OperationFailedError, with the report's message).
+    return (await deploy(s.config, env, inputs, runner)).message;
   }
 
   /**
@@ -543,9 +543,7 @@ export class Shipit {
     const s = await deploySetup(source, config);
     const runId = run ?? newRunId();
     const runner = new DaggerDeployRunner({ image: s.config.python.image, sshKey, knownHosts, run: runId });
-    const r = await rollback(s.config, env, to, { secrets: ["ssh-key"], knownHosts: await knownHosts.contents(), trigger, run: runId }, runner);
-    if (!r.ok) throw new Error(r.message);
-    return r.message;
+    return (await rollback(s.config, env, to, { secrets: ["ssh-key"], knownHosts: await knownHosts.contents(), trigger, run: runId }, runner)).message;
   }
 
   /**
@@ -703,7 +701,7 @@ async function setup(source: Directory, config: File | undefined, opts: BuildOpt
 async function gate(name: "lint" | "typecheck" | "test" | "security", s: Awaited<ReturnType<typeof setup>>): Promise<string> {
   const g: Gate = await runCheck(name as "lint", s.plan, s.runner, s.config);
   const table = renderSummary(`shipit ${name} (${s.config.name})`, [g]);
-  if (g.status !== "passed") throw new Error(`${table}`);
+  if (g.status !== "passed") throw new ShipitError("GATE_FAILED", table);
   return table;
 }
 
@@ -734,7 +732,6 @@ async function queryHost(kind: QueryKind, env: string, sshKey: Secret, knownHost
   const runId = newRunId();
   const runner = new DaggerDeployRunner({ image: s.config.python.image, sshKey, knownHosts, smokePassword, run: runId });
   const r = await query(s.config, env, kind, { secrets: ["ssh-key", ...(smokePassword ? ["smoke-password"] : [])], knownHosts: await knownHosts.contents(), run: runId }, runner, limit);
-  if (!r.ok) throw new Error(r.message);
   return JSON.stringify(r.answer, null, 2);
 }
 

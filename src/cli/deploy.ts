@@ -8,15 +8,15 @@
  *   npx tsx src/cli/deploy.ts smoke    --env=test --ssh-key=env:DEPLOY_SSH_KEY --smoke-password=env:CYTUBE_SMOKE_PASSWORD --known-hosts=PATH
  */
 import { parseFlags, type Flags } from "./flags.js";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { deploy, query, rollback } from "../core/deploy/deploy.js";
+import { deploy, OperationFailedError, query, rollback } from "../core/deploy/deploy.js";
 import { ShipitError } from "../core/errors.js";
 import { loadConfig } from "../core/config/load.js";
 import { hostSourceView } from "../runners/host.js";
 import { HostDeployRunner } from "../runners/deploy-host.js";
 import { newRunId } from "../core/deploy/run-id.js";
-import { readSecret } from "./secret.js";
+import { readKnownHosts, readSecret } from "./secret.js";
 
 export const FLAGS = {
   env: { type: "string", value: "NAME", help: "the environment (test, prod, or one from shipit.json)" },
@@ -42,7 +42,10 @@ export async function main(argv: string[]): Promise<number> {
   const sshKey = readSecret("ssh-key", values["ssh-key"]);
   const botPassword = readSecret("bot-password", values["bot-password"]);
   const smokePassword = readSecret("smoke-password", values["smoke-password"]);
-  const knownHosts = values["known-hosts"] && existsSync(values["known-hosts"]) ? readFileSync(values["known-hosts"], "utf8") : null;
+  const knownHosts = readKnownHosts(values["known-hosts"]);
+  if (values.artifact !== undefined && !existsSync(values.artifact)) {
+    throw new ShipitError("ARTIFACT_MISSING", `--artifact=${values.artifact}: file ${resolve(values.artifact)} does not exist. Fix: build one with \`shipit build -o dist/\` (run in the bot's repository) and pass its path`);
+  }
   const secrets = [...(sshKey ? ["ssh-key"] : []), ...(botPassword ? ["bot-password"] : []), ...(smokePassword ? ["smoke-password"] : [])];
   const run = values.run ?? newRunId();
   const runner = await HostDeployRunner.create({ artifactPath: values.artifact, sshKey, botPassword, smokePassword, knownHosts: knownHosts ?? "" });
@@ -51,19 +54,24 @@ export async function main(argv: string[]): Promise<number> {
       if (!values.artifact) throw new ShipitError("BAD_ARGUMENT", "--artifact=PATH is required (build one with `shipit build -o dist/`, run in the bot's repository)");
       const r = await deploy(config, values.env, { secrets, knownHosts, trigger: values.trigger, run, expectSha256: values["expect-sha256"] }, runner);
       console.log(values.json ? JSON.stringify(r.result) : r.message);
-      return r.ok ? 0 : 1;
+      return 0;
     }
     if (fn === "rollback") {
       const r = await rollback(config, values.env, values.to, { secrets, knownHosts, trigger: values.trigger, run }, runner);
       console.log(values.json ? JSON.stringify(r.result) : r.message);
-      return r.ok ? 0 : 1;
+      return 0;
     }
     if (fn === "status" || fn === "history" || fn === "health" || fn === "smoke") {
       const r = await query(config, values.env, fn, { secrets, knownHosts, run }, runner, values.limit ? Number(values.limit) : undefined);
-      console.log(r.ok ? JSON.stringify(r.answer, null, 2) : r.message);
-      return r.ok ? 0 : 1;
+      console.log(JSON.stringify(r.answer, null, 2));
+      return 0;
     }
     throw new ShipitError("BAD_ARGUMENT", `unknown function "${fn}": use deploy, rollback, status, history, health or smoke`);
+  } catch (e) {
+    // The driver ran and the operation failed: its report on stdout (as a success's), exit code 1.
+    if (!(e instanceof OperationFailedError)) throw e;
+    console.log(values.json && (fn === "deploy" || fn === "rollback") ? JSON.stringify(e.result) : e.message);
+    return 1;
   } finally {
     await runner.close();
   }

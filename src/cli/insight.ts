@@ -7,10 +7,11 @@
  *   npx tsx src/cli/insight.ts metrics --ledger test=ledger-test.jsonl --ledger prod=ledger-prod.jsonl [--git=.]
  *
  * Lead time reads commit times from the git repository at --git (default: --source); outside a
- * repository every deploy's commit counts as unknown.
+ * repository every deploy's commit counts as unknown, with a warning that says so. Any other git
+ * failure is an error (GIT_FAILED).
  */
 import { parseFlags, type Flags } from "./flags.js";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { chartJsSource } from "../assets.js";
 import { buildDashboard, renderDashboard } from "../core/insight/dashboard.js";
@@ -23,7 +24,7 @@ import { newRunId } from "../core/deploy/run-id.js";
 import { HostDeployRunner } from "../runners/deploy-host.js";
 import { commitTimes } from "../runners/git.js";
 import { hostSourceView } from "../runners/host.js";
-import { readSecret } from "./secret.js";
+import { readKnownHosts, readSecret } from "./secret.js";
 
 function fromFiles(specs: string[], only: string | undefined): Gathered {
   const out: Gathered = { ledgers: {}, status: {}, corrupt: {} };
@@ -71,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     const config = await loadConfig(hostSourceView(resolve(values.source)));
     const envs = insightEnvironments(config, values.env);
     const sshKey = readSecret("ssh-key", values["ssh-key"]);
-    const knownHosts = values["known-hosts"] && existsSync(values["known-hosts"]) ? readFileSync(values["known-hosts"], "utf8") : null;
+    const knownHosts = readKnownHosts(values["known-hosts"]);
     const runner = await HostDeployRunner.create({ sshKey, knownHosts: knownHosts ?? "" });
     try {
       gathered = await gatherFromHosts(config, envs, { secrets: sshKey ? ["ssh-key"] : [], knownHosts, run: newRunId() }, runner, fn === "dashboard");
@@ -80,7 +81,12 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   for (const [env, n] of Object.entries(gathered.corrupt)) if (n) console.error(`[${env}] warning: ${n} ledger line(s) could not be read and were left out`);
-  const times = (await commitTimes(resolve(values.git ?? values.source))) ?? {};
+  const gitDir = resolve(values.git ?? values.source);
+  if (!statSync(gitDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ShipitError("BAD_ARGUMENT", `${values.git === undefined ? "--source" : "--git"} ${gitDir}: no such folder. Fix: pass the bot's repository (the folder holding .git) for lead time`);
+  }
+  const { times, unknown } = await commitTimes(gitDir);
+  if (unknown) console.error(`warning: lead time unknown: ${unknown}`);
 
   if (fn === "metrics") {
     process.stdout.write(renderMetrics(computeMetrics(gathered.ledgers, window, times), values.format));

@@ -4,7 +4,8 @@
  * The CLIs in src/cli export `main(argv)` and do nothing on import (Dagger's TypeScript runtime
  * imports every file under src/); dagger/bin/shipit.mjs calls runMain.
  */
-import { InfraError, ShipitError, StepFailedError } from "../core/errors.js";
+import { OperationFailedError } from "../core/deploy/deploy.js";
+import { InfraError, ShipitError } from "../core/errors.js";
 
 export type Main = (argv: string[]) => Promise<number>;
 
@@ -18,9 +19,13 @@ export interface RunOptions {
   forceExit?: boolean;
 }
 
-/** Shipit's own refusals (config, arguments, missing inputs) are 2; a tool or the machine failing is 3. */
-function exitCodeFor(err: unknown): 2 | 3 {
-  if (err instanceof StepFailedError || err instanceof InfraError) return 3;
+/**
+ * A deploy, rollback or query the driver ran without success is 1 (as a red gate); shipit's own
+ * refusals (config, arguments, missing inputs) are 2; a tool or the machine failing is 3.
+ */
+export function exitCodeFor(err: unknown): 1 | 2 | 3 {
+  if (err instanceof OperationFailedError) return 1;
+  if (err instanceof InfraError) return 3;
   if (err instanceof ShipitError) return 2;
   return 3;
 }

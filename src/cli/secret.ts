@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { ShipitError } from "../core/errors.js";
+import { resolve } from "node:path";
+import { InfraError, ShipitError } from "../core/errors.js";
 
 /** `env:NAME` or `file:PATH`, as `dagger call` takes secrets. */
 export function readSecret(flag: string, ref: string | undefined): string | undefined {
@@ -16,4 +17,23 @@ export function readSecret(flag: string, ref: string | undefined): string | unde
     return readFileSync(name, "utf8");
   }
   throw new ShipitError("BAD_ARGUMENT", `--${flag} takes env:NAME or file:PATH`);
+}
+
+/**
+ * The text of `--known-hosts=PATH`, or null when the flag is not given (the deploy core then
+ * refuses, saying how to get the line). A path that is not there is named as such, not as a
+ * missing flag.
+ */
+export function readKnownHosts(path: string | undefined): string | null {
+  if (path === undefined) return null;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new ShipitError("KNOWN_HOSTS_MISSING", `--known-hosts=${path}: file ${resolve(path)} does not exist. Fix: pass the known_hosts file that pins the bot host's key (ssh-keyscan -p PORT HOST, then check its fingerprint)`);
+    }
+    if (code === "EISDIR") throw new ShipitError("KNOWN_HOSTS_MISSING", `--known-hosts=${path}: ${resolve(path)} is a directory. Fix: pass the known_hosts file itself`);
+    throw new InfraError("KNOWN_HOSTS_UNREADABLE", `--known-hosts=${path}: cannot read ${resolve(path)} (${code ?? (e as Error).message}). Fix: make it readable by this user`, { cause: e });
+  }
 }

@@ -19,6 +19,7 @@
  */
 import { parseFlags, UsageError, type Flags } from "./flags.js";
 import { InfraError, ShipitError } from "../core/errors.js";
+import { excerpt } from "../core/text.js";
 import { execa } from "execa";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -71,7 +72,7 @@ class Shim {
   /** The environment roles; when the config cannot be read, the defaults' names, used only as labels (the deploy then reports the error). */
   async roles(): Promise<{ roles: Roles; error?: string }> {
     const c = await this.config();
-    return c.ok ? { roles: c.config.roles } : { roles: DEFAULTS.roles, error: messageOf(c.error) };
+    return c.ok ? { roles: c.config.roles } : { roles: DEFAULTS.roles, error: c.error instanceof Error ? c.error.message : String(c.error) };
   }
 
   /** What a real run would stop on, found by a dry run (missing secrets, known_hosts, config). */
@@ -107,7 +108,7 @@ class Shim {
     if (this.dryRun) return { exitCode: 0, stdout: "", stderr: "" };
     const r = await execa(this.bin, args, { reject: false, stdin: "ignore", stdout: ["pipe", "inherit"], stderr: ["pipe", "inherit"], env: this.env });
     if (r.failed && r.exitCode === undefined) {
-      throw new InfraError(`cannot run ${this.bin}: ${r.shortMessage}. Fix: install the dagger CLI v0.19.10 (see README), or pass --dagger=PATH`);
+      throw new InfraError("DAGGER_UNAVAILABLE", `cannot run ${this.bin}: ${r.shortMessage}. Fix: install the dagger CLI v0.19.10 (see README), or pass --dagger=PATH`);
     }
     return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
   }
@@ -148,7 +149,7 @@ async function runShim(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, FLAGS);
   const env = process.env;
   const event = (positionals[0] ?? env.GITHUB_EVENT_NAME ?? "") as ShimEvent;
-  if (!event) throw new Error("which event? Pass one (pull_request, push, workflow_dispatch, workflow_run) or set GITHUB_EVENT_NAME");
+  if (!event) throw new UsageError("which event? Pass one (pull_request, push, workflow_dispatch, workflow_run) or set GITHUB_EVENT_NAME");
   const eventFile = values["event-file"] ?? (positionals[0] ? undefined : env.GITHUB_EVENT_PATH);
   const payload = eventFile ? JSON.parse(await readFile(eventFile, "utf8")) : await synthesize(event, values);
   const facts = readEvent(event, payload);
@@ -184,17 +185,17 @@ async function synthesize(event: string, v: { pr?: string; env?: string; version
   const head = async () => (await execa("git", ["rev-parse", "HEAD"], { cwd: v.git ?? "." })).stdout.trim();
   switch (event) {
     case "pull_request": {
-      if (!v.pr || !/^\d+$/.test(v.pr)) throw new Error("pull_request without --event-file needs --pr=NUMBER");
+      if (!v.pr || !/^\d+$/.test(v.pr)) throw new UsageError("pull_request without --event-file needs --pr=NUMBER");
       const repo = { full_name: process.env.GITHUB_REPOSITORY || "local/repo" };
       return { pull_request: { number: Number(v.pr), head: { sha: await head(), repo } }, repository: repo };
     }
     case "push":
       return { after: await head(), ref: "refs/heads/main" };
     case "workflow_dispatch":
-      if (!v.env) throw new Error("workflow_dispatch without --event-file needs --env=ENVIRONMENT (and optionally --version=V)");
+      if (!v.env) throw new UsageError("workflow_dispatch without --event-file needs --env=ENVIRONMENT (and optionally --version=V)");
       return { inputs: { environment: v.env, version: v.version ?? "" } };
     default:
-      throw new Error(`${event} needs --event-file=PATH (the event GitHub wrote)`);
+      throw new UsageError(`${event} needs --event-file=PATH (the event GitHub wrote)`);
   }
 }
 
@@ -207,9 +208,9 @@ async function originUrl(dir: string): Promise<string | undefined> {
 async function readPreview(shim: Shim): Promise<{ preview: CommentContext["release"]; error?: string }> {
   const r = await shim.dagger(argv.nextRelease(shim.s));
   if (shim.dryRun) return { preview: { previous: null, next: "0.1.0", bump: "minor", notes: "(dry run)" } };
-  if (r.exitCode !== 0) return { preview: null, error: tail(r.stderr || r.stdout) };
+  if (r.exitCode !== 0) return { preview: null, error: excerpt(r.stderr || r.stdout) };
   const parsed = ReleasePreviewSchema.safeParse(safeJson(r.stdout));
-  if (!parsed.success) return { preview: null, error: `next-release printed something that is not a release plan: ${tail(r.stdout)}` };
+  if (!parsed.success) return { preview: null, error: `next-release printed something that is not a release plan: ${excerpt(r.stdout)}` };
   return { preview: parsed.data };
 }
 
@@ -217,7 +218,7 @@ async function readCi(shim: Shim, version: string, sha: string): Promise<{ ci: C
   const r = await shim.dagger(argv.ciReport(shim.s, version, sha));
   if (shim.dryRun) return { ci: dryRunCi(version) };
   const file = join(shim.s.out, CI_JSON);
-  if (r.exitCode !== 0 || !existsSync(file)) return { ci: null, error: `ci-report did not finish (exit ${r.exitCode}): ${tail(r.stderr || r.stdout)}` };
+  if (r.exitCode !== 0 || !existsSync(file)) return { ci: null, error: `ci-report did not finish (exit ${r.exitCode}): ${excerpt(r.stderr || r.stdout)}` };
   const ci = parseCiJson(await readFile(file, "utf8"), file);
   shim.log(ci.summary);
   return { ci };
@@ -258,7 +259,7 @@ async function withGitHubDeployment(shim: Shim, d: { env: string; sha: string; d
     const started = await shim.dagger(argv.deploymentStart(shim.s, d.env, d.sha, shim.runUrl, d.description));
     id = shim.dryRun ? "DEPLOYMENT_ID" : started.stdout.trim().split("\n").pop()?.trim();
     if (!shim.dryRun && (started.exitCode !== 0 || !id || !safeParseDeploymentId(id).ok)) {
-      shim.log(`warning: the GitHub deployment could not be opened (going on without it): ${tail(started.stderr || started.stdout)}`);
+      shim.log(`warning: the GitHub deployment could not be opened (going on without it): ${excerpt(started.stderr || started.stdout)}`);
       id = undefined;
     }
   }
@@ -266,7 +267,7 @@ async function withGitHubDeployment(shim: Shim, d: { env: string; sha: string; d
   if (id) {
     const ok = r.exitCode === 0;
     const finished = await shim.dagger(argv.deploymentFinish(shim.s, d.env, id, ok, shim.runUrl, `${d.description}: ${ok ? d.done : d.failed}`));
-    if (finished.exitCode !== 0) shim.log(`warning: the GitHub deployment status could not be set: ${tail(finished.stderr || finished.stdout)}`);
+    if (finished.exitCode !== 0) shim.log(`warning: the GitHub deployment status could not be set: ${excerpt(finished.stderr || finished.stdout)}`);
   }
   return r;
 }
@@ -288,7 +289,7 @@ async function deployWithStatus(shim: Shim, o: { env: string; build: ShippableBu
     shim.dagger(argv.deploy(shim.s, { env: o.env, botPasswordEnv: e.botPassword, smokePasswordEnv: e.smokePassword, artifact: o.build.artifact, sha256: o.build.sha256, trigger: o.trigger, run: shim.runId })),
   );
   const ok = r.exitCode === 0;
-  return { ok, message: tail(ok ? r.stdout : r.stderr || r.stdout), url: e.url };
+  return { ok, message: excerpt(ok ? r.stdout : r.stderr || r.stdout), url: e.url };
 }
 
 async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_request" }>, reproduce: string): Promise<number> {
@@ -320,7 +321,7 @@ async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_req
   if (f.fork) shim.log(`fork: ${contextFile} goes up as the workflow's artifact; the pr-comment workflow posts it with its own token`);
   else if (shim.has(SECRET_ENV.github)) {
     const r = await shim.dagger(argv.prComment(shim.s, contextFile));
-    if (r.exitCode !== 0) shim.log(`warning: the PR comment could not be posted: ${tail(r.stderr || r.stdout)}`);
+    if (r.exitCode !== 0) shim.log(`warning: the PR comment could not be posted: ${excerpt(r.stderr || r.stdout)}`);
   } else shim.log(`no GITHUB_TOKEN: the comment is in ${join(shim.s.out, "comment.md")}, not posted`);
 
   const verdict = pullRequestVerdict(!!ci?.ok, deploy);
@@ -351,7 +352,7 @@ async function push(shim: Shim, f: Extract<EventFacts, { event: "push" }>): Prom
   if (releasing) {
     const r = await shim.dagger(argv.release(shim.s, f.sha, build.artifact));
     if (r.exitCode !== 0) {
-      shim.log(`\nshipit shim: the release failed, so production was not touched: ${tail(r.stderr || r.stdout)}`);
+      shim.log(`\nshipit shim: the release failed, so production was not touched: ${excerpt(r.stderr || r.stdout)}`);
       return 1;
     }
   }
@@ -411,12 +412,4 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function tail(text: string, lines = 30): string {
-  return text.trim().split("\n").slice(-lines).join("\n").slice(-3500);
 }

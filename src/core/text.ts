@@ -1,4 +1,4 @@
-/** Small helpers shared across the core: near names, key paths, times. */
+/** Small helpers shared across the core: near names, key paths, times, the end of a tool's output. */
 
 /** Nearest name by edit distance (at most 2), for "did you mean". */
 export function closest(word: string, candidates: string[]): string | undefined {
@@ -43,4 +43,18 @@ export function getIn(obj: unknown, path: readonly PropertyKey[]): unknown {
 /** A UTC time as shipit writes it everywhere (ledger, run ids, metrics windows): whole seconds, `2026-11-26T21:53:00Z`. */
 export function isoSeconds(t: Date | number = new Date()): string {
   return new Date(t).toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+/** The last `lines` lines of a tool's output, for a gate's detail or an error message. */
+export function tail(text: string, lines = 25): string {
+  const all = text.trimEnd().split("\n");
+  return all.slice(Math.max(0, all.length - lines)).join("\n");
+}
+
+/**
+ * The end of a tool's output cut to fit a one-line warning or a PR comment: its last 30 lines, and
+ * of those at most the last 3,500 characters.
+ */
+export function excerpt(text: string): string {
+  return text.trim().split("\n").slice(-30).join("\n").slice(-3500);
 }

@@ -7,6 +7,7 @@ import { computeRelease, type ReleasePlan } from "../core/github/release.js";
 import { parseCommentContext, renderComment } from "../core/github/comment.js";
 import { readHistory, type GitReader } from "../runners/git.js";
 import { GitHub, GitHubError, type DeploymentState } from "./github.js";
+import { ShipitError } from "../core/errors.js";
 
 /** The next version and its notes, from the repository's tags and conventional commits. */
 export async function previewRelease(git: GitReader, firstVersion: string, repo: string): Promise<ReleasePlan> {
@@ -35,21 +36,22 @@ interface PublishedRelease {
  */
 export async function publishRelease(gh: GitHub, plan: ReleasePlan, commit: string, artifact: ArtifactFacts): Promise<PublishedRelease> {
   if (plan.bump === "none" && plan.previous !== null) {
-    throw new Error(`nothing to release: no feat, fix or breaking commit since v${plan.previous}. The shim skips release for such pushes; deploy the build as ${plan.previous}+g<sha> instead`);
+    throw new ShipitError("NOTHING_TO_RELEASE", `nothing to release: no feat, fix or breaking commit since v${plan.previous}. The shim skips release for such pushes; deploy the build as ${plan.previous}+g<sha> instead`);
   }
   if (artifact.manifestVersion !== plan.next) {
-    throw new Error(
+    throw new ShipitError(
+      "ARTIFACT_VERSION_MISMATCH",
       `the artifact ${artifact.name} was built as version ${artifact.manifestVersion}, but this release is v${plan.next}. Fix: build it with --version=${plan.next} (the shim does), so the manifest and the tag agree`,
     );
   }
-  if (!/^[0-9a-f]{40}$/.test(commit)) throw new Error(`--commit must be the full 40-hex sha being released, not "${commit}"`);
+  if (!/^[0-9a-f]{40}$/.test(commit)) throw new ShipitError("BAD_ARGUMENT", `--commit must be the full 40-hex sha being released, not "${commit}"`);
   const tag = `v${plan.next}`;
   let release;
   try {
     release = await gh.createRelease({ tag, name: tag, body: plan.notes, commitish: commit });
   } catch (error) {
     if (error instanceof GitHubError && error.status === 422 && /already_exists/.test(error.githubMessage)) {
-      throw new Error(`release ${tag} already exists on GitHub: it was published by an earlier run. Nothing was changed. Re-run the workflow from a new commit, or delete the release and its tag to publish again`);
+      throw new ShipitError("RELEASE_EXISTS", `release ${tag} already exists on GitHub: it was published by an earlier run. Nothing was changed. Re-run the workflow from a new commit, or delete the release and its tag to publish again`);
     }
     throw error;
   }
@@ -67,9 +69,9 @@ export async function postPrComment(gh: GitHub, rawContext: unknown, origin: str
   if (headSha !== undefined) {
     const head = await gh.pullHeadSha(context.pr);
     if (head !== headSha) {
-      throw new Error(`refusing to comment on PR #${context.pr}: its head is ${head}, but the run that wrote ${origin} built ${headSha}`);
+      throw new ShipitError("CONTEXT_MISMATCH", `refusing to comment on PR #${context.pr}: its head is ${head}, but the run that wrote ${origin} built ${headSha}`);
     }
-    if (!context.fork) throw new Error(`refusing the context in ${origin}: it comes through the fork path but says the PR is not from a fork`);
+    if (!context.fork) throw new ShipitError("CONTEXT_MISMATCH", `refusing the context in ${origin}: it comes through the fork path but says the PR is not from a fork`);
   }
   const r = await gh.upsertStickyComment(context.pr, renderComment(context));
   return { ...r, pr: context.pr };

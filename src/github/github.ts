@@ -11,6 +11,7 @@
  */
 import { Octokit } from "@octokit/rest";
 import { STICKY_MARKER } from "../core/github/comment.js";
+import { InfraError, ShipitError } from "../core/errors.js";
 
 export { STICKY_MARKER };
 
@@ -66,8 +67,11 @@ export interface ReleaseAsset {
   browserDownloadUrl: string;
 }
 
-/** A failed GitHub call: the status, the method and route template, and GitHub's own message. */
-export class GitHubError extends Error {
+/**
+ * A failed GitHub call: the status, the method and route template, and GitHub's own message. A
+ * service failure: InfraError GITHUB_API_FAILED (exit code 3).
+ */
+export class GitHubError extends InfraError {
   override readonly name = "GitHubError";
   constructor(
     /** The HTTP status, or 0 when no answer came back (network failure). */
@@ -78,7 +82,7 @@ export class GitHubError extends Error {
     /** GitHub's `message` (plus its validation `errors`, when it gave any). */
     readonly githubMessage: string,
   ) {
-    super(`GitHub ${method} ${route} failed: ${status === 0 ? "no response" : `HTTP ${status}`}: ${githubMessage}`);
+    super("GITHUB_API_FAILED", `GitHub ${method} ${route} failed: ${status === 0 ? "no response" : `HTTP ${status}`}: ${githubMessage}`);
   }
 }
 
@@ -94,7 +98,7 @@ export class GitHub {
   readonly #repo: string;
 
   constructor(options: GitHubOptions) {
-    if (!options.token) throw new Error("GitHub: an API token is required");
+    if (!options.token) throw new ShipitError("SECRET_MISSING", "GitHub: an API token is required");
     this.#token = options.token;
     this.#owner = options.owner;
     this.#repo = options.repo;

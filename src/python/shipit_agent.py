@@ -148,14 +148,27 @@ def sha256_file(path: Path) -> str:
 
 
 def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a rename, a new link) to disk, so they survive a power cut.
+
+    A folder that cannot be opened or synced is FSYNC_FAILED: the change just made there may not
+    be on disk, so the command fails rather than report a step it cannot vouch for.
+    """
     try:
         fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
+    except OSError as exc:
+        raise AgentError(
+            "FSYNC_FAILED",
+            f"cannot open {path} to flush it to disk ({exc.strerror or exc}). "
+            "Fix: check that the folder exists and the deploy user can read it",
+        ) from exc
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        raise AgentError(
+            "FSYNC_FAILED",
+            f"flushing {path} to disk failed ({exc.strerror or exc}): the change just made there "
+            "may not survive a crash. Fix: check the host's disk (dmesg, df) and run again",
+        ) from exc
     finally:
         os.close(fd)
 
@@ -946,8 +959,28 @@ def switch_to(layout: Layout, run: str, name: str) -> str | None:
             f"cannot replace {layout.current} ({exc.strerror}); it must be a symlink. "
             "Move it away and switch again",
         ) from None
-    fsync_dir(layout.base)
+    try:
+        fsync_dir(layout.base)
+    except AgentError as exc:
+        # The new link may not be on disk: put the previous one back, so that a switch that
+        # failed has changed nothing (the driver then reports "failed before the switch").
+        put_back(layout, run, previous)
+        raise AgentError(
+            exc.code, f"{exc.message}. current was put back to {previous or 'nothing'}"
+        ) from None
     return previous
+
+
+def put_back(layout: Layout, run: str, previous: str | None) -> None:
+    """Point `current` at `previous` again (no release: remove it), without a flush of its own."""
+    if previous is None:
+        layout.current.unlink()
+        return
+    link = layout.base / f"current.back-{run}"
+    if os.path.lexists(link):
+        link.unlink()
+    os.symlink(f"releases/{previous}", link)
+    os.replace(link, layout.current)
 
 
 def cmd_switch(args: argparse.Namespace) -> Json:

@@ -1,6 +1,6 @@
 import { dag, ReturnType, type Container, type File, type Secret } from "@dagger.io/dagger";
 import type { DeployRunner } from "../core/deploy/deploy.js";
-import { deployPaths, type DriverPlan } from "../core/deploy/plan.js";
+import { deployPaths, parseArtifactInspection, type DriverPlan } from "../core/deploy/plan.js";
 import { imageTag } from "../core/checks/plan.js";
 import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
 
@@ -66,10 +66,9 @@ export class DaggerDeployRunner implements DeployRunner {
   }
 
   async inspectArtifact(): Promise<{ sha256: string; manifest: unknown }> {
-    const out = await (await this.container()).withExec(["python3", this.paths.driver, "--inspect", this.paths.artifact], { expect: ReturnType.Any }).stdout();
-    const doc = JSON.parse(out.trim().split("\n").pop() || "{}") as { sha256?: string; manifest?: unknown; error?: string };
-    if (!doc.sha256) throw new Error(doc.error ?? "cannot inspect the artifact");
-    return { sha256: doc.sha256, manifest: doc.manifest };
+    const c = (await this.container()).withExec(["python3", this.paths.driver, "--inspect", this.paths.artifact], { expect: ReturnType.Any });
+    const [stdout, stderr] = await Promise.all([c.stdout(), c.stderr()]);
+    return parseArtifactInspection(stdout, stderr);
   }
 
   async runDriver(plan: DriverPlan): Promise<{ exitCode: number; stdout: string; stderr: string }> {

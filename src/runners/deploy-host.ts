@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { execa } from "execa";
 import { cachedVenv } from "./venv.js";
 import type { DeployRunner } from "../core/deploy/deploy.js";
-import { deployPaths, type DeployPaths, type DriverPlan } from "../core/deploy/plan.js";
+import { deployPaths, parseArtifactInspection, type DeployPaths, type DriverPlan } from "../core/deploy/plan.js";
 import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
 
 interface HostDeployInputs {
@@ -59,9 +59,7 @@ export class HostDeployRunner implements DeployRunner {
 
   async inspectArtifact(): Promise<{ sha256: string; manifest: unknown }> {
     const r = await execa("python3", [this.paths.driver, "--inspect", this.paths.artifact], { reject: false });
-    const doc = JSON.parse(r.stdout.trim().split("\n").pop() || "{}") as { sha256?: string; manifest?: unknown; error?: string };
-    if (!doc.sha256) throw new Error(doc.error ?? `cannot inspect the artifact: ${r.stderr}`);
-    return { sha256: doc.sha256, manifest: doc.manifest };
+    return parseArtifactInspection(r.stdout, r.stderr);
   }
 
   async runDriver(plan: DriverPlan): Promise<{ exitCode: number; stdout: string; stderr: string }> {

@@ -1,6 +1,6 @@
 /** Reads a repository's history with git in a container, over the repository's .git (see git.ts). */
 import { dag, ReturnType, type Directory } from "@dagger.io/dagger";
-import type { GitReader } from "./git.js";
+import { gitFailure, type GitReader } from "./git.js";
 
 export function daggerGit(repo: Directory, image: string): GitReader {
   const base = dag
@@ -17,7 +17,7 @@ export function daggerGit(repo: Directory, image: string): GitReader {
       // The mounted .git belongs to another uid: tell git it is safe to read.
       const c = base.withExec(["git", "-c", "safe.directory=*", ...args], { expect: ReturnType.Any });
       const [code, out, err] = await Promise.all([c.exitCode(), c.stdout(), c.stderr()]);
-      if (code !== 0) throw new Error(`git ${args[0]} failed: ${(err || out).trim()}. Fix: pass the repository root with --git (the folder holding .git)`);
+      if (code !== 0) throw gitFailure(args, "", err || out, "pass the repository root with --git (the folder holding .git)");
       return out;
     },
   };

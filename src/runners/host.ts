@@ -1,29 +1,45 @@
 import { IGNORED } from "../core/config/ignore.js";
 import { timeoutMessage } from "../core/checks/gates.js";
 import { createHash } from "node:crypto";
-import { cp, mkdir, readFile, rm, stat, writeFile, readdir } from "node:fs/promises";
+import { cp, lstat, mkdir, readFile, rm, stat, writeFile, readdir } from "node:fs/promises";
+import { InfraError } from "../core/errors.js";
 import { dirname, join, relative, resolve } from "node:path";
 import { execa } from "execa";
 import type { ResolvedConfig, SourceView } from "../core/config/config.js";
 import type { Runner } from "../core/checks/pipeline.js";
 import type { Layout, Step, StepResult } from "../core/checks/step.js";
 
-/** A SourceView over a host folder. */
+const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
+
+/** A file system failure that is not "there is nothing there": named, with its path and cause, never read as absent. */
+function unreadable(what: string, path: string, e: unknown): InfraError {
+  return new InfraError("SOURCE_UNREADABLE", `cannot ${what} ${path}: ${errno(e) ?? (e as Error).message}. Fix: make it readable by this user (or remove it)`, { cause: e });
+}
+
+/**
+ * A SourceView over a host folder. Only a path that is not there reads as absent (null), so that
+ * the defaults apply; any other failure (EACCES, ELOOP, EIO, …) is an InfraError SOURCE_UNREADABLE
+ * naming the path.
+ */
 export function hostSourceView(root: string): SourceView {
   return {
     async kind(p) {
       try {
         const s = await stat(join(root, p));
         return s.isDirectory() ? "dir" : "file";
-      } catch {
-        return null;
+      } catch (e) {
+        // ENOTDIR: a path under a file, which is not there either.
+        if (errno(e) === "ENOENT" || errno(e) === "ENOTDIR") return null;
+        throw unreadable("look at", join(root, p), e);
       }
     },
     async read(p) {
       try {
         return await readFile(join(root, p), "utf8");
-      } catch {
-        return null;
+      } catch (e) {
+        // EISDIR: not a file to read; callers that care ask kind() (shipit.json as a folder is a config error).
+        if (errno(e) === "ENOENT" || errno(e) === "EISDIR") return null;
+        throw unreadable("read", join(root, p), e);
       }
     },
     async entries() {
@@ -172,15 +188,26 @@ function keep(root: string, path: string): boolean {
   return rel === "" || !rel.split("/").some((p) => IGNORED.includes(p));
 }
 
-/** mkdir is atomic: whoever creates the folder holds the lock. A lock older than `staleMs` was left by a dead run. */
-async function withDirLock<T>(lock: string, fn: () => Promise<T>, staleMs = 15 * 60_000): Promise<T> {
-  await mkdir(dirname(lock), { recursive: true });
+/**
+ * mkdir is atomic: whoever creates the folder holds the lock. A lock older than `staleMs` was left
+ * by a dead run. Only EEXIST (another run holds it) means wait; any other failure to create it
+ * (EACCES, ENOENT, ENOTDIR, EROFS, …) would wait forever, so it is an InfraError LOCK_FAILED.
+ */
+export async function withDirLock<T>(lock: string, fn: () => Promise<T>, staleMs = 15 * 60_000): Promise<T> {
+  const failed = (e: unknown, why = errno(e) ?? (e as Error).message) =>
+    new InfraError("LOCK_FAILED", `cannot create the lock ${lock}: ${why}. Fix: make ${dirname(lock)} a folder this user can write (it holds shipit's cached venvs)`, { cause: e });
+  await mkdir(dirname(lock), { recursive: true }).catch((e: unknown) => {
+    // mkdir -p answers EEXIST when the folder's own name is taken by a file
+    throw failed(e, errno(e) === "EEXIST" ? `${dirname(lock)} is a file, not a folder` : undefined);
+  });
   for (;;) {
     try {
       await mkdir(lock);
       break;
-    } catch {
-      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+    } catch (e) {
+      if (errno(e) !== "EEXIST") throw failed(e);
+      // lstat: a lock that is a dangling link is still there, and as old as the link.
+      const age = await lstat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
       if (age > staleMs) await rm(lock, { recursive: true, force: true });
       else await new Promise((r) => setTimeout(r, 250));
     }

@@ -5,11 +5,12 @@
 import { readdir, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
+import { ShipitError } from "../core/errors.js";
 
 export function parseSize(text: string | undefined, fallback = 2 * 1024 ** 3): number {
   if (!text) return fallback;
   const m = /^(\d+(?:\.\d+)?)\s*([KMG]i?B?|B)?$/i.exec(text.trim());
-  if (!m) throw new Error(`SHIPIT_VENV_CACHE_MAX=${text}: not a size. Fix: write bytes or a size such as 2G or 500M`);
+  if (!m) throw new ShipitError("ENV_VAR_INVALID", `SHIPIT_VENV_CACHE_MAX=${text}: not a size. Fix: write bytes or a size such as 2G or 500M`);
   const unit = (m[2] ?? "B")[0]!.toUpperCase();
   return Math.round(Number(m[1]) * ({ B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[unit]!);
 }

@@ -3,6 +3,7 @@ import { execa } from "execa";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { InfraError } from "../core/errors.js";
 
 /**
  * Create `venv` with `requirements` installed unless a complete one is there (`.complete` is
@@ -20,6 +21,6 @@ python3 -m venv "$1"
 "$1/bin/python" -m pip install --quiet --disable-pip-version-check -r "$2"
 touch "$1/.complete"`;
   const r = await execa("flock", [join(root, ".lock"), "bash", "-c", script, "venv", venv, requirements], { reject: false, timeout: 15 * 60_000 });
-  if (r.exitCode !== 0) throw new Error(`creating ${what} ${venv} failed (pip install -r ${requirements}):\n${r.stderr || r.message}`);
+  if (r.exitCode !== 0) throw new InfraError("VENV_FAILED", `creating ${what} ${venv} failed (pip install -r ${requirements}):\n${r.stderr || r.message}`);
   return venv;
 }

@@ -119,7 +119,7 @@ describe("manifestOfTar: the manifest checked, or ARTIFACT_INVALID naming what i
     [
       "wrong fields",
       tarOf([["rosey-1.4.0/manifest.json", JSON.stringify({ name: "rosey", version: "../1.4.0", files: [] })]]),
-      `release v1.4.0 refused: the artifact has no valid manifest.json (version: must be a version such as 1.2.3 (letters, digits, '.', '+', '!', '_', '-'); files: Invalid input: expected record, received array); ${FIX}`,
+      `release v1.4.0 refused: the artifact has no valid manifest.json (version: must be a version such as 1.2.3 (letters, digits, '.', '+', '!', '_', '-'); files: expected record, received array); ${FIX}`,
     ],
     ["not a tar", () => new Uint8Array(1024).fill(7), `release v1.4.0 refused: the artifact has no valid manifest.json (not a whole tar archive (TAR_ENTRY_INVALID: checksum failure)); ${FIX}`],
   ] as const)("%s", async (_, tar, message) => {

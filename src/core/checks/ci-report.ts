@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { CiReport } from "./pipeline.js";
+import { formatSchemaIssues, ShipitError } from "../errors.js";
 
 export const CI_JSON = "ci.json";
 
@@ -51,9 +52,9 @@ export function parseCiJson(text: string, origin: string): CiJson {
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new Error(`${origin} is not JSON: it must be the ci.json that \`dagger call ci-report\` exports`);
+    throw new ShipitError("CI_JSON_INVALID", `${origin} is not JSON: it must be the ci.json that \`dagger call ci-report\` exports`);
   }
   const r = CiJsonSchema.safeParse(raw);
-  if (!r.success) throw new Error(`${origin} is not a ci.json shipit wrote: ${r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+  if (!r.success) throw new ShipitError("CI_JSON_INVALID", `${origin} is not a ci.json shipit wrote: ${formatSchemaIssues(r.error.issues)}`);
   return r.data;
 }

@@ -1,7 +1,9 @@
+import { z } from "zod";
 import type { ResolvedConfig } from "../config/config.js";
-import { tail } from "../errors.js";
+import { tail } from "../text.js";
 import {
   leastCovered,
+  parseJsonShape,
   parseCoverageJson,
   parseJUnit,
   parseMypy,
@@ -193,29 +195,30 @@ export function runningTests(stdout: string): string | null {
   return `tests in ${where} (after ${rest.length} finished there)`;
 }
 
-export interface BuildInfo {
-  artifact: string;
-  sha256: string;
-  bytes: number;
-  files: number;
-}
+/** The line src/python/pack_artifact.py prints last when it has written the artifact. */
+const BuildInfoSchema = z.object({
+  artifact: z.string().regex(/^[\w.+!-]+\.tar\.gz$/),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+  files: z.number().int().nonnegative(),
+});
+export type BuildInfo = z.infer<typeof BuildInfoSchema>;
 
+/**
+ * The build gate. A build that exits 0 must end with pack_artifact.py's record of the artifact;
+ * anything else there is the build step broken (InfraError REPORT_INVALID), never a passed gate
+ * showing "undefined".
+ */
 export function evaluateBuild(r: StepResult): Gate & { info: BuildInfo | null } {
   const late = timedOut("build", r);
   if (late) return { ...late, info: null };
-  const last = r.stdout.trim().split("\n").pop() ?? "";
-  let info: BuildInfo | null = null;
-  try {
-    info = r.exitCode === 0 ? (JSON.parse(last) as BuildInfo) : null;
-  } catch {
-    info = null;
-  }
-  if (info === null) {
+  if (r.exitCode !== 0) {
     return {
       ...failed("build", r, "no artifact", `the artifact could not be built (exit ${r.exitCode}).\n${tail(r.stderr || r.stdout)}`),
-      info,
+      info: null,
     };
   }
+  const info = parseJsonShape(BuildInfoSchema, r.stdout.trim().split("\n").pop() ?? "", "the build step's last line (pack_artifact.py's record of the artifact)");
   return { ...passed("build", r, `${info.artifact} (${info.files} files, ${formatBytes(info.bytes)})`), info };
 }
 

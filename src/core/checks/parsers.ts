@@ -1,5 +1,28 @@
 import { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
+import { formatSchemaIssues, InfraError } from "../errors.js";
+
+/**
+ * A value a program wrote (a tool's report, the deploy driver's or the host agent's answer)
+ * checked against the shape it always has. Anything else means that program, or shipit's reading
+ * of it, is broken: an InfraError REPORT_INVALID naming `what` and every issue with its path.
+ */
+export function checkShape<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InfraError("REPORT_INVALID", `${what} has an unexpected shape: ${formatSchemaIssues(parsed.error.issues)}`);
+  return parsed.data;
+}
+
+/** checkShape over JSON text; text that is not JSON is the same REPORT_INVALID, with the parser's reason. */
+export function parseJsonShape<S extends z.ZodType>(schema: S, text: string, what: string): z.output<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InfraError("REPORT_INVALID", `${what} is not JSON (${(e as Error).message})`);
+  }
+  return checkShape(schema, json, what);
+}
 
 interface FailedTest {
   id: string;
@@ -21,7 +44,7 @@ export function parseJUnit(xml: string): JUnitSummary {
   const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", htmlEntities: true }).parse(xml) as Record<string, unknown>;
   const root = (doc["testsuites"] ?? doc) as Record<string, unknown>;
   const suites = asArray(root["testsuite"] as Record<string, unknown> | Record<string, unknown>[] | undefined);
-  if (suites.length === 0) throw new Error("JUnit report has no <testsuite>: not a pytest JUnit XML file");
+  if (suites.length === 0) throw new InfraError("REPORT_INVALID", "JUnit report has no <testsuite>: not a pytest JUnit XML file");
   const summary: JUnitSummary = { tests: 0, failures: 0, errors: 0, skipped: 0, failed: [] };
   for (const s of suites) {
     summary.tests += Number(s["tests"] ?? 0);
@@ -73,11 +96,10 @@ export interface CoverageSummary {
 
 /** coverage.py's JSON report → total percent and per-file figures. */
 export function parseCoverageJson(text: string): CoverageSummary {
-  const parsed = CoverageJson.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`coverage JSON report has an unexpected shape: ${parsed.error.issues[0]?.message}`);
+  const report = parseJsonShape(CoverageJson, text, "coverage JSON report");
   return {
-    percent: round1(parsed.data.totals.percent_covered),
-    files: Object.entries(parsed.data.files).map(([path, f]) => ({
+    percent: round1(report.totals.percent_covered),
+    files: Object.entries(report.files).map(([path, f]) => ({
       path,
       percent: round1(f.summary.percent_covered),
       statements: f.summary.num_statements,
@@ -112,8 +134,8 @@ interface LintFinding {
 
 /** ruff's JSON output → findings with paths relative to `root`. */
 export function parseRuffJson(text: string, root: string): LintFinding[] {
-  const parsed = z.array(RuffFinding).parse(JSON.parse(text || "[]"));
-  return parsed.map((f) => ({
+  const findings = parseJsonShape(z.array(RuffFinding), text || "[]", "ruff JSON report");
+  return findings.map((f) => ({
     file: relativeTo(f.filename, root),
     line: f.location.row,
     col: f.location.column,
@@ -192,11 +214,10 @@ function redactBandit(rule: string, text: string): string {
 
 /** bandit's JSON report (`-f json`) → issues with paths relative to the source root. Bandit's `code` excerpts are dropped. */
 export function parseBanditJson(text: string): BanditReport {
-  const parsed = BanditJson.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`bandit JSON report has an unexpected shape: ${parsed.error.issues[0]?.message}`);
+  const report = parseJsonShape(BanditJson, text, "bandit JSON report");
   const level = (l: string) => (l === "undefined" ? "low" : (l as "low" | "medium" | "high"));
   return {
-    issues: parsed.data.results.map((r) => ({
+    issues: report.results.map((r) => ({
       file: r.filename.replace(/^\.\//, ""),
       line: r.line_number,
       rule: r.test_id,
@@ -206,7 +227,7 @@ export function parseBanditJson(text: string): BanditReport {
       message: redactBandit(r.test_id, r.issue_text),
       ...(r.more_info ? { moreInfo: r.more_info } : {}),
     })),
-    errors: parsed.data.errors.map((e) => ({ file: e.filename.replace(/^\.\//, ""), reason: e.reason })),
+    errors: report.errors.map((e) => ({ file: e.filename.replace(/^\.\//, ""), reason: e.reason })),
   };
 }
 
@@ -230,9 +251,8 @@ interface DetectedSecret {
 
 /** detect-secrets' `scan` output, or a baseline it wrote → where each secret is, its type, and its hash for matching. */
 export function parseDetectSecretsJson(text: string): DetectedSecret[] {
-  const parsed = DetectSecretsJson.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`detect-secrets output has an unexpected shape: ${parsed.error.issues[0]?.message}`);
-  return Object.values(parsed.data.results)
+  const report = parseJsonShape(DetectSecretsJson, text, "detect-secrets output");
+  return Object.values(report.results)
     .flat()
     .map((s) => ({
       file: s.filename.replace(/^\.\//, ""),
@@ -267,9 +287,7 @@ interface AuditedPackage {
 
 /** pip-audit's JSON report (`-f json`) → each package with its advisories, or why it was skipped. */
 export function parsePipAuditJson(text: string): AuditedPackage[] {
-  const parsed = PipAuditJson.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`pip-audit JSON report has an unexpected shape: ${parsed.error.issues[0]?.message}`);
-  return parsed.data.dependencies.map((d) => ({
+  return parseJsonShape(PipAuditJson, text, "pip-audit JSON report").dependencies.map((d) => ({
     name: d.name,
     version: d.version ?? null,
     skipped: d.skip_reason ?? null,
@@ -285,7 +303,5 @@ type AuditPinsReport = z.infer<typeof AuditPins>;
 
 /** src/python/audit_pins.py's JSON: the audited packages and the requirement file line that brought each in. */
 export function parseAuditPins(text: string): AuditPinsReport {
-  const parsed = AuditPins.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`audit pins report has an unexpected shape: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
+  return parseJsonShape(AuditPins, text, "audit pins report");
 }

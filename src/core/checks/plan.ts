@@ -2,7 +2,7 @@ import type { ResolvedConfig } from "../config/config.js";
 import type { SecurityPlanView } from "./security/gate.js";
 import type { SourceScan } from "./security/source-scan.js";
 import { step, type Layout, type Step } from "./step.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, configIssue } from "../errors.js";
 import { SafeVersion } from "../config/grammar.js";
 
 export interface CheckPlan {
@@ -171,7 +171,7 @@ function artifactName(c: ResolvedConfig, version: string): string {
 function planBuild(c: ResolvedConfig, l: Layout, packScript: string, opts: BuildOptions = {}): Step {
   const version = opts.version ?? c.build.version;
   if (!SafeVersion.safeParse(version).success) {
-    throw new ConfigError("arguments", [{ key: "--version", value: version, problem: "is not a version that is safe in a file name", fix: "pass a version such as 1.2.3 or 1.2.3-pr.4.gabc1234 (letters, digits, '.', '+', '!', '_', '-')" }]);
+    throw new ConfigError("arguments", [configIssue({ code: "INVALID_FORMAT", path: ["--version"], value: version, problem: "is not a version that is safe in a file name", fix: "pass a version such as 1.2.3 or 1.2.3-pr.4.gabc1234 (letters, digits, '.', '+', '!', '_', '-')" })]);
   }
   const dir = `${l.out}/build`;
   return step({

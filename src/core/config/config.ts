@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../../config/defaults.json" with { type: "json" };
-import { ConfigError, type ConfigIssue } from "../errors.js";
+import { ConfigError, configIssue, formatPath, schemaIssueCode, type ConfigIssue } from "../errors.js";
 import { RolesSchema, UserEnvironmentsSchema, validateEnvironments, validateRoles } from "./environments.js";
 import { closest, getIn, unknownKeyFix } from "../text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
@@ -188,24 +188,26 @@ export async function resolveConfig(
   const top = await view.entries();
   for (const keyPath of PATH_KEYS) {
     const configured = getIn(user, keyPath) as string[] | undefined;
-    const key = keyPath.join(".");
     if (configured) {
       for (const [i, p] of configured.entries()) {
-        const issue = await checkPath(view, `${key}[${i}]`, p, top);
+        const issue = await checkPath(view, [...keyPath, i], p, top);
         if (issue) issues.push(issue);
       }
     } else {
       const defaults = getIn(DEFAULTS, keyPath) as string[];
       const present: string[] = [];
-      for (const p of defaults) if ((await checkPath(view, key, p, top)) === null) present.push(p);
+      for (const p of defaults) if ((await checkPath(view, keyPath, p, top)) === null) present.push(p);
       setIn(merged, keyPath, present);
       const required = keyPath[0] === "typecheck" || keyPath[0] === "build";
       if (required && present.length === 0 && defaults.length > 0) {
-        issues.push({
-          key,
-          problem: `none of the default paths ${JSON.stringify(defaults)} exist in the source`,
-          fix: `set "${key}" in shipit.json to the folders that hold your code (top level has: ${top.slice(0, 12).join(", ")})`,
-        });
+        issues.push(
+          configIssue({
+            code: "DEFAULT_PATHS_MISSING",
+            path: keyPath,
+            problem: `none of the default paths ${JSON.stringify(defaults)} exist in the source`,
+            fix: `set "${formatPath(keyPath)}" in shipit.json to the folders that hold your code (top level has: ${top.slice(0, 12).join(", ")})`,
+          }),
+        );
       }
     }
   }
@@ -227,9 +229,7 @@ export function parseUserConfig(text: string | null, origin: string): UserConfig
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(origin, [
-      { key: "(file)", problem: `is not valid JSON (${(e as Error).message})`, fix: "fix the JSON syntax" },
-    ]);
+    throw new ConfigError(origin, [configIssue({ code: "NOT_JSON", path: [], key: "(file)", problem: `is not valid JSON (${(e as Error).message})`, fix: "fix the JSON syntax" })]);
   }
   const parsed = UserConfigSchema.safeParse(json);
   if (parsed.success) {
@@ -241,15 +241,12 @@ export function parseUserConfig(text: string | null, origin: string): UserConfig
 }
 
 function toConfigIssues(issue: z.core.$ZodIssue, json: unknown): ConfigIssue[] {
-  const key = formatKey(issue.path);
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((k) => {
-      const full = key ? `${key}.${k}` : k;
-      return { key: full, value: getIn(json, [...issue.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, Object.keys(shapeAt(issue.path) ?? {})) };
-    });
+    return issue.keys.map((k) =>
+      configIssue({ code: "UNKNOWN_KEY", path: [...issue.path, k], value: getIn(json, [...issue.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, Object.keys(shapeAt(issue.path) ?? {})) }),
+    );
   }
-  const value = getIn(json, issue.path);
-  return [{ key: key || "(root)", value, problem: issue.message.replace(/^Invalid input: /, ""), fix: fixFor(issue) }];
+  return [configIssue({ code: schemaIssueCode(issue.code), path: issue.path, value: getIn(json, issue.path), problem: issue.message.replace(/^Invalid input: /, ""), fix: fixFor(issue) })];
 }
 
 function fixFor(issue: z.core.$ZodIssue): string {
@@ -285,27 +282,29 @@ function unwrap(schema: z.ZodType): z.ZodType {
   return s;
 }
 
-async function checkPath(view: SourceView, key: string, p: string, top: string[]): Promise<ConfigIssue | null> {
+async function checkPath(view: SourceView, path: readonly (string | number)[], p: string, top: string[]): Promise<ConfigIssue | null> {
   const wantsDir = p.endsWith("/");
   const clean = p.replace(/\/+$/, "") || ".";
   const kind = await view.kind(clean);
   if (kind === null) {
     const first = clean.split("/")[0]!;
     const near = closest(first, top);
-    return {
-      key,
+    return configIssue({
+      code: "PATH_MISSING",
+      path,
       value: p,
       problem: "does not exist in the source",
       fix: near && near !== first ? `did you mean "${clean.replace(first, near)}"? Otherwise remove the entry` : "remove the entry or create the path",
-    };
+    });
   }
   if (wantsDir && kind !== "dir") {
-    return {
-      key,
+    return configIssue({
+      code: "PATH_NOT_A_DIRECTORY",
+      path,
       value: p,
       problem: `ends with '/' (a directory) but "${clean}" is a file`,
       fix: `name the file without the slash ("${clean}") or point at the folder that holds the tests`,
-    };
+    });
   }
   return null;
 }
@@ -321,7 +320,7 @@ async function repoCoverageThreshold(view: SourceView): Promise<{ threshold: num
     const text = await view.read(file);
     if (text === null) continue;
     const raw = parseIni(text)[section]?.["fail_under"];
-    if (raw !== undefined) return { threshold: toThreshold(raw, `${file} [${section}] fail_under`), from: `${file} [${section}] fail_under` };
+    if (raw !== undefined) return { threshold: toThreshold(raw, `${file} [${section}] fail_under`, [section, "fail_under"]), from: `${file} [${section}] fail_under` };
   }
   const pyproject = await view.read("pyproject.toml");
   if (pyproject !== null) {
@@ -329,7 +328,7 @@ async function repoCoverageThreshold(view: SourceView): Promise<{ threshold: num
     const raw = doc.tool?.coverage?.report?.fail_under;
     if (raw !== undefined) {
       const from = "pyproject.toml [tool.coverage.report] fail_under";
-      return { threshold: toThreshold(String(raw), from), from };
+      return { threshold: toThreshold(String(raw), from, ["tool", "coverage", "report", "fail_under"]), from };
     }
   }
   return null;
@@ -342,11 +341,12 @@ async function projectName(view: SourceView): Promise<string | undefined> {
   return typeof name === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) ? name : undefined;
 }
 
-function toThreshold(raw: string, where: string): number {
+/** `where` names the setting in its own file (`setup.cfg [coverage:report] fail_under`); `path` is its place in that file. */
+function toThreshold(raw: string, where: string, path: string[]): number {
   const n = Number(raw.trim());
   if (!Number.isFinite(n) || n < 0 || n > 100) {
     throw new ConfigError(where, [
-      { key: where, value: raw, problem: "is not a percentage between 0 and 100", fix: "set fail_under to a number such as 85" },
+      configIssue({ code: "INVALID_VALUE", path, key: where, value: raw, problem: "is not a percentage between 0 and 100", fix: "set fail_under to a number such as 85" }),
     ]);
   }
   return n;
@@ -368,10 +368,6 @@ export function parseIni(text: string): Record<string, Record<string, string>> {
     if (kv && section && !/^\s/.test(line)) section[kv[1]!.trim()] = kv[2]!.trim();
   }
   return out;
-}
-
-function formatKey(path: PropertyKey[]): string {
-  return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)), "");
 }
 
 function setIn(obj: object, path: readonly string[], value: unknown): void {

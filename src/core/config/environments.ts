@@ -1,6 +1,6 @@
 import { z } from "zod";
 import defaultsJson from "../../../config/environments.json" with { type: "json" };
-import { ConfigError, type ConfigIssue } from "../errors.js";
+import { ConfigError, configIssue, formatPath, schemaIssueCode, type ConfigIssue } from "../errors.js";
 import { getIn, unknownKeyFix } from "../text.js";
 import { AbsolutePath, ChatServer, CytubeChannel, CytubeUser, Host, HostPython, Port, SecretName, ServiceUnit, UserName, relativePathProblem } from "./grammar.js";
 
@@ -72,24 +72,24 @@ export function environmentNames(user: Record<string, unknown> | undefined): str
 export function resolveEnvironment(name: string, user: Record<string, unknown> | undefined, origin = "shipit.json"): Environment {
   const known = environmentNames(user);
   if (!known.includes(name)) {
-    throw new ConfigError(origin, [{ key: "--env", value: name, problem: "is not a configured environment", fix: `use one of ${known.join(", ")}, or add environments.${name} to shipit.json` }]);
+    throw new ConfigError(origin, [configIssue({ code: "UNKNOWN_ENVIRONMENT", path: ["--env"], value: name, problem: "is not a configured environment", fix: `use one of ${known.join(", ")}, or add environments.${name} to shipit.json` })]);
   }
   const merged = deepMerge(DEFAULTS[name] ?? {}, (user?.[name] as object | undefined) ?? {});
   const parsed = EnvironmentSchema.safeParse(merged);
   const issues: ConfigIssue[] = [];
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
-      const key = `environments.${name}.${i.path.map(String).join(".")}`;
+      const path = ["environments", name, ...i.path];
       if (i.code === "unrecognized_keys") {
         for (const k of i.keys) {
-          issues.push({ key: [`environments.${name}`, ...i.path.map(String), k].join("."), value: getIn(merged, [...i.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, knownKeys(i.path)) });
+          issues.push(configIssue({ code: "UNKNOWN_KEY", path: [...path, k], value: getIn(merged, [...i.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, knownKeys(i.path)) }));
         }
         continue;
       }
-      issues.push({ key, value: getIn(merged, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, key) });
+      issues.push(configIssue({ code: schemaIssueCode(i.code), path, value: getIn(merged, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, formatPath(path)) }));
     }
   } else if (!parsed.data.host) {
-    issues.push({ key: `environments.${name}.host`, value: "", problem: "is not set", fix: `set the SSH host of the ${name} bot in shipit.json` });
+    issues.push(configIssue({ code: "HOST_NOT_SET", path: ["environments", name, "host"], value: "", problem: "is not set", fix: `set the SSH host of the ${name} bot in shipit.json` }));
   }
   if (issues.length) throw new ConfigError(origin, issues);
   return { ...parsed.data!, name };
@@ -125,7 +125,7 @@ export function validateEnvironments(user: Record<string, unknown> | undefined, 
       resolveEnvironment(name, user, origin);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      issues.push(...e.issues.filter((i) => !(i.key === `environments.${name}.host` && i.problem === "is not set")));
+      issues.push(...e.issues.filter((i) => i.code !== "HOST_NOT_SET"));
     }
   }
   if (issues.length) throw new ConfigError(origin, issues);
@@ -150,16 +150,17 @@ export function validateRoles(roles: Roles, user: Record<string, unknown> | unde
   for (const role of ["pullRequests", "production"] as const) {
     const name = roles[role];
     if (!known.includes(name)) {
-      issues.push({ key: `roles.${role}`, value: name, problem: "is not a defined environment", fix: `use one of ${known.join(", ")}, or add environments.${name} to shipit.json` });
+      issues.push(configIssue({ code: "UNKNOWN_ENVIRONMENT", path: ["roles", role], value: name, problem: "is not a defined environment", fix: `use one of ${known.join(", ")}, or add environments.${name} to shipit.json` }));
     }
   }
   if (!issues.length && roles.pullRequests === roles.production) {
-    issues.push({
-      key: "roles.pullRequests",
+    issues.push(configIssue({
+      code: "ROLE_IS_PRODUCTION",
+      path: ["roles", "pullRequests"],
       value: roles.pullRequests,
       problem: "is also roles.production: every pull request would deploy to production",
       fix: `name another environment for pull requests: ${known.filter((n) => n !== roles.production).join(", ")}`,
-    });
+    }));
   }
   if (issues.length) throw new ConfigError(origin, issues);
 }

@@ -1,6 +1,6 @@
 import type { ResolvedConfig, SourceView } from "./config.js";
 import { resolveConfig } from "./config.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, configIssue } from "../errors.js";
 
 const CONFIG_FILE = "shipit.json";
 
@@ -12,7 +12,7 @@ export async function loadConfig(view: SourceView, explicit?: { text: string; or
   if (explicit) return resolveConfig(explicit.text, explicit.origin, view);
   const text = await view.read(CONFIG_FILE);
   if (text === null && (await view.kind(CONFIG_FILE)) === "dir") {
-    throw new ConfigError(CONFIG_FILE, [{ key: "(file)", problem: "is a directory", fix: "make shipit.json a JSON file" }]);
+    throw new ConfigError(CONFIG_FILE, [configIssue({ code: "IS_A_DIRECTORY", path: [], key: "(file)", problem: "is a directory", fix: "make shipit.json a JSON file" })]);
   }
   return resolveConfig(text, text === null ? "defaults (no shipit.json)" : CONFIG_FILE, view);
 }

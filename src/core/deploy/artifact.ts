@@ -4,7 +4,7 @@
  * come from a runner (src/runners/artifact.ts); nothing here touches a file.
  */
 import { z } from "zod";
-import { ShipitError } from "../errors.js";
+import { formatSchemaIssues, ShipitError } from "../errors.js";
 import { FileNamePart, SafeVersion } from "../config/grammar.js";
 
 /** What shipit reads from manifest.json (pack_artifact.py writes more: python, requirements, wheels). */
@@ -22,7 +22,7 @@ export function parseManifest(raw: unknown, verb: string): ArtifactManifest {
   const r = ManifestSchema.safeParse(raw);
   if (r.success) return r.data;
   if (raw === null || raw === undefined) throw invalid(verb, "there is none");
-  throw invalid(verb, r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "));
+  throw invalid(verb, formatSchemaIssues(r.error.issues));
 }
 
 /** Where pack_artifact.py puts the manifest: `NAME-VERSION/manifest.json`, one folder deep. */

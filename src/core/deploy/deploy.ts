@@ -1,10 +1,39 @@
+/**
+ * Deploy, rollback and the read-only queries: one input check, one driver call.
+ *
+ * One error style for every operation here: it returns only when it succeeded, and every other
+ * ending is a thrown ShipitError with a stable code, so a caller cannot go on with a failure it
+ * did not look at:
+ * - shipit's own refusals, before the host is touched (an unknown environment, a bad --to, a
+ *   missing secret or known_hosts, an artifact without a valid manifest or with another sha256):
+ *   ShipitError or ConfigError, exit code 2;
+ * - a driver that gives no valid answer: InfraError REPORT_INVALID, exit code 3;
+ * - everything the driver answered that is not a success (a failed or rolled-back deploy, a
+ *   failed rollback, its own refusal such as a lock another deploy holds, a failed query):
+ *   OperationFailedError, which carries the driver's whole result and the message people act on,
+ *   exit code 1.
+ */
+import { z } from "zod";
 import type { ResolvedConfig } from "../config/config.js";
 import { buildDeployPlan, buildQueryPlan, buildRollbackPlan, parseDriverResult, type DeployPaths, type DriverPlan, type DriverResult, type QueryKind } from "./plan.js";
-import { reportDeploy, type DeployReport } from "./report.js";
+import { reportDeploy } from "./report.js";
 import { resolveEnvironment, type Environment } from "../config/environments.js";
-import { ConfigError, ShipitError } from "../errors.js";
+import { ConfigError, configIssue, ShipitError } from "../errors.js";
 import { SafeVersion } from "../config/grammar.js";
 import { parseManifest } from "./artifact.js";
+import type { DriverOutcome } from "./contracts.js";
+
+/** A deploy, rollback or query the driver ran (or refused) without success: exit code 1. */
+export class OperationFailedError extends ShipitError {
+  readonly outcome: DriverOutcome;
+  /** The driver's whole answer (for --json, and what each phase said). */
+  readonly result: DriverResult;
+  constructor(code: "DEPLOY_FAILED" | "ROLLBACK_FAILED" | "QUERY_FAILED", message: string, result: DriverResult) {
+    super(code, message);
+    this.outcome = result.outcome;
+    this.result = result;
+  }
+}
 
 /** Runs the deploy driver somewhere (a Dagger container, the host) with the inputs in `paths`. */
 export interface DeployRunner {
@@ -60,7 +89,13 @@ async function drive(runner: DeployRunner, plan: DriverPlan): Promise<DriverResu
   return parseDriverResult(out.stdout, out.stderr);
 }
 
-export async function deploy(config: ResolvedConfig, envName: string, inputs: DeployInputs, runner: DeployRunner): Promise<DeployReport & { result: DriverResult; version: string; sha256: string }> {
+/** What a successful deploy or rollback tells: the message for people and the driver's answer. */
+interface Done {
+  message: string;
+  result: DriverResult;
+}
+
+export async function deploy(config: ResolvedConfig, envName: string, inputs: DeployInputs, runner: DeployRunner): Promise<Done & { version: string; sha256: string }> {
   const env = preflight(config, envName, inputs);
   const artifact = await runner.inspectArtifact();
   const manifest = parseManifest(artifact.manifest, `deploy to ${env.name}`);
@@ -71,7 +106,9 @@ export async function deploy(config: ResolvedConfig, envName: string, inputs: De
     );
   }
   const result = await drive(runner, buildDeployPlan({ env, run: inputs.run, version: manifest.version, sha256: artifact.sha256, trigger: inputs.trigger, commit: recordedCommit(manifest.commit), agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
-  return { ...reportDeploy(result, { env: env.name, version: manifest.version, kind: "deploy" }), result, version: manifest.version, sha256: artifact.sha256 };
+  const report = reportDeploy(result, { env: env.name, version: manifest.version, kind: "deploy" });
+  if (!report.ok) throw new OperationFailedError("DEPLOY_FAILED", report.message, result);
+  return { message: report.message, result, version: manifest.version, sha256: artifact.sha256 };
 }
 
 /** A build without --commit records "unknown": only a real sha goes into the ledger. */
@@ -79,21 +116,23 @@ function recordedCommit(commit: string | undefined): string | undefined {
   return commit && /^[0-9a-f]{7,64}$/i.test(commit) ? commit.toLowerCase() : undefined;
 }
 
-export async function rollback(config: ResolvedConfig, envName: string, to: string | undefined, inputs: DeployInputs, runner: DeployRunner): Promise<DeployReport & { result: DriverResult }> {
+export async function rollback(config: ResolvedConfig, envName: string, to: string | undefined, inputs: DeployInputs, runner: DeployRunner): Promise<Done> {
   if (to !== undefined && !SafeVersion.safeParse(to).success) {
-    throw new ConfigError("arguments", [{ key: "--to", value: to, problem: "is not a release name (letters, digits, '.', '+', '_', '-', not starting with '-')", fix: "pass a release from `shipit history`, e.g. 1.2.0-20261127T101500Z, or leave --to out for the previous release" }]);
+    throw new ConfigError("arguments", [configIssue({ code: "INVALID_FORMAT", path: ["--to"], value: to, problem: "is not a release name (letters, digits, '.', '+', '_', '-', not starting with '-')", fix: "pass a release from `shipit history`, e.g. 1.2.0-20261127T101500Z, or leave --to out for the previous release" })]);
   }
   const env = checkInputs(config, envName, inputs, "rollback of");
   const result = await drive(runner, buildRollbackPlan({ env, run: inputs.run, trigger: inputs.trigger, to, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }));
-  return { ...reportDeploy(result, { env: env.name, version: to ?? "previous", kind: "rollback" }), result };
+  const report = reportDeploy(result, { env: env.name, version: to ?? "previous", kind: "rollback" });
+  if (!report.ok) throw new OperationFailedError("ROLLBACK_FAILED", report.message, result);
+  return { message: report.message, result };
 }
 
 /** status, history, health (one read-only agent call) and the chat smoke (run where the driver runs). */
-export async function query(config: ResolvedConfig, envName: string, kind: QueryKind, inputs: Omit<DeployInputs, "trigger">, runner: DeployRunner, limit?: number): Promise<{ ok: boolean; env: Environment; result: DriverResult; answer: Record<string, unknown> | undefined; message: string }> {
+export async function query(config: ResolvedConfig, envName: string, kind: QueryKind, inputs: Omit<DeployInputs, "trigger">, runner: DeployRunner, limit?: number): Promise<{ env: Environment; result: DriverResult; answer: Record<string, unknown> | undefined }> {
   const env = checkInputs(config, envName, inputs, `${kind} of`, kind === "smoke" ? ["smoke-password"] : []);
   const result = await drive(runner, buildQueryPlan(kind, { env, run: inputs.run, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }, limit));
-  const phase = result.phases.find((p) => p.name === kind);
-  const ok = result.outcome === "succeeded";
-  const message = ok ? "" : `${kind} of ${env.name} failed at ${result.cause?.phase}: ${result.cause?.message} (${result.cause?.code})`;
-  return { ok, env, result, answer: phase?.result, message };
+  if (result.outcome !== "succeeded") {
+    throw new OperationFailedError("QUERY_FAILED", `${kind} of ${env.name} failed at ${result.cause?.phase}: ${result.cause?.message} (${result.cause?.code})`, result);
+  }
+  return { env, result, answer: result.phases.find((p) => p.name === kind)?.result };
 }

@@ -1,5 +1,8 @@
 import { sshHost } from "../config/grammar.js";
 import { z } from "zod";
+import { checkShape } from "../checks/parsers.js";
+import { InfraError, ShipitError } from "../errors.js";
+import { tail } from "../text.js";
 import { DriverOutcomeSchema } from "./contracts.js";
 import type { Environment } from "../config/environments.js";
 
@@ -272,16 +275,33 @@ export const DriverResultSchema = z.object({
 });
 export type DriverResult = z.infer<typeof DriverResultSchema>;
 
-/** Parse the driver's last stdout line; a missing or malformed answer is itself a clear failure. */
-export function parseDriverResult(stdout: string, stderr: string): DriverResult {
-  const last = stdout.trim().split("\n").pop() ?? "";
-  let json: unknown;
+/** The driver's last stdout line as JSON, or null when it is not JSON. */
+function lastJson(stdout: string): unknown {
   try {
-    json = JSON.parse(last);
+    return JSON.parse(stdout.trim().split("\n").pop() ?? "");
   } catch {
-    throw new Error(`the deploy driver gave no JSON result.\n${stderr.trim().split("\n").slice(-10).join("\n")}`);
+    return null;
   }
-  const parsed = DriverResultSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`the deploy driver's result has an unexpected shape: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
+}
+
+/** Parse the driver's last stdout line; a missing or malformed answer is itself a clear failure (InfraError REPORT_INVALID). */
+export function parseDriverResult(stdout: string, stderr: string): DriverResult {
+  const json = lastJson(stdout);
+  if (json === null) throw new InfraError("REPORT_INVALID", `the deploy driver gave no JSON result.\n${tail(stderr.trim(), 10)}`);
+  return checkShape(DriverResultSchema, json, "the deploy driver's result");
+}
+
+const ArtifactInspection = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), manifest: z.unknown() });
+
+/**
+ * The answer of `shipit_deploy.py --inspect ARTIFACT`: the artifact's sha256 and manifest. An
+ * artifact the driver cannot read (missing, not a gzip tar) is the caller's to fix
+ * (ARTIFACT_INVALID); no answer, or one of another shape, is the driver broken (REPORT_INVALID).
+ */
+export function parseArtifactInspection(stdout: string, stderr: string): { sha256: string; manifest: unknown } {
+  const json = lastJson(stdout);
+  if (json === null) throw new InfraError("REPORT_INVALID", `the deploy driver gave no JSON answer when inspecting the artifact.\n${tail((stderr || stdout).trim(), 10)}`);
+  const error = (json as { error?: unknown }).error;
+  if (typeof error === "string") throw new ShipitError("ARTIFACT_INVALID", `${error}. Fix: pass an artifact built by \`shipit build -o dist/\` (or the build function)`);
+  return checkShape(ArtifactInspection, json, "the deploy driver's inspection of the artifact");
 }

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { CiJsonSchema } from "../checks/ci-report.js";
+import { formatSchemaIssues, ShipitError } from "../errors.js";
 
 /** The hidden marker that identifies shipit's sticky PR comment. */
 export const STICKY_MARKER = "<!-- shipit:sticky -->";
@@ -48,8 +49,9 @@ export type CommentContext = z.infer<typeof CommentContextSchema>;
 export function parseCommentContext(raw: unknown, origin: string): CommentContext {
   const r = CommentContextSchema.safeParse(raw);
   if (!r.success) {
-    throw new Error(
-      `${origin} is not a PR comment context shipit wrote: ${r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`,
+    throw new ShipitError(
+      "CONTEXT_INVALID",
+      `${origin} is not a PR comment context shipit wrote: ${formatSchemaIssues(r.error.issues)}`,
     );
   }
   return r.data;

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { isRepo } from "./inputs.js";
+import { formatSchemaIssues, ShipitError } from "../errors.js";
 
 export type ShimEvent = "pull_request" | "push" | "workflow_dispatch" | "workflow_run";
 const SHIM_EVENTS: readonly ShimEvent[] = ["pull_request", "push", "workflow_dispatch", "workflow_run"];
@@ -46,8 +47,7 @@ export function readEvent(event: string, payload: unknown): EventFacts {
   const parse = <T>(schema: z.ZodType<T>): T => {
     const r = schema.safeParse(payload);
     if (!r.success) {
-      const where = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-      throw new Error(`the ${event} event payload is not what GitHub sends: ${where}. Fix: pass the event file GitHub wrote ($GITHUB_EVENT_PATH), or one shaped like it`);
+      throw new ShipitError("EVENT_INVALID", `the ${event} event payload is not what GitHub sends: ${formatSchemaIssues(r.error.issues)}. Fix: pass the event file GitHub wrote ($GITHUB_EVENT_PATH), or one shaped like it`);
     }
     return r.data;
   };
@@ -71,7 +71,7 @@ export function readEvent(event: string, payload: unknown): EventFacts {
       return { event, headSha: e.workflow_run.head_sha, triggeringEvent: e.workflow_run.event };
     }
     default:
-      throw new Error(`unknown event "${event}": the shim handles ${SHIM_EVENTS.join(", ")}`);
+      throw new ShipitError("EVENT_UNKNOWN", `unknown event "${event}": the shim handles ${SHIM_EVENTS.join(", ")}`);
   }
 }
 

@@ -6,6 +6,7 @@
  * Everything from the hosts (versions, release names, causes) is escaped: a ledger is written by
  * whoever can deploy, and must not be able to script the page of whoever reads it.
  */
+import { z } from "zod";
 import { chronological, computeMetrics, formatDays, formatSeconds, metricRows, type CommitTimes, type MetricsReport, type Window } from "./metrics.js";
 import type { LedgerEntry, LedgerOutcome } from "../deploy/contracts.js";
 
@@ -60,12 +61,13 @@ export interface DashboardData {
   metrics: MetricsReport;
 }
 
-/** The agent's `status` answer, as far as the dashboard reads it. */
-export interface HostStatus {
-  current?: string | null;
-  version?: string | null;
-  health?: { ok: boolean; code?: string; message?: string };
-}
+/** The agent's `status` answer, as far as the dashboard reads it (other fields are let through). */
+export const HostStatusSchema = z.looseObject({
+  current: z.string().nullable().optional(),
+  version: z.string().nullable().optional(),
+  health: z.object({ ok: z.boolean(), code: z.string().optional(), message: z.string().optional() }).optional(),
+});
+export type HostStatus = z.infer<typeof HostStatusSchema>;
 
 interface DashboardInput {
   ledgers: Record<string, LedgerEntry[]>;

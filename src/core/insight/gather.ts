@@ -4,8 +4,9 @@
  * Also the git side of lead time, as data: the argv that lists commit times and its parser.
  */
 import type { ResolvedConfig } from "../config/config.js";
-import { query, type DeployInputs, type DeployRunner } from "../deploy/deploy.js";
-import type { HostStatus } from "./dashboard.js";
+import { OperationFailedError, query, type DeployInputs, type DeployRunner } from "../deploy/deploy.js";
+import { HostStatusSchema, type HostStatus } from "./dashboard.js";
+import { checkShape } from "../checks/parsers.js";
 import { environmentNames, resolveEnvironment } from "../config/environments.js";
 import { ConfigError, ShipitError } from "../errors.js";
 import { isoSeconds } from "../text.js";
@@ -26,7 +27,7 @@ export function insightEnvironments(config: ResolvedConfig, env: string | undefi
     try {
       names.push(resolveEnvironment(name, config.environments, config.origin).name);
     } catch (e) {
-      const hostOnly = e instanceof ConfigError && e.issues.every((i) => i.key === `environments.${name}.host` && i.problem === "is not set");
+      const hostOnly = e instanceof ConfigError && e.issues.every((i) => i.code === "HOST_NOT_SET");
       if (!hostOnly) throw e;
     }
   }
@@ -41,19 +42,35 @@ export interface Gathered {
   corrupt: Record<string, number>;
 }
 
-/** Every environment's ledger (and status when asked); a host that does not answer fails the whole call, naming it. */
+/** The agent's `status` answer as the dashboard reads it; another shape is REPORT_INVALID naming the environment. */
+export function readHostStatus(answer: unknown, env: string): HostStatus {
+  return checkShape(HostStatusSchema, answer, `the status answer of the host agent of ${env}`);
+}
+
+/** A query's answer; a failed query is HOST_QUERY_FAILED, saying what needed the answer. */
+async function ask(asked: Promise<Awaited<ReturnType<typeof query>>>, need: string, fix = ""): Promise<unknown> {
+  try {
+    return (await asked).answer;
+  } catch (e) {
+    if (e instanceof OperationFailedError) throw new ShipitError("HOST_QUERY_FAILED", `${need}: ${e.message}${fix}`, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Every environment's ledger (and status when asked); a host that does not answer fails the whole
+ * call, naming it, and so does an answer of the wrong shape (REPORT_INVALID), never read as empty.
+ */
 export async function gatherFromHosts(config: ResolvedConfig, envs: string[], inputs: Omit<DeployInputs, "trigger">, runner: DeployRunner, withStatus: boolean): Promise<Gathered> {
   const out: Gathered = { ledgers: {}, status: {}, corrupt: {} };
   for (const env of envs) {
-    const h = await query(config, env, "history", inputs, runner, HISTORY_ALL);
-    if (!h.ok) throw new ShipitError("HOST_QUERY_FAILED", `metrics need every environment's ledger: ${h.message}. Pass --env to read only the others.`);
-    const parsed = ledgerFromHistory(h.answer);
+    const history = await ask(query(config, env, "history", inputs, runner, HISTORY_ALL), "metrics need every environment's ledger", ". Pass --env to read only the others.");
+    const parsed = ledgerFromHistory(history, `the host agent of ${env}`);
     out.ledgers[env] = parsed.entries;
-    out.corrupt[env] = parsed.corrupt + Number((h.answer as { corrupt?: number } | undefined)?.corrupt ?? 0);
+    out.corrupt[env] = parsed.corrupt;
     if (withStatus) {
-      const s = await query(config, env, "status", inputs, runner);
-      if (!s.ok) throw new ShipitError("HOST_QUERY_FAILED", `the dashboard needs what is live: ${s.message}`);
-      out.status[env] = s.answer as HostStatus;
+      const status = await ask(query(config, env, "status", inputs, runner), "the dashboard needs what is live");
+      out.status[env] = readHostStatus(status, env);
     }
   }
   return out;

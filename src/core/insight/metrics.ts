@@ -28,7 +28,9 @@
  * Median: the middle value, or the mean of the two middle ones. p90: nearest rank (the value at
  * position ⌈0.9·n⌉ of the sorted samples). Seconds are rounded to 3 decimals, ratios to 4.
  */
+import { z } from "zod";
 import { ShipitError } from "../errors.js";
+import { checkShape } from "../checks/parsers.js";
 import { readLedgerEntry, type LedgerEntry, type LedgerOutcome } from "../deploy/contracts.js";
 import { isoSeconds } from "../text.js";
 
@@ -96,10 +98,18 @@ export function parseLedger(text: string): { entries: LedgerEntry[]; corrupt: nu
   return { entries, corrupt };
 }
 
-/** Validate entries that came as JSON values (e.g. the agent's `history` answer, newest first). */
-export function ledgerFromHistory(answer: unknown): { entries: LedgerEntry[]; corrupt: number } {
-  const list = (answer as { entries?: unknown[] } | undefined)?.entries ?? [];
-  return parseLedger(list.map((e) => JSON.stringify(e)).join("\n"));
+/** The agent's `history` answer: its entries (newest first) and the lines the host itself could not read. */
+const HistoryAnswer = z.object({ entries: z.array(z.unknown()), corrupt: z.number().int().nonnegative().optional() });
+
+/**
+ * The ledger in the agent's `history` answer. Each entry is validated as a ledger line (a bad one
+ * is counted, as in a file); an answer of another shape is the agent broken, never an empty
+ * ledger: InfraError REPORT_INVALID naming `from`.
+ */
+export function ledgerFromHistory(answer: unknown, from = "the host agent"): { entries: LedgerEntry[]; corrupt: number } {
+  const history = checkShape(HistoryAnswer, answer, `the history answer of ${from}`);
+  const parsed = parseLedger(history.entries.map((e) => JSON.stringify(e)).join("\n"));
+  return { entries: parsed.entries, corrupt: parsed.corrupt + (history.corrupt ?? 0) };
 }
 
 export function median(values: number[]): number | null {

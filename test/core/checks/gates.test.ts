@@ -70,9 +70,20 @@ test("dependencies gate names the requirement files and the fix", () => {
 });
 
 test("build gate reads the packer's JSON line", () => {
-  const b = evaluateBuild(result({ stdout: `{"artifact": "app-1.0.0.tar.gz", "sha256": "ab", "bytes": 2048, "files": 12}\n` }));
+  const b = evaluateBuild(result({ stdout: `{"artifact": "app-1.0.0.tar.gz", "sha256": "${"ab".repeat(32)}", "bytes": 2048, "files": 12}\n` }));
   expect([b.status, b.figure]).toEqual(["passed", "app-1.0.0.tar.gz (12 files, 2.0 KiB)"]);
   expect(evaluateBuild(result({ exitCode: 1, stderr: "pack: include path 'x' does not exist" })).detail).toContain("include path 'x' does not exist");
+});
+
+test("a build that exits 0 without the packer's record is the build step broken, never a green gate showing undefined", () => {
+  expect(() => evaluateBuild(result({ stdout: `{"artifact": "app-1.0.0.tar.gz", "files": "12"}\n` }))).toThrow(
+    expect.objectContaining({
+      name: "InfraError",
+      code: "REPORT_INVALID",
+      message: "the build step's last line (pack_artifact.py's record of the artifact) has an unexpected shape: sha256: expected string, received undefined; bytes: expected number, received undefined; files: expected number, received string",
+    }),
+  );
+  expect(() => evaluateBuild(result({ stdout: "packed\n" }))).toThrow(/^the build step's last line \(pack_artifact\.py's record of the artifact\) is not JSON \(Unexpected token/);
 });
 
 test("summary: one table, details of red gates, a verdict naming each", () => {

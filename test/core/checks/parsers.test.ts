@@ -1,4 +1,5 @@
 import { expect, test } from "vitest";
+import { InfraError } from "../../../src/core/errors.js";
 import { leastCovered, parseCoverageJson, parseJUnit, parseMypy, parseRuffJson } from "../../../src/core/checks/parsers.js";
 
 const JUNIT = `<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="5" time="0.1">
@@ -24,6 +25,7 @@ test("JUnit: counts and failing test ids in pytest's node-id form", () => {
 
 test("JUnit: a file that is not JUnit is a clear error", () => {
   expect(() => parseJUnit("<html></html>")).toThrow("JUnit report has no <testsuite>");
+  expect(() => parseJUnit("<html></html>")).toThrow(expect.objectContaining({ name: "InfraError", code: "REPORT_INVALID" }));
 });
 
 const COVERAGE = JSON.stringify({
@@ -47,11 +49,22 @@ test("coverage JSON: total rounded to one decimal, five least-covered files in a
 
 test("coverage JSON with the wrong shape says so", () => {
   expect(() => parseCoverageJson(`{"meta": {}}`)).toThrow(/coverage JSON report has an unexpected shape/);
+  // every issue, each with its path (a file name with a dot is one key, quoted)
+  const twoFiles = { totals: { percent_covered: "82", covered_lines: 1, num_statements: 2 }, files: { "lib/a.py": { summary: { percent_covered: 1, num_statements: 1 } } } };
+  expect(() => parseCoverageJson(JSON.stringify(twoFiles))).toThrow(
+    new InfraError("REPORT_INVALID", 'coverage JSON report has an unexpected shape: totals.percent_covered: expected number, received string; files["lib/a.py"].summary.missing_lines: expected number, received undefined'),
+  );
+  expect(() => parseCoverageJson("<html>")).toThrow(expect.objectContaining({ code: "REPORT_INVALID", message: expect.stringMatching(/^coverage JSON report is not JSON \(Unexpected token/) }));
 });
 
 test("ruff JSON: findings relative to the source root", () => {
   const json = JSON.stringify([{ code: "F401", message: "`os` imported but unused", filename: "/src/lib/x.py", location: { row: 1, column: 8 } }]);
   expect(parseRuffJson(json, "/src")).toEqual([{ file: "lib/x.py", line: 1, col: 8, code: "F401", message: "`os` imported but unused" }]);
+});
+
+test("ruff JSON of another shape names each issue's path, not a bare zod error", () => {
+  const wrong = JSON.stringify([{ code: "F401", message: "m", filename: "/src/x.py", location: { row: "1", column: 8 } }]);
+  expect(() => parseRuffJson(wrong, "/src")).toThrow(expect.objectContaining({ name: "InfraError", code: "REPORT_INVALID", message: "ruff JSON report has an unexpected shape: [0].location.row: expected number, received string" }));
 });
 
 test("mypy text: errors with codes, and the files count from either closing line", () => {

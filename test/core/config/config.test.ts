@@ -47,6 +47,10 @@ test("a lint path that does not exist is a config error naming key, value and a 
     "invalid shipit config (shipit.json):
       - lint.paths[1] = "bots/": does not exist in the source. Fix: did you mean "bot"? Otherwise remove the entry"
   `);
+  // zod-style: a stable code and the path as an array, next to the key people read
+  expect(e.issues).toEqual([
+    { code: "PATH_MISSING", path: ["lint", "paths", 1], key: "lint.paths[1]", value: "bots/", problem: "does not exist in the source", fix: 'did you mean "bot"? Otherwise remove the entry' },
+  ]);
 });
 
 test("`test/` where test is a file is a config error, not a red run", async () => {
@@ -60,6 +64,7 @@ test("`test/` where test is a file is a config error, not a red run", async () =
 test("unknown keys are rejected with the known keys listed", async () => {
   const e = await configError(JSON.stringify({ lint: { path: ["."] }, colour: true }));
   expect(e.issues.map((i) => i.key).sort()).toEqual(["colour", "lint.path"]);
+  expect(e.issues.map((i) => [i.code, i.path]).sort()).toEqual([["UNKNOWN_KEY", ["colour"]], ["UNKNOWN_KEY", ["lint", "path"]]]);
   expect(e.message).toContain(`lint.path = ["."]: is not a known key. Fix: did you mean "paths"? Known keys here: paths, select, format`);
 });
 
@@ -79,12 +84,14 @@ test.each([
 test("invalid JSON is a config error", async () => {
   const e = await configError("{ lint: ");
   expect(e.message).toMatch(/\(file\): is not valid JSON .*Fix: fix the JSON syntax/);
+  expect(e.issues.map((i) => [i.code, i.path, i.key])).toEqual([["NOT_JSON", [], "(file)"]]);
 });
 
 test("typecheck defaults that are all missing ask for an explicit setting", async () => {
   const e = await configError(null, { "requirements.txt": "", "app/__init__.py": "" });
   expect(e.message).toContain(`typecheck.paths: none of the default paths ["lib","common","bot","web"] exist in the source. Fix: set "typecheck.paths" in shipit.json to the folders that hold your code (top level has: app, requirements.txt)`);
   expect(e.issues.map((i) => i.key)).toEqual(["typecheck.paths", "build.include"]);
+  expect(e.issues.map((i) => [i.code, i.path])).toEqual([["DEFAULT_PATHS_MISSING", ["typecheck", "paths"]], ["DEFAULT_PATHS_MISSING", ["build", "include"]]]);
 });
 
 test.each([

@@ -84,6 +84,29 @@ describe("environment values that reach ssh, the agent's command line or a URL",
     expect(issue!.fix.length).toBeGreaterThan(10);
   });
 
+  test("each environment issue has a code and its path as an array, the key written from it", () => {
+    const err = envError({ runtime: { health_port: 70000, colour: "red" }, keepReleases: 1 });
+    expect(err.issues.map((i) => [i.code, i.path, i.key])).toEqual([
+      ["TOO_BIG", ["environments", "test", "runtime", "health_port"], "environments.test.runtime.health_port"],
+      ["UNKNOWN_KEY", ["environments", "test", "runtime", "colour"], "environments.test.runtime.colour"],
+      ["TOO_SMALL", ["environments", "test", "keepReleases"], "environments.test.keepReleases"],
+    ]);
+    let unknown: unknown;
+    try {
+      resolveEnvironment("staging", {});
+    } catch (e) {
+      unknown = e;
+    }
+    expect((unknown as ConfigError).issues.map((i) => [i.code, i.path, i.key, i.value])).toEqual([["UNKNOWN_ENVIRONMENT", ["--env"], "--env", "staging"]]);
+    let noHost: unknown;
+    try {
+      resolveEnvironment("test", {});
+    } catch (e) {
+      noHost = e;
+    }
+    expect((noHost as ConfigError).issues.map((i) => [i.code, i.path])).toEqual([["HOST_NOT_SET", ["environments", "test", "host"]]]);
+  });
+
   test.each([
     [{ host: "cytu.be" }],
     [{ host: "bot-1.example.org" }],
@@ -165,6 +188,7 @@ describe("environment values are checked wherever the config is parsed, checks i
     }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).issues.map((i) => i.key)).toEqual(["environments.test.user"]);
+    expect((err as ConfigError).issues.map((i) => [i.code, i.path])).toEqual([["INVALID_FORMAT", ["environments", "test", "user"]]]);
   });
 
   test("an environment without a host yet is fine for the checks", () => {

@@ -73,10 +73,10 @@ describe("a role that names no environment is a config error naming the key and 
 
   test("an unknown role is an unknown key", async () => {
     const e = await configError({ roles: { staging: "test" } });
-    expect(e.issues).toEqual([{ key: "roles.staging", value: "test", problem: "is not a known key", fix: "remove it; known keys here: pullRequests, production" }]);
+    expect(e.issues).toEqual([{ code: "UNKNOWN_KEY", path: ["roles", "staging"], key: "roles.staging", value: "test", problem: "is not a known key", fix: "remove it; known keys here: pullRequests, production" }]);
   });
 
-  test("validateRoles on its own: the issues carry key, value, problem and fix", () => {
+  test("validateRoles on its own: the issues carry code, path, key, value, problem and fix", () => {
     let caught: unknown;
     try {
       validateRoles({ pullRequests: "test", production: "live" }, { staging: {} }, "--config");
@@ -85,7 +85,7 @@ describe("a role that names no environment is a config error naming the key and 
     }
     expect(caught).toBeInstanceOf(ConfigError);
     expect((caught as ConfigError).issues).toEqual([
-      { key: "roles.production", value: "live", problem: "is not a defined environment", fix: "use one of test, prod, staging, or add environments.live to shipit.json" },
+      { code: "UNKNOWN_ENVIRONMENT", path: ["roles", "production"], key: "roles.production", value: "live", problem: "is not a defined environment", fix: "use one of test, prod, staging, or add environments.live to shipit.json" },
     ]);
     expect((caught as ConfigError).message.split("\n")[0]).toBe("invalid shipit config (--config):");
   });

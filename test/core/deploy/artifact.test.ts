@@ -33,8 +33,8 @@ describe("parseManifest", () => {
   test.each([
     [null, "there is none"],
     [undefined, "there is none"],
-    [{ version: "1.0.0", files: {} }, "name: Invalid input: expected string, received undefined"],
-    [[], "(root): Invalid input: expected object, received array"],
+    [{ version: "1.0.0", files: {} }, "name: expected string, received undefined"],
+    [[], "(root): expected object, received array"],
   ])("%j: %s", (raw, problem) => {
     const e = thrown(() => parseManifest(raw, "deploy to prod"));
     expect(e.code).toBe("ARTIFACT_INVALID");

@@ -1,8 +1,8 @@
 import { expect, test } from "vitest";
-import { buildDeployPlan, buildQueryPlan, buildRollbackPlan, chatTunnel, deployPaths, parseDriverResult, type PlanCall, type RemoteCall } from "../../../src/core/deploy/plan.js";
+import { buildDeployPlan, buildQueryPlan, buildRollbackPlan, chatTunnel, deployPaths, parseArtifactInspection, parseDriverResult, type PlanCall, type RemoteCall } from "../../../src/core/deploy/plan.js";
 import { reportDeploy } from "../../../src/core/deploy/report.js";
 import { resolveEnvironment } from "../../../src/core/config/environments.js";
-import { ConfigError } from "../../../src/core/errors.js";
+import { ConfigError, InfraError } from "../../../src/core/errors.js";
 
 const env = resolveEnvironment("test", { test: { host: "bot.example.org", user: "deploy" } });
 const paths = deployPaths("/opt/shipit-deploy", "/opt/shipit-smoke/bin/python");
@@ -137,4 +137,26 @@ test("reports: success, automatic rollback, failure before the switch, refused",
 
 test("a driver that answers no JSON is a clear error", () => {
   expect(() => parseDriverResult("Traceback ...", "boom")).toThrow("the deploy driver gave no JSON result.\nboom");
+  expect(() => parseDriverResult("Traceback ...", "boom")).toThrow(expect.objectContaining({ name: "InfraError", code: "REPORT_INVALID" }));
+});
+
+test("a driver result of another shape names every issue with its path", () => {
+  const wrong = JSON.stringify({ outcome: "maybe", phases: [{ name: "lock", ok: "yes" }], rollback: [] });
+  expect(() => parseDriverResult(wrong, "")).toThrow(
+    new InfraError("REPORT_INVALID", 'the deploy driver\'s result has an unexpected shape: outcome: Invalid option: expected one of "succeeded"|"failed"|"rolled_back"|"rollback_failed"|"refused"|"error"; phases[0].ok: expected boolean, received string'),
+  );
+});
+
+test("the artifact inspection: an artifact the driver cannot read is the caller's to fix, a broken answer is the driver's", () => {
+  const sha = "a".repeat(64);
+  expect(parseArtifactInspection(`${JSON.stringify({ sha256: sha, manifest: { name: "app" } })}\n`, "")).toEqual({ sha256: sha, manifest: { name: "app" } });
+  expect(() => parseArtifactInspection(JSON.stringify({ error: "cannot read the artifact /x.tar.gz: not a gzip file" }), "")).toThrow(
+    expect.objectContaining({ name: "ShipitError", code: "ARTIFACT_INVALID", message: "cannot read the artifact /x.tar.gz: not a gzip file. Fix: pass an artifact built by `shipit build -o dist/` (or the build function)" }),
+  );
+  expect(() => parseArtifactInspection(JSON.stringify({ sha256: "ab", manifest: null }), "")).toThrow(
+    expect.objectContaining({ name: "InfraError", code: "REPORT_INVALID", message: "the deploy driver's inspection of the artifact has an unexpected shape: sha256: Invalid string: must match pattern /^[0-9a-f]{64}$/" }),
+  );
+  expect(() => parseArtifactInspection("", "Traceback (most recent call last):\nOSError: boom")).toThrow(
+    expect.objectContaining({ code: "REPORT_INVALID", message: "the deploy driver gave no JSON answer when inspecting the artifact.\nTraceback (most recent call last):\nOSError: boom" }),
+  );
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
+import { InfraError } from "../../../src/core/errors.js";
 import { buildDeployPlan, deployPaths } from "../../../src/core/deploy/plan.js";
 import { resolveEnvironment } from "../../../src/core/config/environments.js";
 import { computeEnvMetrics, computeMetrics, formatSeconds, ledgerFromHistory, median, parseLedger, percentile, renderMetrics, renderMetricsTable, renderPrometheus, windowOf, type EnvMetrics } from "../../../src/core/insight/metrics.js";
@@ -73,6 +74,16 @@ test("the agent's history answer (newest first) gives the same figures as the fi
   const file = ledger("rollbacks").entries;
   const answer = { ok: true, entries: [...file].reverse(), total: file.length, corrupt: 0 };
   expect(computeEnvMetrics(ledgerFromHistory(answer).entries, WEEK, commits)).toEqual(computeEnvMetrics(file, WEEK, commits));
+});
+
+test("a history answer of another shape is REPORT_INVALID, never an empty ledger; the host's own corrupt count is kept", () => {
+  expect(() => ledgerFromHistory({ ok: true, entries: { a: 1 } }, "the host agent of prod")).toThrow(
+    expect.objectContaining({ name: "InfraError", code: "REPORT_INVALID", message: "the history answer of the host agent of prod has an unexpected shape: entries: expected array, received object" }),
+  );
+  expect(() => ledgerFromHistory(undefined)).toThrow(new InfraError("REPORT_INVALID", "the history answer of the host agent has an unexpected shape: (root): expected object, received undefined"));
+  expect(() => ledgerFromHistory({ ok: true, entries: [], corrupt: -1 })).toThrow(/corrupt: Too small/);
+  const file = ledger("rollbacks").entries;
+  expect(ledgerFromHistory({ ok: true, entries: [...file.slice(0, 2), { kind: "deploy" }], corrupt: 3 })).toEqual({ entries: file.slice(0, 2), corrupt: 4 });
 });
 
 test("a bad window is refused with the fix", () => {

@@ -1,6 +1,6 @@
 /** The security gate's verdict: bandit, detect-secrets and the dependency audit read into one gate. */
 import type { ResolvedConfig } from "../../config/config.js";
-import { tail } from "../../errors.js";
+import { tail } from "../../text.js";
 import type { Gate } from "../gates.js";
 import { parseAuditPins, parseBanditJson, parseDetectSecretsJson, parsePipAuditJson } from "../parsers.js";
 import type { StepResult } from "../step.js";

@@ -8,6 +8,7 @@
 import ignore from "ignore";
 import type { ResolvedConfig, SourceView } from "../../config/config.js";
 import { parseDetectSecretsJson } from "../parsers.js";
+import { ShipitError } from "../../errors.js";
 
 export type Level = "low" | "medium" | "high";
 type FindingCategory = "code" | "secret" | "gitignore" | "dependency";
@@ -197,7 +198,7 @@ export function jsonEntries(text: string): ConfigEntry[] {
   let line = 1;
   const out: ConfigEntry[] = [];
   const fail = (what: string): never => {
-    throw new Error(`${what} at line ${line}`);
+    throw new ShipitError("JSON_INVALID", `${what} at line ${line}`);
   };
   const ws = () => {
     for (;;) {

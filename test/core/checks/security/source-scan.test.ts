@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { InfraError } from "../../../../src/core/errors.js";
 import { resolveConfig, type ResolvedConfig } from "../../../../src/core/config/config.js";
 import { evaluateSecurity, networkReason, UNREACHABLE, type SecurityPlanView } from "../../../../src/core/checks/security/gate.js";
 import { parseAuditPins, parseBanditJson, parseDetectSecretsJson, parsePipAuditJson } from "../../../../src/core/checks/parsers.js";
@@ -80,6 +81,8 @@ describe("report parsing", () => {
 
   test("bandit JSON of another shape is a clear error", () => {
     expect(() => parseBanditJson(`{"results": [{"filename": 3}]}`)).toThrow(/^bandit JSON report has an unexpected shape/);
+    const one = { results: [{ filename: "a.py", line_number: 3, test_id: "B101", test_name: "assert_used", issue_severity: "LOW", issue_confidence: "SEVERE", issue_text: "t" }] };
+    expect(() => parseBanditJson(JSON.stringify(one))).toThrow(new InfraError("REPORT_INVALID", 'bandit JSON report has an unexpected shape: results[0].issue_confidence: Invalid option: expected one of "low"|"medium"|"high"|"undefined"'));
   });
 
   test("detect-secrets output (and baseline): file, line, type, hash for matching and the audit verdict, sorted", () => {
@@ -122,7 +125,7 @@ describe("report parsing", () => {
   test("audit pins: the JSON audit_pins.py writes", () => {
     const text = JSON.stringify({ packages: [{ name: "bidict", version: "0.24.1", file: "requirements.txt", line: 1, direct: false }], problems: [] });
     expect(parseAuditPins(text).packages[0]).toEqual({ name: "bidict", version: "0.24.1", file: "requirements.txt", line: 1, direct: false });
-    expect(() => parseAuditPins(`{"packages": {}}`)).toThrow(/^audit pins report has an unexpected shape/);
+    expect(() => parseAuditPins(`{"packages": {}}`)).toThrow(new InfraError("REPORT_INVALID", "audit pins report has an unexpected shape: packages: expected array, received object; problems: expected array, received undefined"));
   });
 });
 
