@@ -27,7 +27,17 @@ export interface DeployInputs {
   expectSha256?: string;
 }
 
-const Manifest = z.object({ name: FileNamePart, version: SafeVersion, commit: z.string().optional(), files: z.record(z.string(), z.string()) });
+/** manifest.json as src/python/pack_artifact.py writes it (the fields a deploy reads, and what a pyproject project adds). */
+export const Manifest = z.object({
+  name: FileNamePart,
+  version: SafeVersion,
+  /** Where the version came from: --version, shipit.json's build.version, pyproject's [project].version, or shipit's default. */
+  versionSource: z.enum(["argument", "config", "pyproject", "default"]).optional(),
+  commit: z.string().optional(),
+  /** A pyproject project's own wheel (in wheels/, pinned in shipit-requirements.txt with every dependency). */
+  project: z.object({ name: z.string(), version: z.string(), wheel: z.string() }).optional(),
+  files: z.record(z.string(), z.string()),
+});
 
 /**
  * Everything that can be refused is refused here, before the host is touched: unknown environment,
