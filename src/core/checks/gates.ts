@@ -60,7 +60,9 @@ export function evaluateDeps(r: StepResult, c: ResolvedConfig): Gate {
   // the tools layer comes first: its failure is about shipit's pins, not the project's files
   const files = r.id === "tools" ? "shipit's tool pins (tools.* in shipit.json)" : shape;
   const out = r.stderr || r.stdout;
-  if (/lockfile at `[^`]*` needs to be updated/.test(out)) {
+  // `uv export --locked --offline` resolves only when the lock does not match pyproject.toml: it
+  // says so, or (offline, the new requirement not in uv's cache) fails to resolve with the network off
+  if (/lockfile at `[^`]*` needs to be updated/.test(out) || (r.argv[1] === "export" && /the network was disabled/.test(out))) {
     return failed(
       "dependencies",
       r,

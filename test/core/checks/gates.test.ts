@@ -149,6 +149,12 @@ test("dependencies gate: the row names the project's shape; a tools failure name
     locked,
   );
   expect(stale.figure).toBe("uv.lock out of date");
+  const offline = evaluateDeps(
+    result({ exitCode: 1, argv: ["/opt/tools/bin/uv", "export", "--locked", "--offline"], stderr: "error: No solution found when resolving dependencies\n  cause: Because humanize was not found in the cache\n\nhint: Packages were unavailable because the network was disabled." }),
+    locked,
+  );
+  expect(offline.figure).toBe("uv.lock out of date");
+  expect(evaluateDeps(result({ exitCode: 1, argv: ["/opt/tools/bin/uv", "pip", "install"], stderr: "hint: Packages were unavailable because the network was disabled." }), locked).figure).toBe("install failed");
   expect(stale.detail).toBe(
     "uv.lock does not match pyproject.toml: it would install something other than what pyproject.toml declares (exit 2).\n" +
       "Fix: run `uv lock` in the repository and commit uv.lock (or set project.lock to false to resolve pyproject.toml instead).\n" +
