@@ -221,7 +221,8 @@ function planTest(c: ResolvedConfig, l: Layout): Step {
   const dir = `${l.out}/test`;
   const reports = checkReports(l);
   const installable = c.shape.pyproject?.installable ?? false;
-  const venv = `${dir}/venv`;
+  // beside the reports, not among them: test-report exports the whole report folder
+  const venv = `${l.out}/test-venv`;
   return step({
     id: "test",
     dirs: [dir],

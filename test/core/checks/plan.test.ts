@@ -159,11 +159,11 @@ test("pyproject: the project venv gets the declared dependencies, the test group
 test("pyproject: the tests run in a venv of their own layered on the project venv, with the project installed editable, offline", async () => {
   const p = await plan(null, {}, CHATBOT);
   expect(p.test.commands.slice(0, 3)).toEqual([
-    ["/opt/venv/bin/python", "-m", "venv", "--without-pip", "/out/test/venv"],
-    ["/out/test/venv/bin/python", "-c", expect.stringContaining("site.addsitedir"), "/opt/venv"],
-    ["/opt/tools/bin/uv", "pip", "install", "--python", "/out/test/venv/bin/python", "--quiet", "--no-deps", "--no-build-isolation", "--offline", "--no-cache", "--editable", "/src"],
+    ["/opt/venv/bin/python", "-m", "venv", "--without-pip", "/out/test-venv"],
+    ["/out/test-venv/bin/python", "-c", expect.stringContaining("site.addsitedir"), "/opt/venv"],
+    ["/opt/tools/bin/uv", "pip", "install", "--python", "/out/test-venv/bin/python", "--quiet", "--no-deps", "--no-build-isolation", "--offline", "--no-cache", "--editable", "/src"],
   ]);
-  expect(p.test.commands[3]!.slice(0, 3)).toEqual(["/out/test/venv/bin/python", "-m", "pytest"]);
+  expect(p.test.commands[3]!.slice(0, 3)).toEqual(["/out/test-venv/bin/python", "-m", "pytest"]);
   // mypy needs no install: it sees the dependencies through the project's interpreter
   expect(p.typecheck.commands[0]!.slice(0, 3)).toEqual(["/opt/tools/bin/mypy", "--python-executable", "/opt/venv/bin/python"]);
 });
