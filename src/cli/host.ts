@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     else console.log(report.summary);
     if (values.reports) await exportReports(report, runner.layout.out, config.name, values.reports, !values.json);
     if (report.build && output) await exportArtifact(join(runner.layout.out, "build", report.build.artifact), output, !values.json);
-    await pruneVenvs(join(cacheRoot(), "venvs"), runner.layout.venv);
+    await pruneVenvs(join(cacheRoot(), "venvs"), [runner.layout.venv, runner.layout.tools]);
     if (report.ok) return 0;
     // the machine, not the code: the package index could not be reached (exit 3, see --help)
     return report.gates.some((g) => g.status === "failed" && /the package index could not be reached/.test(g.detail)) ? 3 : 1;

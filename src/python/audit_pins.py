@@ -1,8 +1,10 @@
-"""List the exact packages the requirement files bring into this environment, for pip-audit.
+"""List the exact packages the project's dependencies bring into its environment, for pip-audit.
 
-shipit's security gate runs this with the dependency virtualenv's Python, after the dependency
-layer installed the requirement files. It walks each requirement (extras and environment markers
-honoured) and the dependencies of every installed distribution it reaches, and writes:
+shipit's security gate runs this with the tools venv's Python, pointed (``--venv``) at the project
+venv that the dependency layer built: the tools' own packages are not the project's. It walks each
+requirement of the requirement files and the ``--roots`` file (pyproject's declared dependencies,
+with their lines; extras and environment markers honoured) and the dependencies of every
+installed distribution it reaches, and writes:
 
 * ``--out``: one ``name==version`` line per package, the input of
   ``pip-audit --no-deps --disable-pip`` (no resolver, no index: only the advisory source is asked);
@@ -22,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
@@ -91,9 +94,36 @@ def marker_ok(req: Requirement, extras: set[str]) -> bool:
     return any(req.marker.evaluate({**env, "extra": extra}) for extra in (extras or {""}))
 
 
+def read_roots(path: Path, problems: list[dict[str, object]]) -> list[Root]:
+    """pyproject's declared dependencies as shipit's plan lists them: [{requirement, file, line}]."""
+    roots: list[Root] = []
+    for entry in json.loads(path.read_text(encoding="utf-8")):
+        try:
+            roots.append(Root(Requirement(entry["requirement"]), entry["file"], entry["line"]))
+        except InvalidRequirement as exc:
+            problems.append({"requirement": entry["requirement"], "file": entry["file"], "line": entry["line"], "reason": f"not a requirement: {exc}"})
+    return roots
+
+
+def finder(venv: str | None) -> Any:
+    """metadata.distribution over the project venv's site-packages (default: this interpreter's)."""
+    if venv is None:
+        return metadata.distribution
+    paths = [str(p) for p in sorted(Path(venv).glob("lib/python*/site-packages"))]
+
+    def find(name: str) -> metadata.Distribution:
+        for dist in metadata.distributions(name=name, path=paths):
+            return dist
+        raise metadata.PackageNotFoundError(name)
+
+    return find
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-r", "--requirement", action="append", default=[], help="requirement file (repeatable)")
+    parser.add_argument("--roots", help="JSON list of declared dependencies with their file and line (pyproject.toml)")
+    parser.add_argument("--venv", help="the environment whose installed packages are listed (default: this interpreter's)")
     parser.add_argument("--out", required=True, help="pinned requirements for pip-audit")
     parser.add_argument("--json", required=True, help="packages with the file and line that brought them in")
     args = parser.parse_args(argv)
@@ -103,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     roots: list[Root] = []
     for file in args.requirement:
         roots += read_requirements(Path(file), seen, problems)
+    if args.roots:
+        roots += read_roots(Path(args.roots), problems)
+    distribution = finder(args.venv)
 
     packages: dict[str, dict[str, object]] = {}
     queue: list[tuple[Requirement, set[str], Root, bool]] = [(r.requirement, set(r.requirement.extras), r, True) for r in roots]
@@ -113,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         name = canonicalize_name(req.name)
         try:
-            dist = metadata.distribution(req.name)
+            dist = distribution(req.name)
         except metadata.PackageNotFoundError:
             if direct:
                 problems.append({"requirement": str(req), "file": root.file, "line": root.line, "reason": "not installed in the dependency environment"})

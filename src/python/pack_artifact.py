@@ -4,6 +4,10 @@
 Same inputs give the same bytes: entries sorted, mtimes fixed, owners zeroed,
 modes normalised, gzip header without a timestamp or file name.
 Stdlib only; runs in the check container and on a developer's host alike.
+
+A pyproject project (``--project-wheels``) ships its own wheel beside its dependencies' wheels,
+and PINNED (``shipit-requirements.txt``), which pins every bundled wheel: the host agent installs
+it offline (``pip --no-index --find-links wheels``) as it installs any requirement file.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from pathlib import Path
 FIXED_MTIME = 315532800  # 1980-01-01T00:00:00Z
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".git", ".venv", "venv", "node_modules"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
+# what a build backend leaves in the source tree while the checks run (setuptools: *.egg-info)
+SKIP_DIR_SUFFIXES = (".egg-info",)
+PINNED = "shipit-requirements.txt"
 
 
 def collect(src: Path, include: list[str]) -> dict[str, Path]:
@@ -36,13 +43,19 @@ def collect(src: Path, include: list[str]) -> dict[str, Path]:
         if not root.is_dir():
             raise SystemExit(f"pack: include path {entry!r} does not exist under {src}")
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(SKIP_DIR_SUFFIXES))
             for name in filenames:
                 if name.endswith(SKIP_SUFFIXES):
                     continue
                 path = Path(dirpath) / name
                 files[path.relative_to(src).as_posix()] = path
     return files
+
+
+def wheel_pin(name: str) -> str:
+    """`attrs-25.3.0-py3-none-any.whl` -> `attrs==25.3.0` (wheel names are escaped: no '-' inside a part)."""
+    dist, version = name.split("-")[:2]
+    return f"{dist}=={version}"
 
 
 def sha256(data: bytes) -> str:
@@ -69,22 +82,40 @@ def main() -> int:
     ap.add_argument("--commit", default="unknown")
     ap.add_argument("--include", action="append", default=[])
     ap.add_argument("--requirements", action="append", default=[])
+    ap.add_argument("--version-source", choices=["argument", "config", "pyproject", "default"], default="default")
+    ap.add_argument("--project-wheels", help="the folder the project's own wheel was built into")
+    ap.add_argument("--file", action="append", default=[], help="a dependency file shipped as it is (pyproject.toml, uv.lock)")
     args = ap.parse_args()
 
     src = Path(args.src)
     files = collect(src, args.include)
-    for req in args.requirements:
+    for req in [*args.requirements, *args.file]:
         files[req] = src / req
     wheel_dir = Path(args.wheels)
-    wheels = sorted(p.name for p in wheel_dir.glob("*.whl")) if wheel_dir.is_dir() else []
+    found = {p.name: p for p in wheel_dir.glob("*.whl")} if wheel_dir.is_dir() else {}
+    project = None
+    if args.project_wheels:
+        built = sorted(Path(args.project_wheels).glob("*.whl"))
+        if len(built) != 1:
+            raise SystemExit(f"pack: expected the project's one wheel in {args.project_wheels}, found {[p.name for p in built]}")
+        found[built[0].name] = built[0]
+        dist, version = wheel_pin(built[0].name).split("==")
+        project = {"name": dist, "version": version, "wheel": built[0].name}
+    wheels = sorted(found)
     for name in wheels:
-        files[f"wheels/{name}"] = wheel_dir / name
+        files[f"wheels/{name}"] = found[name]
 
     contents = {rel: path.read_bytes() for rel, path in sorted(files.items())}
+    requirements = list(args.requirements)
+    if project:
+        contents[PINNED] = "".join(f"{wheel_pin(w)}\n" for w in wheels).encode()
+        requirements.append(PINNED)
+        contents = dict(sorted(contents.items()))
     manifest = {
         "schema": 1,
         "name": args.name,
         "version": args.version,
+        "versionSource": args.version_source,
         "commit": args.commit,
         "python": {
             "version": platform.python_version(),
@@ -92,8 +123,9 @@ def main() -> int:
             "tag": f"cp{sys.version_info.major}{sys.version_info.minor}",
             "platform": sysconfig.get_platform(),
         },
-        "requirements": args.requirements,
+        "requirements": requirements,
         "wheels": wheels,
+        **({"project": project} if project else {}),
         "files": {rel: sha256(data) for rel, data in contents.items()},
     }
     manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
@@ -103,7 +135,7 @@ def main() -> int:
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         add(tar, f"{prefix}/manifest.json", manifest_bytes)
         for rel, data in contents.items():
-            add(tar, f"{prefix}/{rel}", data, executable=os.access(files[rel], os.X_OK))
+            add(tar, f"{prefix}/{rel}", data, executable=rel in files and os.access(files[rel], os.X_OK))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as fh:

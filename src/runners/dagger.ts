@@ -47,8 +47,10 @@ const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 const RUN_STEPS_SCRIPT = "run_steps.py";
 
 /**
- * Folds steps into containers. The dependency layer gets only the requirement files, so a
- * source-only change reuses it from the engine's cache. The steps of a run share one container on
+ * Folds steps into containers. Two layers: shipit's tools from the image and the tool pins alone,
+ * then the project venv on top from the dependency files alone (requirement files, pyproject.toml,
+ * uv.lock), so a source-only change reuses both from the engine's cache and a project's new
+ * dependency leaves the tools layer alone. The steps of a run share one container on
  * top of it (run_steps.py runs them side by side): a container start costs seconds on a small
  * machine, more than ruff's whole run, and the tools write to separate folders.
  */
@@ -64,14 +66,26 @@ export class DaggerRunner implements Runner {
     private readonly runSteps: string,
   ) {}
 
-  async prepare(step: Step): Promise<StepResult> {
+  async prepare(tools: Step, deps: Step): Promise<StepResult> {
     let c = dag.container().from(this.config.python.image);
     // requests (pip-audit) reads certifi's bundle, not the image's store where the engine puts the
     // CA certificates it is configured with (Dagger's custom-CA support); point it at the store.
     if (await c.exists(SYSTEM_CA_BUNDLE)) c = c.withEnvVariable("REQUESTS_CA_BUNDLE", SYSTEM_CA_BUNDLE);
-    for (const r of this.config.requirements) c = c.withFile(`${this.layout.deps}/${r}`, this.source.file(r));
-    c = this.caches(c, [step]);
+    const t = await this.layer(c, tools);
+    if (!("container" in t)) return t;
+    let d = t.container;
+    for (const r of this.config.shape.files) d = d.withFile(`${this.layout.deps}/${r}`, this.source.file(r));
+    const p = await this.layer(d, deps);
+    if (!("container" in p)) return p;
+    this.deps = p.container.withWorkdir("/");
+    return { ...p.result, durationMs: t.result.durationMs + p.result.durationMs };
+  }
+
+  /** One cached layer: a step's commands as execs on top of `base`. */
+  private async layer(base: Container, step: Step): Promise<StepResult | { container: Container; result: StepResult }> {
+    let c = this.caches(base, [step]);
     for (const d of step.dirs) c = c.withDirectory(d, dag.directory());
+    for (const [path, contents] of Object.entries(step.files)) c = c.withNewFile(path, contents);
     for (const [k, v] of Object.entries(step.env)) c = c.withEnvVariable(k, v);
     c = c.withWorkdir(step.cwd);
     step.commands.forEach((cmd, i) => {
@@ -85,9 +99,9 @@ export class DaggerRunner implements Runner {
       return { id: step.id, exitCode: e.exitCode, stdout: e.stdout, stderr: e.stderr, durationMs: performance.now() - started, reports: {}, argv: e.cmd };
     }
     const [exitCode, stdout, stderr] = await Promise.all([c.exitCode(), c.stdout(), c.stderr()]);
-    this.deps = c.withWorkdir("/");
     this.containers.set(step.id, c);
-    return { id: step.id, exitCode, stdout, stderr, durationMs: performance.now() - started, reports: {}, argv: step.commands.at(-1)! };
+    const result = { id: step.id, exitCode, stdout, stderr, durationMs: performance.now() - started, reports: {}, argv: step.commands.at(-1)! };
+    return exitCode === 0 ? { container: c, result } : result;
   }
 
   run(step: Step): Promise<StepResult> {
@@ -119,7 +133,7 @@ export class DaggerRunner implements Runner {
     }
     c = c.withMountedDirectory(l.assets, assets);
     const started = performance.now();
-    c = await c.withExec([`${l.venv}/bin/python`, `${l.assets}/${RUN_STEPS_SCRIPT}`, `${l.assets}/steps.json`]).sync();
+    c = await c.withExec([`${l.tools}/bin/python`, `${l.assets}/${RUN_STEPS_SCRIPT}`, `${l.assets}/steps.json`]).sync();
     const results = new Map<string, StepResult>();
     await Promise.all(
       steps.map(async (s) => {

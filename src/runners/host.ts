@@ -71,8 +71,10 @@ interface HostRunnerOptions {
 }
 
 /**
- * Runs steps as host processes with execa. The venv is keyed by the requirement files and tool pins,
- * so a source-only change reuses it, as the Dagger layer cache does.
+ * Runs steps as host processes with execa. Two cached venvs, as the Dagger runner's two layers:
+ * the tools venv keyed by the tool pins alone, and the project venv keyed by the dependency files
+ * (requirement files, pyproject.toml, uv.lock) and what installs them, so a source-only change
+ * reuses both, and a tool bump leaves the project venv alone.
  */
 export class HostRunner implements Runner {
   readonly layout: Layout;
@@ -82,15 +84,17 @@ export class HostRunner implements Runner {
     private readonly source: string,
     layout: Layout,
     private readonly opts: HostRunnerOptions,
-    private readonly requirementFiles: string[],
+    private readonly dependencyFiles: string[],
   ) {
     this.layout = layout;
   }
 
   static async create(source: string, config: ResolvedConfig, opts: HostRunnerOptions): Promise<HostRunner> {
+    const toolsKey = createHash("sha256").update(JSON.stringify([config.python, config.tools, process.version])).digest("hex").slice(0, 16);
     const hash = createHash("sha256");
-    hash.update(JSON.stringify([config.python, config.tools, config.requirements, process.version]));
-    for (const r of config.requirements) hash.update(await readFile(join(source, r)));
+    const t = config.tools;
+    hash.update(JSON.stringify([config.python, t.uv, t.pytest, t.pytestCov, config.requirements, config.project, config.shape.files, process.version]));
+    for (const r of config.shape.files) hash.update(await readFile(join(source, r)));
     const key = hash.digest("hex").slice(0, 16);
     const layout: Layout = {
       src: join(opts.runDir, "src"),
@@ -98,35 +102,47 @@ export class HostRunner implements Runner {
       deps: join(opts.runDir, "deps"),
       assets: join(opts.runDir, "assets"),
       venv: join(opts.cacheRoot, "venvs", key),
+      tools: join(opts.cacheRoot, "venvs", `tools-${toolsKey}`),
       // inside the venv's folder: built, reused, locked and pruned with it
       wheels: join(opts.cacheRoot, "venvs", key, "shipit-wheels"),
       caches: join(opts.cacheRoot, "caches"),
     };
-    return new HostRunner(resolve(source), layout, opts, config.requirements);
+    return new HostRunner(resolve(source), layout, opts, config.shape.files);
   }
 
-  async prepare(deps: Step): Promise<StepResult> {
+  async prepare(tools: Step, deps: Step): Promise<StepResult> {
     // Concurrent runs (test workers) share venvs by key: one builds, the others wait and reuse.
-    return withDirLock(`${this.layout.venv}.lock`, () => this.prepareLocked(deps));
+    const t = await withDirLock(`${this.layout.tools}.lock`, () => this.layer(this.layout.tools, tools, async () => undefined));
+    if (t.exitCode !== 0) return t;
+    const d = await withDirLock(`${this.layout.venv}.lock`, () => this.layer(this.layout.venv, deps, () => this.copyDependencyFiles()));
+    return { ...d, durationMs: t.durationMs + d.durationMs };
   }
 
-  private async prepareLocked(deps: Step): Promise<StepResult> {
-    // The marker holds what built the layer: a venv made by other commands (an older shipit, say,
-    // before the wheels belonged to the layer) is rebuilt, as the engine's cache key would miss.
-    const marker = join(this.layout.venv, ".shipit-ready");
-    const here = (v: string) => v.split(this.layout.deps).join("<deps>"); // this run's folder is not part of the recipe
-    const recipe = JSON.stringify({ commands: deps.commands.map((c) => c.map(here)), env: deps.env, dirs: deps.dirs });
-    if ((await readFile(marker, "utf8").catch(() => "")) === recipe) return { id: deps.id, exitCode: 0, stdout: "venv reused", stderr: "", durationMs: 0, reports: {}, argv: [] };
-    await rm(this.layout.venv, { recursive: true, force: true });
+  /**
+   * Build a cached venv unless it is there, built by the same recipe. The marker holds the recipe:
+   * a venv made by other commands (an older shipit, say, before the wheels belonged to the layer)
+   * is rebuilt, as the engine's cache key would miss.
+   */
+  private async layer(venv: string, step: Step, before: () => Promise<void>): Promise<StepResult> {
+    const marker = join(venv, ".shipit-ready");
+    // this run's folder, and the tools venv's own key, are not part of the project venv's recipe
+    const here = (v: string) => v.split(this.layout.deps).join("<deps>").split(this.layout.tools).join("<tools>");
+    const recipe = JSON.stringify({ commands: step.commands.map((c) => c.map(here)), env: step.env, dirs: step.dirs });
+    if ((await readFile(marker, "utf8").catch(() => "")) === recipe) return { id: step.id, exitCode: 0, stdout: "venv reused", stderr: "", durationMs: 0, reports: {}, argv: [] };
+    await rm(venv, { recursive: true, force: true });
+    await before();
+    const result = await this.exec(step);
+    if (result.exitCode === 0) await writeFile(marker, recipe);
+    else await rm(venv, { recursive: true, force: true });
+    return result;
+  }
+
+  private async copyDependencyFiles(): Promise<void> {
     await mkdir(this.layout.deps, { recursive: true });
-    for (const r of this.requirementFiles) {
+    for (const r of this.dependencyFiles) {
       await mkdir(dirname(join(this.layout.deps, r)), { recursive: true });
       await cp(join(this.source, r), join(this.layout.deps, r));
     }
-    const result = await this.exec(deps);
-    if (result.exitCode === 0) await writeFile(marker, recipe);
-    else await rm(this.layout.venv, { recursive: true, force: true });
-    return result;
   }
 
   /** Host processes side by side: each step's result arrives when it ends. */

@@ -20,10 +20,11 @@ async function sizeOf(dir: string): Promise<number> {
   return r.exitCode === 0 ? Number(r.stdout.split(/\s/)[0]) : 0;
 }
 
-/** Mark `inUse` as just used, then remove the least recently used others until the total fits the cap. Returns the removed folders. */
-export async function pruneVenvs(root: string, inUse: string, cap = parseSize(process.env.SHIPIT_VENV_CACHE_MAX)): Promise<string[]> {
+/** Mark the venvs `inUse` (a run's tools and project venvs) as just used, then remove the least recently used others until the total fits the cap. Returns the removed folders. */
+export async function pruneVenvs(root: string, inUse: string | string[], cap = parseSize(process.env.SHIPIT_VENV_CACHE_MAX)): Promise<string[]> {
   const now = new Date();
-  await utimes(inUse, now, now).catch(() => undefined);
+  const keep = [inUse].flat();
+  for (const v of keep) await utimes(v, now, now).catch(() => undefined);
   const names = await readdir(root).catch(() => [] as string[]);
   const venvs = [];
   for (const n of names.filter((n) => !n.endsWith(".lock"))) {
@@ -35,7 +36,7 @@ export async function pruneVenvs(root: string, inUse: string, cap = parseSize(pr
   const removed: string[] = [];
   for (const v of venvs.sort((a, b) => a.used - b.used)) {
     if (total <= cap) break;
-    if (v.path === inUse) continue;
+    if (keep.includes(v.path)) continue;
     await rm(v.path, { recursive: true, force: true });
     total -= v.size;
     removed.push(v.path);

@@ -63,6 +63,10 @@ describe("shell examples in the docs", () => {
     const dir = await mkdtemp(join(tmpdir(), "shipit-doc-"));
     await cp(SAMPLE_BOT, dir, { recursive: true }); // the current directory is the bot
     await cp(SAMPLE_BOT, join(dir, "test/fixtures/sample-bot"), { recursive: true });
+    // any other fixture an example names (the project shapes), where the docs point
+    for (const [, name] of e.command.matchAll(/test\/fixtures\/([\w-]+)/g)) {
+      if (name !== "sample-bot") await cp(join(REPO, "test/fixtures", name!), join(dir, "test/fixtures", name!), { recursive: true });
+    }
     await execa("git", ["init", "-q", "-b", "main"], { cwd: dir });
     await execa("git", ["add", "."], { cwd: dir });
     await execa("git", ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "feat: x"], { cwd: dir });

@@ -121,7 +121,7 @@ test("a detect-secrets baseline accepts a finding audited as a false positive (m
     const red = await hostSetup(dir);
     expect((await runCheck("security", red.plan, red.runner, red.config)).status).toBe("failed");
     // What `detect-secrets scan > .secrets.baseline && detect-secrets audit .secrets.baseline` leaves behind.
-    const scan = await execa(join(red.runner.layout.venv, "bin/detect-secrets"), ["scan", "deploy/rosey_deploy_key"], { cwd: dir });
+    const scan = await execa(join(red.runner.layout.tools, "bin/detect-secrets"), ["scan", "deploy/rosey_deploy_key"], { cwd: dir });
     const baseline = (isSecret: boolean) => {
       const doc = JSON.parse(scan.stdout) as { results: Record<string, { is_secret?: boolean }[]> };
       for (const entries of Object.values(doc.results)) for (const e of entries) e.is_secret = isSecret;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { ResolvedConfig } from "../config/config.js";
 import { tail } from "../text.js";
+import { describeShape } from "../config/project.js";
 import {
   leastCovered,
   parseJsonShape,
@@ -56,9 +57,23 @@ export function skipped(name: GateName, why: string): Gate {
 }
 
 export function evaluateDeps(r: StepResult, c: ResolvedConfig): Gate {
-  const files = c.requirements.length ? c.requirements.join(", ") : "no requirement files";
-  if (r.exitCode === 0) return passed("dependencies", r, `${files} + tools (${c.python.installer})`);
+  const shape = describeShape(c.shape, c.requirements);
+  if (r.exitCode === 0) return passed("dependencies", r, `${shape} + tools (${c.python.installer})`);
+  // the tools layer comes first: its failure is about shipit's pins, not the project's files
+  const files = r.id === "tools" ? "shipit's tool pins (tools.* in shipit.json)" : shape;
   const out = r.stderr || r.stdout;
+  // `uv export --locked --offline` resolves only when the lock does not match pyproject.toml: it
+  // says so, or (offline, the new requirement not in uv's cache) fails to resolve with the network off
+  if (/lockfile at `[^`]*` needs to be updated/.test(out) || (r.argv[1] === "export" && /the network was disabled/.test(out))) {
+    return failed(
+      "dependencies",
+      r,
+      "uv.lock out of date",
+      `uv.lock does not match pyproject.toml: it would install something other than what pyproject.toml declares (exit ${r.exitCode}).\n` +
+        "Fix: run `uv lock` in the repository and commit uv.lock (or set project.lock to false to resolve pyproject.toml instead).\n" +
+        tail(out, 5),
+    );
+  }
   if (/certificate|Failed to fetch|Connect|Temporary failure in name resolution|Network is unreachable|ConnectTimeout|ProxyError/i.test(out) && !/No solution found|not found in the package registry|No matching distribution/i.test(out)) {
     return failed(
       "dependencies",

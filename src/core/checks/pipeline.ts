@@ -8,8 +8,11 @@ import { renderSummary } from "./summary.js";
 /** Runs steps somewhere (a Dagger engine, the host). Tool exit codes come back as results, never as throws. */
 export interface Runner {
   readonly layout: Layout;
-  /** Build the dependency layer from the requirement files alone (before the source is copied in). */
-  prepare(deps: Step): Promise<StepResult>;
+  /**
+   * Build the tools layer (from the tool pins alone), then the project layer from the dependency
+   * files alone (before the source is copied in). The result is the first that failed, else the project layer's.
+   */
+  prepare(tools: Step, deps: Step): Promise<StepResult>;
   /** Run a step on top of the dependency layer, with the source in place. */
   run(step: Step): Promise<StepResult>;
   /**
@@ -45,7 +48,7 @@ export interface CiReport {
 }
 
 function prepareDeps(plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<Gate> {
-  return tracked("dependencies", onGate, () => runner.prepare(plan.deps).then((r) => evaluateDeps(r, config)));
+  return tracked("dependencies", onGate, () => runner.prepare(plan.tools, plan.deps).then((r) => evaluateDeps(r, config)));
 }
 
 export async function runCheck(name: "lint" | "typecheck", plan: CheckPlan, runner: Runner, config: ResolvedConfig, onGate?: OnGate): Promise<Gate>;

@@ -24,9 +24,12 @@ export interface Step {
 /** Where things live for one runner. The Dagger runner uses fixed container paths, the host runner temp folders. */
 export interface Layout {
   src: string;
+  /** The project environment: the project's dependencies, pytest and pytest-cov (and the project, per test run). */
   venv: string;
+  /** shipit's tools (ruff, mypy, bandit, detect-secrets, pip-audit, uv), apart from the project environment. */
+  tools: string;
   out: string;
-  /** Requirement files are copied here (same relative paths) for the dependency layer. */
+  /** The dependency files (requirement files, pyproject.toml, uv.lock) are copied here (same relative paths) for the dependency layer. */
   deps: string;
   /** shipit's own helper scripts. */
   assets: string;
@@ -38,6 +41,7 @@ export interface Layout {
 export const CONTAINER_LAYOUT: Layout = {
   src: "/src",
   venv: "/opt/venv",
+  tools: "/opt/tools",
   out: "/out",
   deps: "/deps",
   assets: "/opt/shipit",

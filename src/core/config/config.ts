@@ -5,6 +5,7 @@ import { ConfigError, configIssue, formatPath, schemaIssueCode, type ConfigIssue
 import { RolesSchema, UserEnvironmentsSchema, validateEnvironments, validateRoles } from "./environments.js";
 import { closest, getIn, unknownKeyFix } from "../text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
+import { detectShape, parseTomlFile, wrongKindOfRequirements, type ProjectShape } from "./project.js";
 
 /** A path inside the source tree: relative, no `..`, no leading slash. A trailing `/` means "must be a directory". */
 const RelPath = z.string().superRefine((p, ctx) => {
@@ -27,6 +28,9 @@ const Tools = z.strictObject({
 
 const Level = z.enum(["low", "medium", "high"]);
 
+/** An extra or dependency-group name (PEP 685 / 735), e.g. `test`. */
+const DistName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/, "must be an extra or group name such as test");
+
 /** How long a gate may run before it is stopped and reported as timed out. */
 const TimeoutSec = z.number().int().min(1).max(24 * 3600).describe("Seconds the gate may run before it is stopped (default 1200)");
 
@@ -46,6 +50,13 @@ export const FullConfigSchema = z.strictObject({
   }),
   requirements: z.array(RelPath).describe("Requirement files installed into the check virtualenv and bundled as wheels"),
   tools: Tools,
+  project: z.strictObject({
+    extras: z.array(DistName).describe(
+      "Extras of pyproject.toml's [project.optional-dependencies] installed into the project environment for the checks; default: test and tests where present",
+    ),
+    groups: z.array(DistName).describe("PEP 735 [dependency-groups] of pyproject.toml installed into the project environment; default: test and dev where present"),
+    lock: z.boolean().describe("Install uv.lock exactly when it is beside pyproject.toml (default true); false resolves pyproject.toml instead"),
+  }),
   lint: z.strictObject({
     paths: z.array(RelPath).min(1).describe("Paths ruff checks"),
     select: z.array(z.string().regex(/^[A-Z]+[0-9]*$/, "must be a ruff rule code or prefix such as E or F401")).describe(
@@ -113,6 +124,7 @@ export const UserConfigSchema = z.strictObject({
   python: FullConfigSchema.shape.python.partial().optional(),
   requirements: FullConfigSchema.shape.requirements.optional(),
   tools: Tools.partial().optional(),
+  project: FullConfigSchema.shape.project.partial().optional(),
   lint: FullConfigSchema.shape.lint.partial().optional(),
   typecheck: FullConfigSchema.shape.typecheck.partial().optional(),
   test: FullConfigSchema.shape.test.partial().optional(),
@@ -143,6 +155,10 @@ export interface SourceView {
 
 export interface ResolvedConfig extends FullConfig {
   coverage: { threshold: number; from: string };
+  /** What the project is made of (requirement files, pyproject.toml, uv.lock, layout) and what the project environment installs. */
+  shape: ProjectShape;
+  /** Where build.version came from: shipit.json, pyproject's [project].version, or shipit's default. */
+  versionSource: "config" | "pyproject" | "default";
   /** shipit.json's `environments`, resolved per environment by resolveEnvironment. */
   environments: Record<string, unknown>;
   /** Where the config came from, for messages. */
@@ -176,6 +192,7 @@ export async function resolveConfig(
     python: { ...DEFAULTS.python, ...user.python },
     requirements: user.requirements ?? DEFAULTS.requirements,
     tools: { ...DEFAULTS.tools, ...user.tools },
+    project: { ...DEFAULTS.project, ...user.project },
     lint: { ...DEFAULTS.lint, ...user.lint },
     typecheck: { ...DEFAULTS.typecheck, ...user.typecheck },
     test: { ...DEFAULTS.test, ...user.test },
@@ -186,6 +203,7 @@ export async function resolveConfig(
   };
 
   const top = await view.entries();
+  const packages = await packageRoots(view);
   for (const keyPath of PATH_KEYS) {
     const configured = getIn(user, keyPath) as string[] | undefined;
     if (configured) {
@@ -197,8 +215,11 @@ export async function resolveConfig(
       const defaults = getIn(DEFAULTS, keyPath) as string[];
       const present: string[] = [];
       for (const p of defaults) if ((await checkPath(view, keyPath, p, top)) === null) present.push(p);
+      // A pyproject project whose code is not in the default folders: its src/ or its package folder.
+      if (present.length === 0 && (keyPath[0] === "typecheck" || keyPath[0] === "security")) present.push(...packages.dirs);
       setIn(merged, keyPath, present);
-      const required = keyPath[0] === "typecheck" || keyPath[0] === "build";
+      // An installable project's artifact carries its code as a wheel: no app folder is required.
+      const required = keyPath[0] === "typecheck" || (keyPath[0] === "build" && !packages.installable);
       if (required && present.length === 0 && defaults.length > 0) {
         issues.push(
           configIssue({
@@ -211,7 +232,30 @@ export async function resolveConfig(
       }
     }
   }
+  for (const [i, r] of (user.requirements ?? []).entries()) {
+    const issue = (await view.kind(r)) === "file" ? wrongKindOfRequirements(["requirements", i], r, await view.read(r)) : null;
+    if (issue) issues.push(issue);
+  }
+  const shape = detectShape(
+    {
+      requirements: merged.requirements,
+      pyprojectText: await view.read("pyproject.toml"),
+      lockText: await view.read("uv.lock"),
+      srcIsDir: (await view.kind("src")) === "dir",
+      options: user.project ?? {},
+      defaults: DEFAULTS.project,
+      testTools: merged.tools,
+    },
+    issues,
+  );
   if (issues.length) throw new ConfigError(origin, issues);
+  merged.project = { ...merged.project, extras: shape.extras, groups: shape.groups, lock: shape.lock !== null };
+  let versionSource: ResolvedConfig["versionSource"] = user.build?.version !== undefined ? "config" : "default";
+  const pyVersion = shape.pyproject?.version;
+  if (versionSource === "default" && pyVersion && SafeVersion.safeParse(pyVersion).success) {
+    merged.build.version = pyVersion;
+    versionSource = "pyproject";
+  }
   // bandit follows the code the typecheck gate checks unless told otherwise.
   if (!user.security?.paths) merged.security.paths = [...merged.typecheck.paths];
 
@@ -220,7 +264,7 @@ export async function resolveConfig(
       ? { threshold: user.test.coverageThreshold, from: `${origin} test.coverageThreshold` }
       : ((await repoCoverageThreshold(view)) ?? { threshold: DEFAULTS.test.coverageThreshold, from: "shipit default" });
   merged.test.coverageThreshold = coverage.threshold;
-  return { ...merged, coverage, origin, environments: user.environments ?? {} };
+  return { ...merged, coverage, origin, environments: user.environments ?? {}, shape, versionSource };
 }
 
 export function parseUserConfig(text: string | null, origin: string): UserConfig {
@@ -334,10 +378,26 @@ async function repoCoverageThreshold(view: SourceView): Promise<{ threshold: num
   return null;
 }
 
+/**
+ * Where an installable pyproject project's code is, for the default typecheck and security paths:
+ * `src` in a src/ layout, else the package folder named after the project (`chat-bot` → `chat_bot`).
+ */
+async function packageRoots(view: SourceView): Promise<{ installable: boolean; dirs: string[] }> {
+  const text = await view.read("pyproject.toml");
+  const parsed = text === null ? null : parseTomlFile(text, "pyproject.toml");
+  const project = parsed?.ok ? (parsed.doc["project"] as { name?: unknown } | undefined) : undefined;
+  const tool = parsed?.ok ? (parsed.doc["tool"] as { uv?: { package?: unknown } } | undefined) : undefined;
+  if (typeof project?.name !== "string" || tool?.uv?.package === false) return { installable: false, dirs: [] };
+  if ((await view.kind("src")) === "dir") return { installable: true, dirs: ["src"] };
+  const pkg = project.name.replace(/[-.]+/g, "_").toLowerCase();
+  return { installable: true, dirs: (await view.kind(pkg)) === "dir" ? [pkg] : [] };
+}
+
 async function projectName(view: SourceView): Promise<string | undefined> {
   const pyproject = await view.read("pyproject.toml");
   if (pyproject === null) return undefined;
-  const name = (parseToml(pyproject) as { project?: { name?: unknown } }).project?.name;
+  const parsed = parseTomlFile(pyproject, "pyproject.toml"); // a broken file is reported by the shape's check
+  const name = parsed.ok ? (parsed.doc as { project?: { name?: unknown } }).project?.name : undefined;
   return typeof name === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) ? name : undefined;
 }
 

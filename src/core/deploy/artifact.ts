@@ -8,7 +8,16 @@ import { formatSchemaIssues, ShipitError } from "../errors.js";
 import { FileNamePart, SafeVersion } from "../config/grammar.js";
 
 /** What shipit reads from manifest.json (pack_artifact.py writes more: python, requirements, wheels). */
-const ManifestSchema = z.object({ name: FileNamePart, version: SafeVersion, commit: z.string().optional(), files: z.record(z.string(), z.string()) });
+const ManifestSchema = z.object({
+  name: FileNamePart,
+  version: SafeVersion,
+  /** Where the version came from: --version, shipit.json's build.version, pyproject's [project].version, or shipit's default. */
+  versionSource: z.enum(["argument", "config", "pyproject", "default"]).optional(),
+  commit: z.string().optional(),
+  /** A pyproject project's own wheel (in wheels/, pinned in shipit-requirements.txt with every dependency). */
+  project: z.object({ name: z.string(), version: z.string(), wheel: z.string() }).optional(),
+  files: z.record(z.string(), z.string()),
+});
 export type ArtifactManifest = z.infer<typeof ManifestSchema>;
 
 const FIX = "build it with `shipit build -o dist/` (or the build function)";

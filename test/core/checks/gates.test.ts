@@ -15,6 +15,7 @@ const cov = (total: number) =>
     ),
   });
 const config = { coverage: { threshold: 85, from: ".coveragerc [report] fail_under" } };
+const NO_PYPROJECT = { pyproject: null, lock: null, extras: [], groups: [] };
 
 test("test gate: green when all pass and coverage meets the threshold", () => {
   const v = evaluateTest(result(), junit(""), cov(85), config);
@@ -63,6 +64,7 @@ test("dependencies gate names the requirement files and the fix", () => {
   const g = evaluateDeps(result({ exitCode: 1, stderr: "No solution found when resolving dependencies:\n  Because there is no version of nosuchpkg==9.9.9" }), {
     requirements: ["requirements.txt"],
     python: { image: "python:3.11-slim", installer: "uv" },
+    shape: NO_PYPROJECT,
   } as never);
   expect(g.detail).toContain("dependencies could not be installed from requirements.txt (exit 1)");
   expect(g.detail).toContain("Fix: check that every pinned package and version in requirements.txt exists");
@@ -103,7 +105,7 @@ test("summary: one table, details of red gates, a verdict naming each", () => {
 });
 
 test("dependencies gate tells an unreachable index from a bad pin", () => {
-  const config = { requirements: ["requirements.txt"], python: { image: "python:3.11-slim", installer: "uv" } } as never;
+  const config = { requirements: ["requirements.txt"], python: { image: "python:3.11-slim", installer: "uv" }, shape: NO_PYPROJECT } as never;
   const tls = evaluateDeps(result({ exitCode: 2, stderr: "error: Failed to fetch: https://pypi.org/simple/mypy/\n  cause: invalid peer certificate: UnknownIssuer" }), config);
   expect(tls.figure).toBe("package index unreachable");
   expect(tls.detail).toContain("Fix: check the network, proxy and CA certificates of the runner");
@@ -141,4 +143,32 @@ test("the test still running when pytest is stopped, in its quiet and verbose fo
   expect(runningTests("tests/test_a.py ..F.                [ 40%]\ntests/test_b.py ..")).toBe("tests in tests/test_b.py (after 2 finished there)");
   expect(runningTests("tests/test_a.py::test_x PASSED [ 10%]\ntests/test_a.py::TestLock::test_wait ")).toBe("tests/test_a.py::TestLock::test_wait");
   expect(runningTests("tests/test_a.py ....  [100%]\n")).toBeNull();
+});
+
+test("dependencies gate: the row names the project's shape; a tools failure names shipit's pins; a stale uv.lock says to re-lock", () => {
+  const pyproject = { pyproject: { name: "chatbot" }, lock: null, extras: ["fancy"], groups: ["test", "async"] };
+  const config = { requirements: [], python: { image: "python:3.11-slim", installer: "uv" }, shape: pyproject } as never;
+  expect(evaluateDeps(result(), config).figure).toBe("pyproject.toml (extras fancy; groups test, async) + tools (uv)");
+  const locked = { requirements: ["requirements.txt"], python: { image: "python:3.11-slim", installer: "pip" }, shape: { ...pyproject, lock: "uv.lock", extras: [], groups: ["dev"] } } as never;
+  expect(evaluateDeps(result(), locked).figure).toBe("requirements.txt, uv.lock (group dev) + tools (pip)");
+
+  const tools = evaluateDeps(result({ id: "tools", exitCode: 1, stderr: "× No solution found when resolving dependencies:\n  Because there is no version of ruff==99.0.0" }), config);
+  expect(tools.detail).toContain("dependencies could not be installed from shipit's tool pins (tools.* in shipit.json) (exit 1)");
+
+  const stale = evaluateDeps(
+    result({ exitCode: 2, stderr: "Resolved 8 packages in 3ms\nerror: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided. To update the lockfile, run `uv lock`." }),
+    locked,
+  );
+  expect(stale.figure).toBe("uv.lock out of date");
+  const offline = evaluateDeps(
+    result({ exitCode: 1, argv: ["/opt/tools/bin/uv", "export", "--locked", "--offline"], stderr: "error: No solution found when resolving dependencies\n  cause: Because humanize was not found in the cache\n\nhint: Packages were unavailable because the network was disabled." }),
+    locked,
+  );
+  expect(offline.figure).toBe("uv.lock out of date");
+  expect(evaluateDeps(result({ exitCode: 1, argv: ["/opt/tools/bin/uv", "pip", "install"], stderr: "hint: Packages were unavailable because the network was disabled." }), locked).figure).toBe("install failed");
+  expect(stale.detail).toBe(
+    "uv.lock does not match pyproject.toml: it would install something other than what pyproject.toml declares (exit 2).\n" +
+      "Fix: run `uv lock` in the repository and commit uv.lock (or set project.lock to false to resolve pyproject.toml instead).\n" +
+      "Resolved 8 packages in 3ms\nerror: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided. To update the lockfile, run `uv lock`.",
+  );
 });

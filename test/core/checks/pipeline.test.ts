@@ -21,7 +21,7 @@ function fakeRunner(deps: Partial<StepResult>, steps: Record<string, Partial<Ste
     ran.push(s.id);
     return result(s, steps[s.id]);
   };
-  const runner: Runner = { layout: CONTAINER_LAYOUT, prepare: async (s) => result(s, deps), run, runAll: (ss) => ss.map(run) };
+  const runner: Runner = { layout: CONTAINER_LAYOUT, prepare: async (_tools, s) => result(s, deps), run, runAll: (ss) => ss.map(run) };
   return { runner, ran };
 }
 
