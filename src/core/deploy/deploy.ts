@@ -13,7 +13,6 @@
  *   OperationFailedError, which carries the driver's whole result and the message people act on,
  *   exit code 1.
  */
-import { z } from "zod";
 import type { ResolvedConfig } from "../config/config.js";
 import { buildDeployPlan, buildQueryPlan, buildRollbackPlan, parseDriverResult, type DeployPaths, type DriverPlan, type DriverResult, type QueryKind } from "./plan.js";
 import { reportDeploy } from "./report.js";
