@@ -9,7 +9,9 @@ import { parseCommentContext, renderComment } from "../core/github/comment.js";
 import { readHistory, type GitReader } from "../runners/git.js";
 import { GitHub, GitHubError, type DeploymentState } from "./github.js";
 import type { Notifications } from "../core/config/notifications.js";
-import type { NotifyMessage } from "../core/notify/message.js";
+import { buildMessage, type NotifyInput, type NotifyMessage } from "../core/notify/message.js";
+import type { ResolvedConfig } from "../core/config/config.js";
+import { resolveEnvironment } from "../core/config/environments.js";
 import { decideIncident, incidentMarker } from "../core/notify/incident.js";
 import { deliveryWarnings, routeTargets, type DeliveryRecord, type IncidentRecord } from "../core/notify/route.js";
 import { deliver, type DeliverOptions } from "../runners/notify.js";
@@ -127,6 +129,24 @@ export async function sendNotifications(o: { message: NotifyMessage; notificatio
     syncIncident(o.gh, o.message, o.notifications.incident),
   ]);
   return { deliveries, incident, warnings: deliveryWarnings(deliveries, incident) };
+}
+
+export interface NotifyReport extends NotifyOutcome {
+  env: string;
+  event: NotifyMessage["event"];
+  headline: string;
+}
+
+/**
+ * `notify` as the Dagger function and `shipit notify` run it: the environment's settings from the
+ * config (its host need not be set), the message, then every delivery and the incident issue.
+ * A malformed argument or config is an error; a delivery that fails is a record and a warning.
+ */
+export async function notifyFromConfig(config: ResolvedConfig, input: NotifyInput, urls: Record<string, string | undefined>, gh?: GitHub, deliver?: DeliverOptions): Promise<NotifyReport> {
+  const env = resolveEnvironment(input.env, config.environments, config.origin, { requireHost: false });
+  const message = buildMessage({ ...input, environmentUrl: input.environmentUrl ?? (env.url || undefined) });
+  const outcome = await sendNotifications({ message, notifications: env.notifications, urls, gh, deliver });
+  return { env: message.env, event: message.event, headline: message.headline, ...outcome };
 }
 
 /** Open, update or close the environment's one incident issue, as the core decides. */

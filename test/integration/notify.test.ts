@@ -5,6 +5,10 @@
  * (canaries) are in no record, warning, log line or error.
  */
 import { randomBytes } from "node:crypto";
+import { cp, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { buildMessage, type NotifyInput } from "../../src/core/notify/message.js";
 import { renderDiscord, renderSlack, renderWebhook, DISCORD, SLACK } from "../../src/core/notify/render.js";
@@ -285,6 +289,60 @@ describe("the incident issue, against the GitHub stand-in", () => {
 
   test("test has no incidents: no GitHub call at all", async () => {
     await send(buildMessage(input({ env: "test" })), notifications({ targets: [], incident: { enabled: false, labels: ["incident"], assignees: [] } }));
+    expect(fake.requests).toEqual([]);
+  });
+});
+
+describe("shipit notify (the host CLI)", () => {
+  const BIN = resolve(import.meta.dirname, "../../dagger/bin/shipit.mjs");
+
+  async function bot(notificationsJson: unknown): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), "shipit-notify-"));
+    await cp(resolve(import.meta.dirname, "../fixtures/sample-bot"), dir, { recursive: true });
+    await writeFile(join(dir, "shipit.json"), JSON.stringify({ environments: { prod: { notifications: notificationsJson } } }));
+    return dir;
+  }
+
+  test("reads each routed URL from the variable its secret names; a failure is a warning on stderr and exit 0; no canary in any output", async () => {
+    hooks.script(PATHS.discord, { status: 404, body: `unknown webhook ${PATHS.discord}` });
+    const dir = await bot({ targets: [{ kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK" }, { kind: "discord", secret: "SHIPIT_DISCORD_WEBHOOK" }, { kind: "webhook", secret: "SHIPIT_HOOK_URL", events: ["release-published"] }] });
+    const r = await execa("node", [BIN, "notify", `--source=${dir}`, "--env=prod", "--event=rollback-failed", "--version=1.3.0", "--commit=0123456", "--cause=health: CRASH_LOOP", `--repo=${OWNER}/${REPO}`, "--token=env:GH_CANARY_TOKEN", `--github-api=${fake.url}`], {
+      reject: false,
+      env: { ...urls, GH_CANARY_TOKEN: TOKEN },
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.split("\n")).toEqual([
+      "🚨 prod is DOWN: the deploy of 1.3.0 failed and so did its rollback",
+      "slack (SHIPIT_SLACK_WEBHOOK): rollback-failed delivered, 1 attempt",
+      "discord (SHIPIT_DISCORD_WEBHOOK): rollback-failed NOT delivered after 1 attempt: HTTP 404, not retried (the same request would get the same answer): unknown webhook [webhook URL]",
+      "incident: opened #101",
+    ]);
+    expect(r.stderr.trim()).toBe("warning: notification not delivered: discord (SHIPIT_DISCORD_WEBHOOK): rollback-failed NOT delivered after 1 attempt: HTTP 404, not retried (the same request would get the same answer): unknown webhook [webhook URL]");
+    expect(hooks.to(PATHS.hook)).toEqual([]);
+    expect(fake.issues.get(101)).toMatchObject({ state: "open", title: "Incident: prod is DOWN: the deploy of 1.3.0 failed and so did its rollback", labels: [{ name: "incident" }, { name: "prod" }] });
+    expectNoCanary(r.stdout, r.stderr);
+  });
+
+  test("--json prints the report; a routed secret not set is a warning naming it", async () => {
+    const dir = await bot({ targets: [{ kind: "slack", secret: "SHIPIT_UNSET_WEBHOOK" }], incident: { enabled: false } });
+    const r = await execa("node", [BIN, "notify", `--source=${dir}`, "--env=prod", "--event=deploy-succeeded", "--version=1.3.0", "--json"], { reject: false, env: { SHIPIT_UNSET_WEBHOOK: "" } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      env: "prod",
+      event: "deploy-succeeded",
+      headline: "✅ prod: 1.3.0 is live and healthy",
+      deliveries: [{ target: "slack", secret: "SHIPIT_UNSET_WEBHOOK", event: "deploy-succeeded", status: "failed", attempts: 0, cause: "the secret SHIPIT_UNSET_WEBHOOK was not given: add it as a repository secret and pass it in the workflow's env (CONFIGURATION.md, Notifications)" }],
+      incident: { action: "none", detail: "incidents are off for prod (environments.prod.notifications.incident.enabled)" },
+      warnings: ["notification not delivered: slack (SHIPIT_UNSET_WEBHOOK): deploy-succeeded NOT delivered after 0 attempts: the secret SHIPIT_UNSET_WEBHOOK was not given: add it as a repository secret and pass it in the workflow's env (CONFIGURATION.md, Notifications)"],
+    });
+  });
+
+  test("a bad event or link is a usage error (exit 2) with the fix, before any request", async () => {
+    const r = await execa("node", [BIN, "notify", "--source=test/fixtures/sample-bot", "--env=prod", "--event=deploy-succeded", "--run-url=javascript:alert(1)"], { reject: false, cwd: resolve(import.meta.dirname, "../..") });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`--event = "deploy-succeded": is not a notification event. Fix: did you mean "deploy-succeeded"?`);
+    expect(r.stderr).toContain(`--run-url = "javascript:alert(1)": must be an http(s) URL`);
+    expect(hooks.requests).toEqual([]);
     expect(fake.requests).toEqual([]);
   });
 });
