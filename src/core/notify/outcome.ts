@@ -33,7 +33,7 @@ export function outcomeOf(kind: "deploy" | "rollback", exitOk: boolean, message:
     // a manual rollback whose release failed health went back to where it was: nothing changed
     return kind === "deploy" ? { event: "rolled-back", ...(back ? { live: back } : {}), cause } : { event: "manual-rollback", failed: true, ...(back ? { live: back } : {}), cause };
   }
-  const untouched = /the live release is untouched|nothing on the host changed|refused before touching the host|refused:/.test(text);
+  const untouched = /the live release is untouched|nothing on the host changed|refused before touching the host|refused:|^not deployed: /m.test(text);
   if (kind === "rollback") return { event: "manual-rollback", failed: true, ...(untouched ? { live: UNTOUCHED } : {}), cause };
   return { event: "deploy-failed", ...(untouched ? { live: UNTOUCHED } : {}), cause };
 }

@@ -63,6 +63,10 @@ describe("what the shim sees besides report.ts's messages", () => {
     expect(outcomeOf("deploy", false, "deploy to prod refused: the artifact's sha256 is …")).toMatchObject({ event: "deploy-failed", live: "the release live before (untouched)" });
   });
 
+  test("the shim's own refusal (a missing secret) changed nothing", () => {
+    expect(outcomeOf("deploy", false, "not deployed: missing DEPLOY_SSH_KEY. Fix: add them as repository secrets")).toMatchObject({ event: "deploy-failed", live: "the release live before (untouched)" });
+  });
+
   test("an empty or unknown failure is never a success and never claims what is live", () => {
     expect(outcomeOf("deploy", false, "")).toEqual({ event: "deploy-failed", cause: "the call ended without a message" });
     expect(outcomeOf("rollback", false, "engine: connection reset")).toEqual({ event: "manual-rollback", failed: true, cause: "engine: connection reset" });
