@@ -24,9 +24,9 @@ describe("defaults", () => {
 
   test("a target list merges over the defaults; a target's own events are kept, the rest default", () => {
     const n = resolveEnvironment("prod", {
-      prod: { host: "h", notifications: { targets: [{ kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK" }, { kind: "discord", secret: "SHIPIT_DISCORD_WEBHOOK", events: ["rollback-failed"] }], incident: { assignees: ["octocat"] } } },
+      prod: { host: "h", notifications: { targets: [{ kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK" }, { kind: "discord", secret: "SHIPIT_DISCORD_WEBHOOK", events: ["rollback-failed"] }], incident: { assignees: ["octocat"] } } }, // pragma: allowlist secret (a secret's name, not a value)
     }).notifications;
-    expect(n.targets).toEqual([{ kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK" }, { kind: "discord", secret: "SHIPIT_DISCORD_WEBHOOK", events: ["rollback-failed"] }]);
+    expect(n.targets).toEqual([{ kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK" }, { kind: "discord", secret: "SHIPIT_DISCORD_WEBHOOK", events: ["rollback-failed"] }]); // pragma: allowlist secret (a secret's name, not a value)
     expect(n.events).toEqual([...NOTIFY_EVENTS]);
     expect(n.incident).toEqual({ enabled: true, labels: ["incident", "prod"], assignees: ["octocat"] });
   });
@@ -46,7 +46,7 @@ describe("defaults", () => {
 describe("bad notifications are config errors naming the key and the fix", () => {
   test("unknown keys, kinds and events get a did-you-mean, at every level", () => {
     const e = configError({
-      prod: { notifications: { evnts: [], targets: [{ kind: "slak", secret: "SHIPIT_SLACK_WEBHOOK", events: ["deploy-faild"], evnts: [] }], incident: { assignes: [] } } },
+      prod: { notifications: { evnts: [], targets: [{ kind: "slak", secret: "SHIPIT_SLACK_WEBHOOK", events: ["deploy-faild"], evnts: [] }], incident: { assignes: [] } } }, // pragma: allowlist secret (a secret's name, not a value)
     });
     expect(e.message).toMatchInlineSnapshot(`
       "invalid shipit config (shipit.json):
@@ -66,7 +66,7 @@ describe("bad notifications are config errors naming the key and the fix", () =>
   });
 
   test("a webhook URL where the secret's name belongs is refused, and never echoed", () => {
-    const url = "https://hooks.slack.com/services/T0CANARY/B0CANARY/canaryCANARYcanary";
+    const url = "https://hooks.slack.com/services/T0CANARY/B0CANARY/canaryCANARYcanary"; // pragma: allowlist secret (a canary, not a webhook)
     const e = configError({ prod: { notifications: { targets: [{ kind: "slack", secret: url }] } } });
     expect(e.issues).toEqual([
       {
@@ -81,7 +81,7 @@ describe("bad notifications are config errors naming the key and the fix", () =>
   });
 
   test.each([
-    [{ targets: [{ kind: "slack", secret: "slack hook" }] }, "targets[0].secret", "must be a secret name in upper case"],
+    [{ targets: [{ kind: "slack", secret: "slack hook" }] }, "targets[0].secret", "must be a secret name in upper case"], // pragma: allowlist secret (a secret's name, not a value)
     [{ targets: [{ kind: "slack" }] }, "targets[0].secret", "expected string, received undefined"],
     [{ incident: { labels: ["a,b"] } }, "incident.labels[0]", "must be a GitHub label"],
     [{ incident: { assignees: ["-mallory"] } }, "incident.assignees[0]", "must be a GitHub user name"],

@@ -12,7 +12,7 @@ const failed: NotifyInput = {
   event: "rolled-back",
   version: "1.3.0",
   live: "1.2.0-20261120T100000Z",
-  commit: "0123456789abcdef0123456789abcdef01234567",
+  commit: "0123456789abcdef0123456789abcdef01234567", // pragma: allowlist secret (a commit sha)
   actor: "octocat",
   cause: "deploy of 1.3.0 to prod FAILED at health: bot not connected (HEALTH_NOT_CONNECTED)",
   durationSec: 95,
@@ -107,9 +107,9 @@ describe("routes and delivery records", () => {
   const n: Notifications = {
     events: ["deploy-failed", "rolled-back", "rollback-failed"],
     targets: [
-      { kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK" },
-      { kind: "discord", secret: "SHIPIT_DISCORD_WEBHOOK", events: ["rollback-failed", "deploy-succeeded"] },
-      { kind: "webhook", secret: "SHIPIT_SLACK_WEBHOOK", events: ["deploy-succeeded"] },
+      { kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK" }, // pragma: allowlist secret (a secret's name, not a value)
+      { kind: "discord", secret: "SHIPIT_DISCORD_WEBHOOK", events: ["rollback-failed", "deploy-succeeded"] }, // pragma: allowlist secret (a secret's name, not a value)
+      { kind: "webhook", secret: "SHIPIT_SLACK_WEBHOOK", events: ["deploy-succeeded"] }, // pragma: allowlist secret (a secret's name, not a value)
     ],
     incident: ON,
   };
@@ -123,8 +123,8 @@ describe("routes and delivery records", () => {
   });
 
   test("lines and warnings name the target by kind and secret name", () => {
-    const ok = { target: "slack", secret: "SHIPIT_SLACK_WEBHOOK", event: "rolled-back", status: "delivered", attempts: 1, httpStatus: 200 } as const;
-    const bad = { target: "discord", secret: "SHIPIT_DISCORD_WEBHOOK", event: "rolled-back", status: "failed", attempts: 4, httpStatus: 503, cause: "HTTP 503 on each of 4 attempts" } as const;
+    const ok = { target: "slack", secret: "SHIPIT_SLACK_WEBHOOK", event: "rolled-back", status: "delivered", attempts: 1, httpStatus: 200 } as const; // pragma: allowlist secret (a secret's name, not a value)
+    const bad = { target: "discord", secret: "SHIPIT_DISCORD_WEBHOOK", event: "rolled-back", status: "failed", attempts: 4, httpStatus: 503, cause: "HTTP 503 on each of 4 attempts" } as const; // pragma: allowlist secret (a secret's name, not a value)
     expect(deliveryLine(ok)).toBe("slack (SHIPIT_SLACK_WEBHOOK): rolled-back delivered, 1 attempt");
     expect(deliveryWarnings([ok, bad], { action: "failed", detail: "GitHub POST /repos/{owner}/{repo}/issues failed: HTTP 403: Resource not accessible by integration" })).toEqual([
       "notification not delivered: discord (SHIPIT_DISCORD_WEBHOOK): rolled-back NOT delivered after 4 attempts: HTTP 503 on each of 4 attempts",
