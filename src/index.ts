@@ -33,6 +33,7 @@ import { parseDeploymentId, parseDeploymentState, parseRepo } from "./core/githu
 import { isProduction } from "./core/github/decisions.js";
 import { releaseAssetName } from "./core/deploy/artifact.js";
 import { readArtifact } from "./runners/artifact.js";
+import { notifyFromConfig } from "./github/flows.js";
 
 /** The verdict of the test gate with its reports, returned even when the gate is red. */
 @object()
@@ -462,6 +463,71 @@ export class Shipit {
     }
     const r = await postPrComment(await github(repo, token, githubApi), raw, "--context", headSha);
     return `${r.created ? "created" : "updated"} the shipit comment on PR #${r.pr}`;
+  }
+
+  /**
+   * Tell an environment's chat webhooks about a deploy, rollback or release, and open, update or
+   * close its incident issue. The webhooks (Slack, Discord, a JSON webhook) and the events each
+   * hears are the environment's notifications in shipit.json. Prints a JSON report with one record
+   * per target (delivered or failed, named by its secret, never the URL); fails only on a bad
+   * argument, never on a delivery.
+   *
+   * Example: dagger call notify --env=prod --event=deploy-succeeded --version=1.4.0 --webhooks=env:SHIPIT_SLACK_WEBHOOK --webhook-names=SHIPIT_SLACK_WEBHOOK --repo=acme/rosey --token=env:GITHUB_TOKEN
+   *
+   * @param env The environment the event happened to.
+   * @param event deploy-succeeded, deploy-failed, rolled-back, rollback-failed, manual-rollback or release-published.
+   * @param webhooks The webhook URLs, as secrets, in the order of --webhook-names.
+   * @param webhookNames The secret name of each of --webhooks, as notifications.targets[].secret names it.
+   * @param version The version deployed, rolled back to, or released.
+   * @param live What is live now, as the deploy or rollback reported it.
+   * @param failed manual-rollback only: the rollback failed.
+   * @param pr The pull request that started the run.
+   * @param prTitle Its title (escaped for each service).
+   * @param commit The merge commit that started the run.
+   * @param actor Who started the run.
+   * @param cause Why it failed (the deploy's message).
+   * @param durationSec How long the deploy or rollback took.
+   * @param runUrl The workflow run.
+   * @param prUrl The pull request.
+   * @param releaseUrl The GitHub Release.
+   * @param repo GitHub OWNER/REPO, for the incident issue.
+   * @param token A GitHub token allowed to write issues, for the incident issue.
+   * @param githubApi The REST API root.
+   * @param source The Python repository, for shipit.json.
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func({ cache: "never" })
+  async notify(
+    env: string,
+    event: string,
+    webhooks?: Secret[],
+    webhookNames?: string[],
+    version?: string,
+    live?: string,
+    failed?: boolean,
+    pr?: number,
+    prTitle?: string,
+    commit?: string,
+    actor?: string,
+    cause?: string,
+    durationSec?: float,
+    runUrl?: string,
+    prUrl?: string,
+    releaseUrl?: string,
+    repo?: string,
+    token?: Secret,
+    githubApi = "https://api.github.com",
+    @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
+    config?: File,
+  ): Promise<string> {
+    const names = webhookNames ?? [];
+    const secrets = webhooks ?? [];
+    if (names.length !== secrets.length) throw new ShipitError("BAD_ARGUMENT", `--webhook-names must name each of --webhooks, in order: ${secrets.length} webhooks, ${names.length} names`);
+    const s = await deploySetup(source, config);
+    const urls = Object.fromEntries(await Promise.all(names.map(async (n, i) => [n, await secrets[i]!.plaintext()] as const)));
+    const gh = token && repo ? await github(repo, token, githubApi) : undefined;
+    const input = { env, event, failed: failed || undefined, version, live, pr: pr || undefined, prTitle, commit, actor, cause, durationSec, runUrl, prUrl, releaseUrl, repo };
+    return JSON.stringify(await notifyFromConfig(s.config, input, urls, gh), null, 2);
   }
 
   /**

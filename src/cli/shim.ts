@@ -19,7 +19,7 @@
  */
 import { parseFlags, UsageError, type Flags } from "./flags.js";
 import { InfraError, ShipitError } from "../core/errors.js";
-import { excerpt } from "../core/text.js";
+import { excerpt, tail } from "../core/text.js";
 import { execa } from "execa";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -34,6 +34,11 @@ import { resolveEnvironment, type Roles } from "../core/config/environments.js";
 import { deployOutcome, isRelease, pullRequestDeploy, pullRequestVerdict, pushesReleaseBranch, releaseBranch, runId, runUrl, shippable, type ShippableBuild } from "../core/github/decisions.js";
 import { fullName, parseRepo, repoFromRemote, safeParseDeploymentId } from "../core/github/inputs.js";
 import { hostSourceView } from "../runners/host.js";
+import { appendFile } from "node:fs/promises";
+import { outcomeOf } from "../core/notify/outcome.js";
+import { cleanText, LIMITS } from "../core/notify/message.js";
+import { deliveryLine, secretsFor, type DeliveryRecord, type IncidentRecord } from "../core/notify/route.js";
+import type { NotifyEvent } from "../core/config/notifications.js";
 
 interface Outcome {
   exitCode: number;
@@ -116,6 +121,14 @@ class Shim {
   /** Whether a secret is set (a dry run assumes every secret is, to print the whole sequence). */
   has(name: string): boolean {
     return this.dryRun || !!this.env[name];
+  }
+
+  releaseUrl(version: string): string {
+    return `${this.env.GITHUB_SERVER_URL || "https://github.com"}/${this.s.repo}/releases/tag/v${version}`;
+  }
+
+  prUrl(pr: number): string {
+    return `${this.env.GITHUB_SERVER_URL || "https://github.com"}/${this.s.repo}/pull/${pr}`;
   }
 }
 
@@ -273,7 +286,7 @@ async function withGitHubDeployment(shim: Shim, d: { env: string; sha: string; d
 }
 
 /** Deploy the ci artifact, inside a GitHub deployment. */
-async function deployWithStatus(shim: Shim, o: { env: string; build: ShippableBuild; sha: string; trigger: string }): Promise<{ ok: boolean; message: string; url: string | undefined }> {
+async function deployWithStatus(shim: Shim, o: { env: string; build: ShippableBuild; sha: string; trigger: string }): Promise<{ ok: boolean; message: string; url: string | undefined; durationSec?: number }> {
   let e: Awaited<ReturnType<typeof environment>>;
   try {
     e = await environment(shim, o.env);
@@ -285,11 +298,102 @@ async function deployWithStatus(shim: Shim, o: { env: string; build: ShippableBu
     return { ok: false, url: e.url, message: `not deployed: missing ${missing.join(", ")}. Fix: add them as repository secrets (see CONFIGURATION.md), or export them to reproduce locally` };
   }
   const description = `${o.build.name} ${o.build.version} to ${o.env}`;
-  const r = await withGitHubDeployment(shim, { env: o.env, sha: o.sha, description, done: "live", failed: "failed, previous release kept" }, () =>
-    shim.dagger(argv.deploy(shim.s, { env: o.env, botPasswordEnv: e.botPassword, smokePasswordEnv: e.smokePassword, artifact: o.build.artifact, sha256: o.build.sha256, trigger: o.trigger, run: shim.runId })),
-  );
+  let started = 0;
+  const r = await withGitHubDeployment(shim, { env: o.env, sha: o.sha, description, done: "live", failed: "failed, previous release kept" }, () => {
+    started = Date.now();
+    return shim.dagger(argv.deploy(shim.s, { env: o.env, botPasswordEnv: e.botPassword, smokePasswordEnv: e.smokePassword, artifact: o.build.artifact, sha256: o.build.sha256, trigger: o.trigger, run: shim.runId }));
+  });
   const ok = r.exitCode === 0;
-  return { ok, message: excerpt(ok ? r.stdout : r.stderr || r.stdout), url: e.url };
+  return { ok, message: excerpt(ok ? r.stdout : r.stderr || r.stdout), url: e.url, durationSec: (Date.now() - started) / 1000 };
+}
+
+interface NotifyRequest {
+  env: string;
+  kind: "deploy" | "rollback" | "release";
+  /** The call's exit status and its message (a deploy's or rollback's report). */
+  ok: boolean;
+  message: string;
+  version?: string;
+  durationSec?: number;
+  pr?: number;
+  prTitle?: string;
+  commit?: string;
+  releaseUrl?: string;
+}
+
+/** The run's notification ledger: one JSON line per delivery and per incident call, next to ci.json. */
+const NOTIFY_LEDGER = "notifications.jsonl";
+
+/**
+ * Tell people what happened (`dagger call notify`), as the environment's notifications route the
+ * event, and keep its incident issue. Never fails the run: whatever goes wrong is a warning,
+ * printed and returned (for the PR comment). Nothing to tell, nothing is called.
+ */
+async function notify(shim: Shim, r: NotifyRequest): Promise<string[]> {
+  const warn = (w: string): string[] => {
+    shim.log(`warning: ${w}`);
+    return [w];
+  };
+  let settings: ReturnType<typeof resolveEnvironment>["notifications"];
+  try {
+    const c = await loadConfig(hostSourceView(shim.s.source), shim.s.config ? { text: await readFile(shim.s.config, "utf8"), origin: shim.s.config } : undefined);
+    settings = resolveEnvironment(r.env, c.environments, c.origin, { requireHost: false }).notifications;
+  } catch (error) {
+    return warn(`no notifications sent: ${error instanceof Error ? error.message.replace(/\s*\n\s*/g, " ") : String(error)}`);
+  }
+  const o = r.kind === "release" ? { event: "release-published" as NotifyEvent, failed: undefined, live: undefined, cause: undefined } : outcomeOf(r.kind, r.ok, r.message);
+  const webhooks = secretsFor(settings, o.event);
+  const incident = settings.incident.enabled && o.event !== "release-published";
+  const github = incident && shim.has(SECRET_ENV.github);
+  if (!webhooks.length && !github) {
+    shim.log(`notifications: nothing hears ${o.event} on ${r.env}`);
+    return incident ? warn(`incident issue not updated: no ${SECRET_ENV.github}`) : [];
+  }
+  const args = argv.notify(shim.s, {
+    env: r.env,
+    event: o.event,
+    failed: o.failed,
+    version: r.version,
+    live: o.live,
+    pr: r.pr,
+    // one line, capped: the PR author's words go on as data and are escaped by notify itself
+    prTitle: cleanText(r.prTitle, LIMITS.title),
+    commit: r.commit,
+    actor: cleanText(shim.env.GITHUB_ACTOR, LIMITS.actor),
+    cause: o.cause ? tail(o.cause, 20).slice(-1500) : undefined,
+    durationSec: r.durationSec === undefined ? undefined : Math.round(r.durationSec * 10) / 10,
+    runUrl: shim.runUrl,
+    prUrl: r.pr ? shim.prUrl(r.pr) : undefined,
+    releaseUrl: r.releaseUrl,
+    // only secrets the run has: notify records the others as not given
+    webhooks: webhooks.filter((w) => shim.has(w)),
+    github,
+  });
+  const res = await shim.dagger(args);
+  if (shim.dryRun) return [];
+  if (res.exitCode !== 0) return warn(`notifications not sent (notify failed, exit ${res.exitCode}): ${tail(res.stderr || res.stdout, 5)}`);
+  const report = readNotifyReport(res.stdout);
+  if (!report) return warn(`notifications: notify printed no report: ${tail(res.stdout, 3)}`);
+  for (const d of report.deliveries) shim.log(`notify: ${deliveryLine(d)}`);
+  shim.log(`notify: incident ${report.incident.action}${report.incident.number ? ` #${report.incident.number}` : ""}${report.incident.detail ? ` (${report.incident.detail})` : ""}`);
+  const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const lines = [
+    ...report.deliveries.map((d) => ({ at, run: shim.runId, env: r.env, kind: "delivery", ...d })),
+    { at, run: shim.runId, env: r.env, kind: "incident", event: o.event, ...report.incident },
+  ];
+  await mkdir(shim.s.out, { recursive: true });
+  await appendFile(join(shim.s.out, NOTIFY_LEDGER), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+  for (const w of report.warnings) shim.log(`warning: ${w}`);
+  return report.warnings;
+}
+
+/** notify's report, from the dagger CLI's stdout (the function's return value). */
+function readNotifyReport(stdout: string): { deliveries: DeliveryRecord[]; incident: IncidentRecord; warnings: string[] } | null {
+  const start = stdout.indexOf("{");
+  const json = start < 0 ? undefined : safeJson(stdout.slice(start));
+  const r = json as { deliveries?: unknown; incident?: unknown; warnings?: unknown } | undefined;
+  if (!r || !Array.isArray(r.deliveries) || !r.incident || typeof r.incident !== "object" || !Array.isArray(r.warnings)) return null;
+  return { deliveries: r.deliveries as DeliveryRecord[], incident: r.incident as IncidentRecord, warnings: (r.warnings as unknown[]).map(String) };
 }
 
 async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_request" }>, reproduce: string): Promise<number> {
@@ -302,12 +406,17 @@ async function pullRequest(shim: Shim, f: Extract<EventFacts, { event: "pull_req
   // a dry run reports an unreadable config as not ready (in deployWithStatus) and prints the deploy anyway
   const { roles, error: configError } = await shim.roles();
   const decision = pullRequestDeploy({ fork: f.fork, ci, env: roles.pullRequests, configError: shim.dryRun ? undefined : configError });
-  const deploy: CommentContext["deploy"] = decision.deploy
-    ? deployOutcome(decision, await deployWithStatus(shim, { env: decision.env, build: decision.build, sha: f.sha, trigger: "pull_request" }))
-    : deployOutcome(decision);
+  let deploy: CommentContext["deploy"];
+  let warnings: string[] = [];
+  if (!decision.deploy) deploy = deployOutcome(decision);
+  else {
+    const d = await deployWithStatus(shim, { env: decision.env, build: decision.build, sha: f.sha, trigger: "pull_request" });
+    deploy = deployOutcome(decision, d);
+    warnings = await notify(shim, { env: decision.env, kind: "deploy", ok: d.ok, message: d.message, version: decision.build.version, durationSec: d.durationSec, pr: f.pr, prTitle: f.title });
+  }
 
   const context: CommentContext = parseCommentContext(
-    { pr: f.pr, sha: f.sha, fork: f.fork, ci, ...(ci ? {} : { ciError: ciError ?? "ci did not run" }), deploy, release: preview, runUrl: shim.runUrl, reproduce },
+    { pr: f.pr, sha: f.sha, fork: f.fork, ci, ...(ci ? {} : { ciError: ciError ?? "ci did not run" }), deploy, release: preview, runUrl: shim.runUrl, reproduce, ...(warnings.length ? { warnings } : {}) },
     "the comment context",
   );
   const contextFile = join(shim.s.out, "comment.json");
@@ -349,15 +458,17 @@ async function push(shim: Shim, f: Extract<EventFacts, { event: "push" }>): Prom
     shim.log(`\nshipit shim: ${branch} at ${f.sha.slice(0, 7)}: checks failed, nothing released or deployed${ciError ? `: ${ciError}` : ""}`);
     return 1;
   }
+  const production = (await shim.roles()).roles.production;
   if (releasing) {
     const r = await shim.dagger(argv.release(shim.s, f.sha, build.artifact));
     if (r.exitCode !== 0) {
       shim.log(`\nshipit shim: the release failed, so production was not touched: ${excerpt(r.stderr || r.stdout)}`);
       return 1;
     }
+    await notify(shim, { env: production, kind: "release", ok: true, message: "", version, commit: f.sha });
   }
-  const production = (await shim.roles()).roles.production;
   const d = await deployWithStatus(shim, { env: production, build, sha: f.sha, trigger: "push" });
+  await notify(shim, { env: production, kind: "deploy", ok: d.ok, message: d.message, version, durationSec: d.durationSec, commit: f.sha, ...(releasing ? { releaseUrl: shim.releaseUrl(version) } : {}) });
   if (shim.dryRun) return shim.dryRunVerdict();
   shim.log(`\nshipit shim: ${branch} at ${f.sha.slice(0, 7)}: ${d.ok ? `${version} is live on ${production}` : `the ${production} deploy failed: ${d.message}`}`);
   return d.ok ? 0 : 1;
@@ -373,11 +484,14 @@ async function manualRollback(shim: Shim, f: Extract<EventFacts, { event: "workf
   }
   const sha = shim.env.GITHUB_SHA || (await execa("git", ["rev-parse", "HEAD"], { cwd: shim.s.git })).stdout.trim();
   const description = `rollback of ${f.env} to ${target}`;
-  const r = await withGitHubDeployment(shim, { env: f.env, sha, description, done: "done", failed: "failed" }, () =>
-    shim.dagger(argv.rollback(shim.s, { env: f.env, to: f.version, run: shim.runId })),
-  );
-  if (shim.dryRun) return shim.dryRunVerdict();
+  let started = 0;
+  const r = await withGitHubDeployment(shim, { env: f.env, sha, description, done: "done", failed: "failed" }, () => {
+    started = Date.now();
+    return shim.dagger(argv.rollback(shim.s, { env: f.env, to: f.version, run: shim.runId }));
+  });
   const ok = r.exitCode === 0;
+  await notify(shim, { env: f.env, kind: "rollback", ok, message: tail(ok ? r.stdout : r.stderr || r.stdout), version: f.version ?? "previous", durationSec: (Date.now() - started) / 1000 });
+  if (shim.dryRun) return shim.dryRunVerdict();
   shim.log(`\nshipit shim: ${description}: ${ok ? "done" : "FAILED"}`);
   return ok ? 0 : 1;
 }

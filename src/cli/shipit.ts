@@ -16,6 +16,7 @@ import { FLAGS as DEPLOY_FLAGS, main as deployMain } from "./deploy.js";
 import { FLAGS as INSIGHT_FLAGS, main as insightMain } from "./insight.js";
 import { FLAGS as SHIM_FLAGS, main as shimMain } from "./shim.js";
 import { main as schemaMain } from "./schema.js";
+import { FLAGS as NOTIFY_FLAGS, main as notifyMain } from "./notify.js";
 
 const EXIT_CODES = `Exit codes:
   0  green
@@ -23,7 +24,7 @@ const EXIT_CODES = `Exit codes:
   2  a usage or config error (nothing ran)
   3  the infrastructure failed (docker, the engine, the network, a tool that could not run)`;
 
-type Group = "checks" | "deploys" | "insight" | "workflow";
+type Group = "checks" | "deploys" | "insight" | "people" | "workflow";
 interface CommandSpec {
   name: string;
   group: Group;
@@ -58,6 +59,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: "smoke", group: "deploys", fn: "smoke", flags: DEPLOY_FLAGS, only: [...DEPLOY_COMMON, "smoke-password"], run: (a) => deployMain(["smoke", ...a]) },
   { name: "metrics", group: "insight", fn: "metrics", flags: INSIGHT_FLAGS, only: [...INSIGHT_COMMON, "format"], run: (a) => insightMain(["metrics", ...a]) },
   { name: "dashboard", group: "insight", fn: "dashboard", flags: INSIGHT_FLAGS, only: [...INSIGHT_COMMON, "output", "title"], run: (a) => insightMain(["dashboard", ...a]) },
+  { name: "notify", group: "people", fn: "notify", flags: NOTIFY_FLAGS, run: (a) => notifyMain(a) },
   {
     name: "shim",
     group: "workflow",

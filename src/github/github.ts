@@ -3,7 +3,8 @@
  *
  * - one sticky PR comment, found by a hidden marker and updated in place;
  * - deployments and their statuses (the Deployments API);
- * - releases and their assets (uploaded to the `upload_url` GitHub answers with).
+ * - releases and their assets (uploaded to the `upload_url` GitHub answers with);
+ * - an environment's one incident issue, found by a hidden marker as the sticky comment is.
  *
  * The token never reaches a log line or an error message: Octokit's logger is silenced, and every
  * failure is rethrown as a `GitHubError` built only from the status, method, route and GitHub's
@@ -65,6 +66,20 @@ interface ReleaseAssetInput {
 export interface ReleaseAsset {
   id: number;
   browserDownloadUrl: string;
+}
+
+export interface Incident {
+  number: number;
+  title: string;
+  body: string;
+  url: string;
+}
+
+interface IncidentInput {
+  title: string;
+  body: string;
+  labels: string[];
+  assignees: string[];
 }
 
 /**
@@ -219,6 +234,52 @@ export class GitHub {
     return { id: data.id, browserDownloadUrl: data.browser_download_url };
   }
 
+  /**
+   * The open issue whose body carries `marker`, or null. Pull requests (which the issues list
+   * includes) are skipped; of two marked issues (one copied by hand), the oldest is the incident.
+   */
+  async findOpenIncident(marker: string): Promise<Incident | null> {
+    const route = "GET /repos/{owner}/{repo}/issues";
+    const issues = await this.#call(route, () =>
+      this.#octokit.paginate(route, { owner: this.#owner, repo: this.#repo, state: "open", sort: "created", direction: "asc", per_page: 100 }),
+    );
+    const found = issues.filter((i) => !i.pull_request && (i.body ?? "").includes(marker)).sort((a, b) => a.number - b.number)[0];
+    return found ? { number: found.number, title: found.title, body: found.body ?? "", url: found.html_url } : null;
+  }
+
+  /** Open the incident issue, with its labels and assignees. */
+  async openIncident(marker: string, input: IncidentInput): Promise<Incident> {
+    const body = withMarker(marker, input.body);
+    const route = "POST /repos/{owner}/{repo}/issues";
+    const res = await this.#call(route, () =>
+      this.#octokit.request(route, { owner: this.#owner, repo: this.#repo, title: input.title, body, labels: input.labels, assignees: input.assignees }),
+    );
+    return { number: res.data.number, title: res.data.title, body: res.data.body ?? body, url: res.data.html_url };
+  }
+
+  /** Bring the open incident up to date: its title and body say the latest state, a comment the new failure. */
+  async updateIncident(marker: string, number: number, input: { title: string; body: string; comment: string }): Promise<void> {
+    const route = "PATCH /repos/{owner}/{repo}/issues/{issue_number}";
+    await this.#call(route, () =>
+      this.#octokit.request(route, { owner: this.#owner, repo: this.#repo, issue_number: number, title: input.title, body: withMarker(marker, input.body) }),
+    );
+    await this.#comment(number, input.comment);
+  }
+
+  /** Say why the incident is over, then close it as completed. */
+  async closeIncident(number: number, comment: string): Promise<void> {
+    await this.#comment(number, comment);
+    const route = "PATCH /repos/{owner}/{repo}/issues/{issue_number}";
+    await this.#call(route, () =>
+      this.#octokit.request(route, { owner: this.#owner, repo: this.#repo, issue_number: number, state: "closed", state_reason: "completed" }),
+    );
+  }
+
+  async #comment(number: number, body: string): Promise<void> {
+    const route = "POST /repos/{owner}/{repo}/issues/{issue_number}/comments";
+    await this.#call(route, () => this.#octokit.request(route, { owner: this.#owner, repo: this.#repo, issue_number: number, body }));
+  }
+
   /** Run one call; turn any failure into a GitHubError without headers or token. */
   async #call<T>(route: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -234,6 +295,10 @@ export class GitHub {
   #scrub(text: string): string {
     return text.split(this.#token).join("[REDACTED]");
   }
+}
+
+function withMarker(marker: string, body: string): string {
+  return body.includes(marker) ? body : `${marker}\n${body}`;
 }
 
 function truncate(text: string, max: number): string {

@@ -14,7 +14,7 @@ const LAYERS: [string, RegExp][] = [
   ["core/checks/security", /^src\/core\/checks\/security\//],
   ["core/checks", /^src\/core\/checks\//],
   ["core/deploy", /^src\/core\/deploy\//],
-  ["core/github, core/insight", /^src\/core\/(github|insight)\//],
+  ["core/github, core/insight, core/notify", /^src\/core\/(github|insight|notify)\//],
   ["assets", /^src\/assets\.ts$/],
   ["runners, github adapters", /^src\/(runners|github)\//],
   ["cli", /^src\/cli\//],
@@ -67,14 +67,14 @@ describe("the layer check can fail", () => {
     expect(
       ["src/core/github/decisions.ts", "src/core/github/inputs.ts", "src/core/deploy/artifact.ts", "src/runners/artifact.ts", "src/cli/shim.ts"].map((f) => [f, layer(f)]),
     ).toEqual([
-      ["src/core/github/decisions.ts", "core/github, core/insight"],
-      ["src/core/github/inputs.ts", "core/github, core/insight"],
+      ["src/core/github/decisions.ts", "core/github, core/insight, core/notify"],
+      ["src/core/github/inputs.ts", "core/github, core/insight, core/notify"],
       ["src/core/deploy/artifact.ts", "core/deploy"],
       ["src/runners/artifact.ts", "runners, github adapters"],
       ["src/cli/shim.ts", "cli"],
     ]);
     // and the shim may call the core's decisions, never the other way round
-    expect(upward("src/core/github/decisions.ts", "src/cli/shim.ts")).toBe("src/core/github/decisions.ts (core/github, core/insight) imports src/cli/shim.ts (cli)");
+    expect(upward("src/core/github/decisions.ts", "src/cli/shim.ts")).toBe("src/core/github/decisions.ts (core/github, core/insight, core/notify) imports src/cli/shim.ts (cli)");
     expect(upward("src/core/deploy/artifact.ts", "src/runners/artifact.ts")).toBe("src/core/deploy/artifact.ts (core/deploy) imports src/runners/artifact.ts (runners, github adapters)");
   });
   test("a file outside every layer is an error that says where to add it", () => {

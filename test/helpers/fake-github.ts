@@ -3,7 +3,9 @@
  * request and response shapes, in-memory state, and a log of every request for the tests to assert.
  *
  * Endpoints: a pull request (its head), issue comments (list with Link pagination, create, update), deployments and their
- * statuses, releases, and release asset uploads (on the same host: `upload_url` points back here).
+ * statuses, releases, release asset uploads (on the same host: `upload_url` points back here), and
+ * issues (list open or closed with Link pagination, pull requests included as GitHub does; create,
+ * update, close).
  * A wrong or missing token is a 401, an unknown route a 404, a duplicate release tag a 422.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -68,6 +70,24 @@ interface Asset {
   [key: string]: unknown;
 }
 
+export interface FakeIssue {
+  id: number;
+  number: number;
+  title: string;
+  body: string | null;
+  state: "open" | "closed";
+  state_reason: string | null;
+  labels: { name: string }[];
+  assignees: { login: string }[];
+  html_url: string;
+  url: string;
+  /** Set on a pull request, which the issues list includes. */
+  pull_request?: { url: string };
+  created_at: string;
+  updated_at: string;
+  [key: string]: unknown;
+}
+
 export interface FakeGitHubOptions {
   token: string;
   owner: string;
@@ -89,9 +109,14 @@ export class FakeGitHub {
   readonly assetData = new Map<number, Buffer>();
   /** Pull requests the stand-in knows: number → head sha (GET /pulls/{n} answers with them). */
   readonly pulls = new Map<number, { headSha: string; headRepo: string }>();
+  /** Issues (and pull requests listed as issues) by number. */
+  readonly issues = new Map<number, FakeIssue>();
+  /** Logins the repository knows: an assignee outside them is a 422, as on GitHub. Empty: anyone. */
+  readonly collaborators = new Set<string>();
 
   #server: Server | undefined;
   #nextId = 1000;
+  #nextIssue = 100;
   #port = 0;
   readonly #user: FakeUser;
 
@@ -130,6 +155,11 @@ export class FakeGitHub {
   /** Seed a comment by someone else (or anything the test wants already on the PR). */
   seedComment(issue: number, body: string, user: FakeUser = { login: "octocat", id: 583231, type: "User" }): number {
     return this.#addComment(issue, body, user).id;
+  }
+
+  /** Seed an issue (or, with `pullRequest`, a pull request as the issues list shows it); returns its number. */
+  seedIssue(init: { title: string; body: string; state?: "open" | "closed"; pullRequest?: boolean }): number {
+    return this.#issue({ title: init.title, body: init.body }, init.state ?? "open", init.pullRequest ?? false).number;
   }
 
   /** Only the requests the adapter made, as `METHOD /path` lines, for order assertions. */
@@ -190,7 +220,37 @@ export class FakeGitHub {
     if (!url.pathname.startsWith(`${base}/`)) return this.#notFound(record, res);
     const rest = url.pathname.slice(base.length);
 
-    if ((match = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
+    if (rest === "/issues") {
+      if (method === "GET") {
+        const state = url.searchParams.get("state") ?? "open";
+        const all = [...this.issues.values()].filter((i) => state === "all" || i.state === state);
+        all.sort((a, b) => a.number - b.number);
+        if ((url.searchParams.get("direction") ?? "desc") === "desc") all.reverse();
+        return this.#page(record, res, url, all);
+      }
+      if (method === "POST") {
+        if (typeof input.title !== "string" || !input.title) return this.#invalid(record, res, "Issue", "title", "missing_field");
+        const bad = this.#badAssignee(input.assignees);
+        if (bad) return this.#invalid(record, res, "Issue", "assignees", "invalid");
+        const i = this.#issue(input, "open", false);
+        return this.#reply(record, res, 201, i, { location: i.url });
+      }
+    } else if ((match = /^\/issues\/(\d+)$/.exec(rest))) {
+      const i = this.issues.get(Number(match[1]));
+      if (!i) return this.#notFound(record, res);
+      if (method === "GET") return this.#reply(record, res, 200, i);
+      if (method === "PATCH") {
+        if (input.state !== undefined && input.state !== "open" && input.state !== "closed") return this.#invalid(record, res, "Issue", "state", "invalid");
+        if (typeof input.title === "string") i.title = input.title;
+        if (typeof input.body === "string") i.body = input.body;
+        if (input.state === "closed" || input.state === "open") {
+          i.state = input.state;
+          i.state_reason = input.state === "closed" ? (typeof input.state_reason === "string" ? input.state_reason : "completed") : "reopened";
+        }
+        i.updated_at = now();
+        return this.#reply(record, res, 200, i);
+      }
+    } else if ((match = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
       const issue = Number(match[1]);
       if (method === "GET") return this.#listComments(record, res, url, issue);
       if (method === "POST") {
@@ -257,13 +317,19 @@ export class FakeGitHub {
   // ---- endpoints -----------------------------------------------------------------------------
 
   #listComments(record: RecordedRequest, res: ServerResponse, url: URL, issue: number): void {
-    const all = this.comments.get(issue) ?? [];
+    this.#page(record, res, url, this.comments.get(issue) ?? []);
+  }
+
+  /** One page of a list, with GitHub's Link header. */
+  #page(record: RecordedRequest, res: ServerResponse, url: URL, all: unknown[]): void {
     const perPage = clamp(Number(url.searchParams.get("per_page") ?? 30) || 30, 1, 100);
     const page = Math.max(1, Number(url.searchParams.get("page") ?? 1) || 1);
     const last = Math.max(1, Math.ceil(all.length / perPage));
     const items = all.slice((page - 1) * perPage, page * perPage);
     const link = (p: number, rel: string) => {
       const u = new URL(url.pathname, this.url);
+      // as GitHub does, the links keep the request's own filters (state, sort, direction)
+      for (const [k, v] of url.searchParams) u.searchParams.set(k, v);
       u.searchParams.set("per_page", String(perPage));
       u.searchParams.set("page", String(p));
       return `<${u.href}>; rel="${rel}"`;
@@ -294,6 +360,38 @@ export class FakeGitHub {
     list.push(c);
     this.comments.set(issue, list);
     return c;
+  }
+
+  #badAssignee(assignees: unknown): boolean {
+    if (assignees === undefined) return false;
+    if (!Array.isArray(assignees)) return true;
+    return assignees.some((a) => typeof a !== "string" || (this.collaborators.size > 0 && !this.collaborators.has(a)));
+  }
+
+  #issue(input: Record<string, unknown>, state: "open" | "closed", pullRequest: boolean): FakeIssue {
+    const number = ++this.#nextIssue;
+    const { owner, repo } = this.options;
+    const t = now();
+    const i: FakeIssue = {
+      id: this.#id(),
+      node_id: `I_${number}`,
+      number,
+      title: input.title as string,
+      body: typeof input.body === "string" ? input.body : null,
+      state,
+      state_reason: null,
+      labels: (Array.isArray(input.labels) ? input.labels : []).map((name) => ({ name: String(name) })),
+      assignees: (Array.isArray(input.assignees) ? input.assignees : []).map((login) => ({ login: String(login) })),
+      user: { login: this.#user.login, id: this.#user.id, type: this.#user.type },
+      url: `${this.url}/repos/${owner}/${repo}/issues/${number}`,
+      html_url: `https://github.com/${owner}/${repo}/${pullRequest ? "pull" : "issues"}/${number}`,
+      comments: 0,
+      created_at: t,
+      updated_at: t,
+      ...(pullRequest ? { pull_request: { url: `${this.url}/repos/${owner}/${repo}/pulls/${number}` } } : {}),
+    };
+    this.issues.set(number, i);
+    return i;
   }
 
   #deployment(input: Record<string, unknown>): Deployment {

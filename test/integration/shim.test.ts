@@ -21,6 +21,7 @@ const CANARY = {
   CYTUBEBOT_TEST_PASSWORD: "canary-test-bot-password", // pragma: allowlist secret
   CYTUBEBOT_PROD_PASSWORD: "canary-prod-bot-password", // pragma: allowlist secret
   CYTUBE_SMOKE_PASSWORD: "canary-smoke-password", // pragma: allowlist secret
+  SHIPIT_SLACK_WEBHOOK: "https://hooks.slack.com/services/T0CANARY/B0CANARY/canaryWebhookSecret0000", // pragma: allowlist secret
 };
 
 const PREVIEW = { previous: "1.2.0", next: "1.3.0", bump: "minor", notes: "## v1.3.0\n\n### Features\n\n- add !dice ([abc1234](https://github.com/acme/rosey/commit/abc1234))\n" };
@@ -35,12 +36,12 @@ const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase(
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "shipit-shim-"));
   // The module's real signatures, from the SDK's introspector: the stand-in refuses an unknown
-  // function, an unknown flag or a missing required argument, as the dagger CLI would.
-  const scanned = (await scanModule()) as { objects: Record<string, { methods: Record<string, { arguments: Record<string, { isOptional: boolean; defaultPath?: string }> }> }> };
+  // function, an unknown flag or a missing required argument (one without a default), as the dagger CLI would.
+  const scanned = (await scanModule()) as { objects: Record<string, { methods: Record<string, { arguments: Record<string, { isOptional: boolean; defaultPath?: string; defaultValue?: unknown }> }> }> };
   const schema: Record<string, { args: string[]; required: string[] }> = {};
   for (const [name, m] of Object.entries(scanned.objects["Shipit"]!.methods)) {
     const args = Object.entries(m.arguments);
-    schema[kebab(name)] = { args: args.map(([a]) => kebab(a)), required: args.filter(([, a]) => !a.isOptional && !a.defaultPath).map(([a]) => kebab(a)) };
+    schema[kebab(name)] = { args: args.map(([a]) => kebab(a)), required: args.filter(([, a]) => !a.isOptional && !a.defaultPath && a.defaultValue == null).map(([a]) => kebab(a)) };
   }
   await writeFile(join(work, "schema.json"), JSON.stringify(schema));
   bin = join(work, "bin");
@@ -218,6 +219,8 @@ describe("push to main", () => {
         "--trigger=push", "--run=gh-9001-2",
       ],
       ["call", "deployment-finish", "--source=bot", ...GH, "--env=prod", "--id=4242", "--state=success", `--log-url=${RUN_URL}`, "--description=rosey 1.3.0 to prod: live"],
+      // prod's incident issue is on by default: a healthy deploy closes an open one
+      ["call", "notify", "--source=bot", "--env=prod", "--event=deploy-succeeded", "--version=1.3.0", `--commit=${SHA}`, expect.stringMatching(/^--duration-sec=\d+(\.\d)?$/), `--run-url=${RUN_URL}`, "--release-url=https://github.com/acme/rosey/releases/tag/v1.3.0", ...GH],
     ]);
     expect(r.output).toContain("1.3.0 is live on prod");
     await expectNoCanary(r);
@@ -226,15 +229,18 @@ describe("push to main", () => {
   it("nothing releasable: no release, the build is <last>+g<sha>", async () => {
     const r = await runShim("push", push, { nextRelease: { ...PREVIEW, next: "1.2.0", bump: "none" }, ci: {} });
     expect(r.exitCode).toBe(0);
-    expect(fns(r)).toEqual(["next-release", "ci-report", "deployment-start", "deploy", "deployment-finish"]);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "deployment-start", "deploy", "deployment-finish", "notify"]);
     expect(r.calls[1]).toContain("--version=1.2.0+g0123456");
+    expect(r.calls[5]!.some((a) => a.startsWith("--release-url="))).toBe(false);
   });
 
   it("a failed prod deploy marks the deployment failure and fails the run", async () => {
     const r = await runShim("push", push, { nextRelease: PREVIEW, ci: {}, deploy: { fail: "smoke: the bot did not answer !ping; rolled back to 1.2.0" } });
     expect(r.exitCode).toBe(1);
-    expect(fns(r)).toEqual(["next-release", "ci-report", "release", "deployment-start", "deploy", "deployment-finish"]);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "release", "deployment-start", "deploy", "deployment-finish", "notify"]);
     expect(r.calls[5]).toContain("--state=failure");
+    expect(r.calls[6]).toContain("--event=deploy-failed");
+    expect(r.calls[6]).toContain("--cause=Error: smoke: the bot did not answer !ping; rolled back to 1.2.0");
     expect(r.output).toContain("the prod deploy failed: Error: smoke: the bot did not answer !ping; rolled back to 1.2.0");
   });
 
@@ -313,7 +319,9 @@ describe("workflow_dispatch (manual rollback)", () => {
       ["call", "deployment-start", "--source=bot", ...GH, "--env=prod", `--ref=${SHA}`, `--log-url=${RUN_URL}`, "--description=rollback of prod to v1.2.0"],
       ["call", "rollback", "--source=bot", "--env=prod", "--to=1.2.0", "--ssh-key=env:DEPLOY_SSH_KEY", "--known-hosts=.github/known_hosts", "--trigger=manual", "--run=gh-9001-2"],
       ["call", "deployment-finish", "--source=bot", ...GH, "--env=prod", "--id=4242", "--state=success", `--log-url=${RUN_URL}`, "--description=rollback of prod to v1.2.0: done"],
+      ["call", "notify", "--source=bot", "--env=prod", "--event=manual-rollback", "--version=1.2.0", expect.stringMatching(/^--duration-sec=/), `--run-url=${RUN_URL}`, ...GH],
     ]);
+    expect(r.output).toContain("notify: incident none (prod is healthy and has no open incident)");
     await expectNoCanary(r);
   });
 
@@ -329,6 +337,86 @@ describe("workflow_dispatch (manual rollback)", () => {
     expect(r.exitCode).toBe(2);
     expect(r.calls).toEqual([]);
     expect(r.output).toContain("inputs.environment: must be an environment name such as test or prod");
+  });
+});
+
+describe("notifications", () => {
+  // A bot whose test environment tells Slack about everything, and prod a webhook that is not set.
+  const config = "notify-shipit.json";
+  beforeAll(async () => {
+    await writeFile(
+      join(work, config),
+      JSON.stringify({
+        environments: {
+          test: { host: "bot-test.example.org", notifications: { events: ["deploy-succeeded", "deploy-failed", "rolled-back", "rollback-failed"], targets: [{ kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK" }] } }, // pragma: allowlist secret (a secret's name, not a value)
+          prod: { host: "bot.example.org", notifications: { targets: [{ kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK", events: ["release-published"] }, { kind: "discord", secret: "SHIPIT_DISCORD_WEBHOOK" }] } }, // pragma: allowlist secret (a secret's name, not a value)
+        },
+      }),
+    );
+  });
+  const HOSTILE = "<!channel> @everyone [click](http://evil.example)\n::error::pwned";
+  const titled = () => {
+    const e = prEvent();
+    return { ...e, pull_request: { ...e.pull_request, title: HOSTILE } };
+  };
+  const notifyCall = (r: Run) => r.calls.filter((c) => c[1] === "notify");
+
+  it("a rolled-back test deploy: notify gets the event, what is live, the PR and its title as one line, the webhook as env:NAME", async () => {
+    const message = "deploy of 1.3.0-pr.12.g0123456 to test FAILED at health: bot not connected\nrolled back automatically: the previous release 1.2.0-20261120T100000Z is live again and healthy (rollback took 2.1s).";
+    const r = await runShim("pull_request", titled(), { nextRelease: PREVIEW, ci: {}, deploy: { fail: message } }, { extraArgs: [`--config=${config}`], env: { GITHUB_ACTOR: "octocat" } });
+    expect(r.exitCode).toBe(1);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "deployment-start", "deploy", "deployment-finish", "notify", "pr-comment"]);
+    const [call] = notifyCall(r);
+    expect(call).toEqual([
+      "call", "notify", "--source=bot", `--config=${config}`, "--env=test", "--event=rolled-back", "--version=1.3.0-pr.12.g0123456", "--live=1.2.0-20261120T100000Z", "--pr=12",
+      "--pr-title=<!channel> @everyone [click](http://evil.example) ::error::pwned", "--actor=octocat", `--cause=Error: ${message}`, expect.stringMatching(/^--duration-sec=/),
+      `--run-url=${RUN_URL}`, "--pr-url=https://github.com/acme/rosey/pull/12", "--webhooks=env:SHIPIT_SLACK_WEBHOOK", "--webhook-names=SHIPIT_SLACK_WEBHOOK", // pragma: allowlist secret (links and secret names)
+    ]);
+    // the title never starts a log line (no workflow command from a PR title)
+    expect(r.output).not.toMatch(/^::error::/m);
+    expect(r.output).toContain("notify: webhook (SHIPIT_SLACK_WEBHOOK): rolled-back delivered, 1 attempt");
+    const ledger = (await readFile(join(r.dir, "notifications.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    expect(ledger).toEqual([
+      { at: expect.any(String), run: "gh-9001-2", env: "test", kind: "delivery", target: "webhook", secret: "SHIPIT_SLACK_WEBHOOK", event: "rolled-back", status: "delivered", attempts: 1, httpStatus: 200 },
+      { at: expect.any(String), run: "gh-9001-2", env: "test", kind: "incident", event: "rolled-back", action: "none", detail: "no token" },
+    ]);
+    await expectNoCanary(r);
+  });
+
+  it("a delivery that fails is a warning in the output and in the PR comment, and the green run stays green", async () => {
+    const r = await runShim("pull_request", prEvent(), { nextRelease: PREVIEW, ci: {}, notify: { failed: ["SHIPIT_SLACK_WEBHOOK"] } }, { extraArgs: [`--config=${config}`] });
+    expect(r.exitCode, r.output).toBe(0);
+    expect(notifyCall(r)[0]).toContain("--event=deploy-succeeded");
+    const warning = "notification not delivered: webhook (SHIPIT_SLACK_WEBHOOK): deploy-succeeded NOT delivered after 4 attempts: HTTP 503 on each of 4 attempts";
+    expect(r.output).toContain(`warning: ${warning}`);
+    expect(JSON.parse(await readFile(join(r.dir, "comment.json"), "utf8")).warnings).toEqual([warning]);
+    expect(await readFile(join(r.dir, "comment.md"), "utf8")).toContain("⚠️ **Warnings** (none of them failed the run):\n\n- notification not delivered: webhook \\(SHIPIT\\_SLACK\\_WEBHOOK\\): deploy-succeeded NOT delivered after 4 attempts: HTTP 503 on each of 4 attempts\n");
+    await expectNoCanary(r);
+  });
+
+  it("notify itself failing is a warning too; a webhook secret the run does not have is left out, for notify to report", async () => {
+    const { SHIPIT_SLACK_WEBHOOK: _slack, ...rest } = CANARY;
+    const r = await runShim("pull_request", prEvent(), { nextRelease: PREVIEW, ci: {}, notify: { fail: "the engine went away" } }, { extraArgs: [`--config=${config}`], secrets: rest });
+    expect(r.exitCode, r.output).toBe(0);
+    const call = notifyCall(r)[0]!;
+    expect(call.some((a) => a.startsWith("--webhooks"))).toBe(false);
+    expect(r.output).toContain("warning: notifications not sent (notify failed, exit 1): Error: the engine went away");
+    expect(JSON.parse(await readFile(join(r.dir, "comment.json"), "utf8")).warnings).toEqual(["notifications not sent (notify failed, exit 1): Error: the engine went away"]);
+  });
+
+  it("main: the release is announced where release-published is routed, then the prod deploy with the incident issue", async () => {
+    const r = await runShim("push", { after: SHA, ref: "refs/heads/main" }, { nextRelease: PREVIEW, ci: {}, deploy: { fail: "deploy of 1.3.0 to prod FAILED at health: x (HEALTH_TIMEOUT)\nand the automatic rollback FAILED too at rollback-health: y (HEALTH_TIMEOUT). prod may be down" } }, { extraArgs: [`--config=${config}`] });
+    expect(r.exitCode).toBe(1);
+    expect(fns(r)).toEqual(["next-release", "ci-report", "release", "notify", "deployment-start", "deploy", "deployment-finish", "notify"]);
+    const [release, deploy] = notifyCall(r);
+    expect(release).toEqual(["call", "notify", "--source=bot", `--config=${config}`, "--env=prod", "--event=release-published", "--version=1.3.0", `--commit=${SHA}`, `--run-url=${RUN_URL}`, "--webhooks=env:SHIPIT_SLACK_WEBHOOK", "--webhook-names=SHIPIT_SLACK_WEBHOOK"]); // pragma: allowlist secret (a secret's name, not a value)
+    expect(deploy).toContain("--event=rollback-failed");
+    expect(deploy).toContain("--live=not known: the environment may be down");
+    // the discord secret is routed but not set: not passed; the GitHub token is, for the incident
+    expect(deploy!.some((a) => a.startsWith("--webhooks"))).toBe(false);
+    expect(deploy!.slice(-3)).toEqual(GH);
+    expect(r.output).toContain("notify: incident opened #7");
+    await expectNoCanary(r);
   });
 });
 
@@ -363,7 +451,7 @@ describe("on a laptop", () => {
     expect(r.exitCode, r.output).toBe(0);
     expect(r.calls).toEqual([]);
     const printed = [...r.output.matchAll(/^\$ dagger call ([a-z-]+) /gm)].map((m) => m[1]);
-    expect(printed).toEqual(["next-release", "ci-report", "release", "deployment-start", "deploy", "deployment-finish"]);
+    expect(printed).toEqual(["next-release", "ci-report", "release", "deployment-start", "deploy", "deployment-finish", "notify"]);
   });
 
   it("a GITHUB_REPOSITORY that is not OWNER/REPO is refused before any call, with the module's own message", async () => {

@@ -80,6 +80,12 @@ describe("the workflows are shims", () => {
     }
   });
 
+  it("only the jobs that deploy or roll back production may write issues (the incident issue), each saying why", async () => {
+    for (const f of ["main.yml", "rollback.yml"]) expect(await readFile(join(WORKFLOWS, f), "utf8"), f).toMatch(/^ {6}issues: write # .*incident issue/m);
+    for (const f of ["pull-request.yml", "pr-comment.yml"]) expect(await readFile(join(WORKFLOWS, f), "utf8"), f).not.toMatch(/issues: write/);
+    for (const f of ["main.yml", "pr-comment.yml", "pull-request.yml", "rollback.yml"]) expect(await readFile(join(WORKFLOWS, f), "utf8"), f).not.toMatch(/^permissions:\s*\n\s+issues/m);
+  });
+
   it("deploys queue per environment instead of cancelling", async () => {
     for (const [f, group] of [["pull-request.yml", "shipit-deploy-test"], ["main.yml", "shipit-deploy-prod"], ["rollback.yml", "shipit-deploy-${{ inputs.environment }}"]] as const) {
       const text = await readFile(join(WORKFLOWS, f), "utf8");

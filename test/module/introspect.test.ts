@@ -14,7 +14,7 @@ async function shipitObject() {
 test("the SDK's own introspector loads shipit as a Dagger module with the check functions", async () => {
   const json = await shipitObject();
   const methods = json.objects["Shipit"]!.methods;
-  expect(Object.keys(methods).sort()).toEqual(["build", "ci", "ciReport", "dashboard", "deploy", "deploymentFinish", "deploymentStart", "health", "history", "lint", "metrics", "nextRelease", "prComment", "release", "rollback", "security", "securityReport", "smoke", "status", "test", "testReport", "typecheck"]);
+  expect(Object.keys(methods).sort()).toEqual(["build", "ci", "ciReport", "dashboard", "deploy", "deploymentFinish", "deploymentStart", "health", "history", "lint", "metrics", "nextRelease", "notify", "prComment", "release", "rollback", "security", "securityReport", "smoke", "status", "test", "testReport", "typecheck"]);
 
   for (const name of ["lint", "typecheck", "security", "securityReport", "test", "testReport", "build", "ci"]) {
     const src = methods[name]!.arguments["source"]!;
@@ -73,6 +73,26 @@ test("the deploy functions take secrets as Secret, known_hosts as a File, and do
     expect(methods[name]!.isCheck).toBe(false);
   }
   expect(kinds("rollback")).toMatchObject({ to: "STRING_KIND" });
+});
+
+test("notify takes the webhook URLs and the token as Secrets, the names in a list beside them", async () => {
+  const json = await shipitObject();
+  const m = json.objects["Shipit"]!.methods["notify"]!;
+  const type = (a: Arg & { type: { typeDef?: { kind: string; name?: string } } }) => (a.type.kind === "LIST_KIND" ? `[${a.type.typeDef!.name ?? a.type.typeDef!.kind}]` : (a.type.name ?? a.type.kind));
+  expect(Object.fromEntries(Object.entries(m.arguments).map(([k, a]) => [k, type(a as never)]))).toMatchObject({
+    env: "STRING_KIND",
+    event: "STRING_KIND",
+    webhooks: "[Secret]",
+    webhookNames: "[STRING_KIND]",
+    failed: "BOOLEAN_KIND",
+    pr: "INTEGER_KIND",
+    durationSec: "FLOAT_KIND",
+    token: "Secret", // pragma: allowlist secret (a type name)
+    source: "Directory",
+  });
+  expect(Object.entries(m.arguments).filter(([, a]) => !a.isOptional).map(([k]) => k)).toEqual(["env", "event", "githubApi"]);
+  expect(m.description).toContain("Example: dagger call notify --env=prod --event=deploy-succeeded");
+  expect(m.returnType).toEqual({ kind: "STRING_KIND" });
 });
 
 test("metrics and dashboard read the hosts like the other queries, with an optional env, a window and the repository's .git", async () => {

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import defaultsJson from "../../../config/environments.json" with { type: "json" };
 import { ConfigError, configIssue, formatPath, schemaIssueCode, type ConfigIssue } from "../errors.js";
-import { getIn, unknownKeyFix } from "../text.js";
+import { closest, getIn, unknownKeyFix } from "../text.js";
+import { NotificationsSchema } from "./notifications.js";
 import { AbsolutePath, ChatServer, CytubeChannel, CytubeUser, Host, HostPython, Port, SecretName, ServiceUnit, UserName, relativePathProblem } from "./grammar.js";
 
 /** Free text (a chat message): printable, one line. */
@@ -53,6 +54,7 @@ const EnvironmentSchema = z.strictObject({
   keepReleases: z.number().int().min(2, "must keep at least the live release and the one before it").describe("Releases kept on the host"),
   healthTimeoutSec: z.number().positive().describe("How long a deploy waits for the bot to be running and connected"),
   lockWaitSec: z.number().min(0).describe("How long a deploy waits for another deploy of the same environment"),
+  notifications: NotificationsSchema.prefault({}).describe("Chat webhooks told about deploys and rollbacks, and the incident issue (CONFIGURATION.md, Notifications)"),
 });
 export type Environment = z.infer<typeof EnvironmentSchema> & { name: string };
 
@@ -69,7 +71,7 @@ export function environmentNames(user: Record<string, unknown> | undefined): str
  * The named environment: defaults from config/environments.json deep-merged with shipit.json's
  * `environments.<name>`, validated whole. Errors name the key and the fix, before any host is touched.
  */
-export function resolveEnvironment(name: string, user: Record<string, unknown> | undefined, origin = "shipit.json"): Environment {
+export function resolveEnvironment(name: string, user: Record<string, unknown> | undefined, origin = "shipit.json", opts: { requireHost?: boolean } = {}): Environment {
   const known = environmentNames(user);
   if (!known.includes(name)) {
     throw new ConfigError(origin, [configIssue({ code: "UNKNOWN_ENVIRONMENT", path: ["--env"], value: name, problem: "is not a configured environment", fix: `use one of ${known.join(", ")}, or add environments.${name} to shipit.json` })]);
@@ -86,19 +88,30 @@ export function resolveEnvironment(name: string, user: Record<string, unknown> |
         }
         continue;
       }
-      issues.push(configIssue({ code: schemaIssueCode(i.code), path, value: getIn(merged, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, formatPath(path)) }));
+      // a value the grammar flags as a credential (a webhook URL) is never echoed into a log
+      const value = i.code === "custom" && i.params?.["redact"] ? "[redacted]" : getIn(merged, i.path);
+      issues.push(configIssue({ code: schemaIssueCode(i.code), path, value, problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, formatPath(path), value) }));
     }
-  } else if (!parsed.data.host) {
+  } else if (!parsed.data.host && opts.requireHost !== false) {
     issues.push(configIssue({ code: "HOST_NOT_SET", path: ["environments", name, "host"], value: "", problem: "is not set", fix: `set the SSH host of the ${name} bot in shipit.json` }));
   }
   if (issues.length) throw new ConfigError(origin, issues);
   return { ...parsed.data!, name };
 }
 
+/** `environments.prod.notifications.targets[0].secret`: list entries in brackets, as config.ts writes them. */
+function envKey(name: string, path: PropertyKey[]): string {
+  return path.reduce<string>((acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : `${acc}.${String(seg)}`), `environments.${name}`);
+}
+
 /** The fix for one schema issue: what to write instead, from the grammar's own message. */
-function envFix(i: z.core.$ZodIssue, key: string): string {
+function envFix(i: z.core.$ZodIssue, key: string, value: unknown): string {
+  if (i.code === "custom" && typeof i.params?.["fix"] === "string") return i.params["fix"];
   if (i.code === "invalid_type") return `give ${key} a value of type ${i.expected} (see CONFIGURATION.md)`;
-  if (i.code === "invalid_value") return `use one of ${i.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  if (i.code === "invalid_value") {
+    const near = typeof value === "string" ? closest(value, i.values.filter((v): v is string => typeof v === "string")) : undefined;
+    return `${near ? `did you mean "${near}"? ` : ""}use one of ${i.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  }
   return `change ${key} in shipit.json to a value of that form (CONFIGURATION.md lists each key's grammar)`;
 }
 
@@ -106,11 +119,23 @@ function envFix(i: z.core.$ZodIssue, key: string): string {
 function knownKeys(path: PropertyKey[]): string[] {
   let shape: Record<string, z.ZodType> = EnvironmentSchema.shape;
   for (const seg of path) {
-    const next = shape[String(seg)];
-    if (!(next instanceof z.ZodObject)) return Object.keys(shape);
+    if (typeof seg === "number") continue; // a list entry: its element's keys (notifications.targets[0])
+    const next = objectOf(shape[String(seg)]);
+    if (!next) return Object.keys(shape);
     shape = next.shape as Record<string, z.ZodType>;
   }
   return Object.keys(shape);
+}
+
+/** The object schema under defaults, optionals and lists, if there is one. */
+function objectOf(schema: z.ZodType | undefined): z.ZodObject | undefined {
+  let s: unknown = schema;
+  for (;;) {
+    if (s instanceof z.ZodObject) return s;
+    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodPrefault) s = s.unwrap();
+    else if (s instanceof z.ZodArray) s = s.element;
+    else return undefined;
+  }
 }
 
 /**

@@ -43,6 +43,8 @@ const CommentContextSchema = z.strictObject({
   release: ReleasePreviewSchema.nullable(),
   runUrl: WebUrl,
   reproduce: z.string().max(1000),
+  /** What went wrong without failing the run (a notification not delivered). */
+  warnings: z.array(z.string().max(2000)).max(20).optional(),
 });
 export type CommentContext = z.infer<typeof CommentContextSchema>;
 
@@ -104,6 +106,10 @@ export function renderComment(c: CommentContext): string {
   out.push(`**Deploy to ${inline(c.deploy.env)}:** ${deployLine(c)}`, "");
   if (c.deploy.status === "failed" && c.deploy.message) {
     out.push("<details><summary>deploy output</summary>", "", fenced(c.deploy.message), "", "</details>", "");
+  }
+
+  if (c.warnings?.length) {
+    out.push("⚠️ **Warnings** (none of them failed the run):", "", ...c.warnings.map((w) => `- ${inline(w)}`), "");
   }
 
   if (c.release) {

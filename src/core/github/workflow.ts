@@ -18,6 +18,8 @@ const RepoName = z.string().refine(isRepo, "must be OWNER/REPO");
 const PullRequestEvent = z.object({
   pull_request: z.object({
     number: z.number().int().positive(),
+    /** The PR author's words: only ever passed on as data (notify escapes them per service). */
+    title: z.string().optional(),
     head: z.object({ sha: Sha, repo: z.object({ full_name: RepoName }).nullable() }),
   }),
   repository: z.object({ full_name: RepoName }),
@@ -37,7 +39,7 @@ const WorkflowRunEvent = z.object({
 });
 
 export type EventFacts =
-  | { event: "pull_request"; pr: number; sha: string; fork: boolean }
+  | { event: "pull_request"; pr: number; sha: string; fork: boolean; title?: string }
   | { event: "push"; sha: string; ref: string }
   | { event: "workflow_dispatch"; env: string; version: string | undefined }
   | { event: "workflow_run"; headSha: string; triggeringEvent: string };
@@ -56,7 +58,8 @@ export function readEvent(event: string, payload: unknown): EventFacts {
       const e = parse(PullRequestEvent);
       const head = e.pull_request.head.repo?.full_name ?? null;
       // A deleted fork has no head repo: treat it as a fork, never as ours.
-      return { event, pr: e.pull_request.number, sha: e.pull_request.head.sha, fork: head === null || head !== e.repository.full_name };
+      const title = e.pull_request.title;
+      return { event, pr: e.pull_request.number, sha: e.pull_request.head.sha, fork: head === null || head !== e.repository.full_name, ...(title ? { title } : {}) };
     }
     case "push": {
       const e = parse(PushEvent);
@@ -101,6 +104,29 @@ export const SECRET_ENV = {
   smoke: "CYTUBE_SMOKE_PASSWORD",
 } as const;
 
+export interface NotifyArgs {
+  env: string;
+  event: string;
+  failed?: boolean;
+  version?: string;
+  live?: string;
+  pr?: number;
+  prTitle?: string;
+  commit?: string;
+  actor?: string;
+  cause?: string;
+  durationSec?: number;
+  runUrl?: string;
+  prUrl?: string;
+  releaseUrl?: string;
+  /** Secret names of the webhooks to pass (each must be set in the environment). */
+  webhooks: string[];
+  /** Pass the GitHub token and repository, for the incident issue. */
+  github: boolean;
+}
+
+const flag = (name: string, v: string | number | undefined) => (v === undefined || v === "" ? [] : [`--${name}=${v}`]);
+
 export const argv = {
   nextRelease: (s: ShimSettings) => [...call(s, "next-release"), `--git=${s.git}`, ...src(s), `--repo=${s.repo}`],
   ciReport: (s: ShimSettings, version: string, commit: string) => [...call(s, "ci-report"), ...src(s), `--version=${version}`, `--commit=${commit}`, "export", `--path=${s.out}`],
@@ -118,6 +144,17 @@ export const argv = {
   ],
   rollback: (s: ShimSettings, o: { env: string; to?: string; run: string }) => [
     ...call(s, "rollback"), ...src(s), `--env=${o.env}`, ...(o.to ? [`--to=${o.to}`] : []), `--ssh-key=env:${SECRET_ENV.sshKey}`, `--known-hosts=${s.knownHosts}`, "--trigger=manual", `--run=${o.run}`,
+  ],
+  /**
+   * Tell people about an event: the webhooks routed for it as `env:NAME` secrets with their names
+   * beside them, and, for the incident issue, the GitHub token. Every other value is data.
+   */
+  notify: (s: ShimSettings, o: NotifyArgs) => [
+    ...call(s, "notify"), ...src(s), `--env=${o.env}`, `--event=${o.event}`, ...(o.failed ? ["--failed"] : []),
+    ...flag("version", o.version), ...flag("live", o.live), ...flag("pr", o.pr), ...flag("pr-title", o.prTitle), ...flag("commit", o.commit),
+    ...flag("actor", o.actor), ...flag("cause", o.cause), ...flag("duration-sec", o.durationSec), ...flag("run-url", o.runUrl), ...flag("pr-url", o.prUrl), ...flag("release-url", o.releaseUrl),
+    ...(o.webhooks.length ? [`--webhooks=${o.webhooks.map((n) => `env:${n}`).join(",")}`, `--webhook-names=${o.webhooks.join(",")}`] : []),
+    ...(o.github ? gh(s) : []),
   ],
   prComment: (s: ShimSettings, context: string, headSha?: string) => [...call(s, "pr-comment"), ...gh(s), `--context=${context}`, ...(headSha ? [`--head-sha=${headSha}`] : [])],
 };

@@ -111,3 +111,12 @@ describe("the shim's data", () => {
     expect(showCommand("dagger", ["call", "x", "--description=a b's"])).toBe("dagger call x '--description=a b'\\''s'");
   });
 });
+
+describe("warnings", () => {
+  it("are listed after the deploy, escaped, and only when there are some", () => {
+    const md = renderComment(context({ warnings: ["notification not delivered: slack (SHIPIT_SLACK_WEBHOOK): <!channel> @everyone [x](http://evil)"] }));
+    expect(md).toContain("⚠️ **Warnings** (none of them failed the run):\n\n- notification not delivered: slack \\(SHIPIT\\_SLACK\\_WEBHOOK\\): \\<\\!channel\\> @\u200beveryone \\[x\\]\\(http://evil\\)\n");
+    expect(renderComment(context())).not.toContain("Warnings");
+    expect(() => parseCommentContext({ ...context(), warnings: ["x".repeat(2001)] }, "comment.json")).toThrow("warnings[0]: Too big");
+  });
+});

@@ -3,7 +3,11 @@
 // to $STANDIN_LOG ({argv, cwd}) and answers from the scenario in $STANDIN_SCENARIO:
 //   { "nextRelease": {previous, next, bump, notes} | {"fail": "message"},
 //     "ci": {"ok": bool, "failed": ["lint"]} , "deploy": {"fail": "message"} | {},
-//     "rollback": {"fail": "message"} | {}, "release": {"fail": "message"} | {} }
+//     "rollback": {"fail": "message"} | {}, "release": {"fail": "message"} | {},
+//     "notify": {"fail": "message"} | {"failed": ["SECRET_NAME"], "incident": {...}} }
+// notify answers with a report as the real function prints it: one delivery per --webhook-names
+// (delivered, or failed for the names in notify.failed), the incident opened on a failure when a
+// token is given.
 // ci-report writes ci.json and an artifact into its --path, as the real export would.
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -69,6 +73,25 @@ switch (fn) {
     if (scenario[fn]?.fail) fail(scenario[fn].fail);
     process.stdout.write(`${fn} ok\n`);
     break;
+  case "notify": {
+    const n = scenario.notify ?? {};
+    if (n.fail) fail(n.fail);
+    const event = flag("event");
+    const names = (flag("webhook-names") ?? "").split(",").filter(Boolean);
+    const deliveries = names.map((secret) =>
+      (n.failed ?? []).includes(secret)
+        ? { target: "webhook", secret, event, status: "failed", attempts: 4, httpStatus: 503, cause: "HTTP 503 on each of 4 attempts" }
+        : { target: "webhook", secret, event, status: "delivered", attempts: 1, httpStatus: 200 },
+    );
+    const failure = ["deploy-failed", "rolled-back", "rollback-failed"].includes(event) || args.includes("--failed");
+    const incident =
+      n.incident ??
+      (!flag("token") ? { action: "none", detail: "no token" } : failure ? { action: "opened", number: 7, url: "https://github.com/acme/rosey/issues/7" } : { action: "none", detail: `${flag("env")} is healthy and has no open incident` });
+    const warnings = deliveries.filter((d) => d.status === "failed").map((d) => `notification not delivered: ${d.target} (${d.secret}): ${event} NOT delivered after ${d.attempts} attempts: ${d.cause}`);
+    if (incident.action === "failed") warnings.push(`incident issue not updated: ${incident.detail}`);
+    process.stdout.write(JSON.stringify({ env: flag("env"), event, headline: `(stand-in) ${event}`, deliveries, incident, warnings }, null, 2) + "\n");
+    break;
+  }
   case "deployment-finish":
   case "pr-comment":
     process.stdout.write(`${fn} ok\n`);
