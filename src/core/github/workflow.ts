@@ -6,6 +6,7 @@
  * secret is in argv, in the printed commands or in the reproduce line.
  */
 import { z } from "zod";
+import type { NotifyInput } from "../notify/message.js";
 import { isRepo } from "./inputs.js";
 import { formatSchemaIssues, ShipitError } from "../errors.js";
 
@@ -104,21 +105,8 @@ export const SECRET_ENV = {
   smoke: "CYTUBE_SMOKE_PASSWORD",
 } as const;
 
-export interface NotifyArgs {
-  env: string;
-  event: string;
-  failed?: boolean;
-  version?: string;
-  live?: string;
-  pr?: number;
-  prTitle?: string;
-  commit?: string;
-  actor?: string;
-  cause?: string;
-  durationSec?: number;
-  runUrl?: string;
-  prUrl?: string;
-  releaseUrl?: string;
+/** notify's arguments as the shim passes them: the message's fields, then which secrets go along. */
+export interface NotifyArgs extends Omit<NotifyInput, "environmentUrl" | "repo" | "at"> {
   /** Secret names of the webhooks to pass (each must be set in the environment). */
   webhooks: string[];
   /** Pass the GitHub token and repository, for the incident issue. */
