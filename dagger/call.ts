@@ -10,6 +10,7 @@
  *   --source=PATH        Directory arguments from host paths (ignore patterns applied)
  *   --config=FILE        File arguments from host paths
  *   --ssh-key=env:NAME   Secret arguments from the environment (or file:PATH); never in argv
+ *   --webhooks=env:A,env:B  list arguments, comma-separated as `dagger call` takes them
  *   FIELD                chained field of a returned object, e.g. `test-report reports`
  *   -o, --output PATH    export a returned File or Directory to the host
  */
@@ -171,8 +172,35 @@ async function toValue(arg: ScannedArg, raw: string, dag: Dag): Promise<unknown>
     case "OBJECT_KIND":
       if (arg.type.name === "Secret") return secretFrom(arg.name, raw, dag);
       if (arg.type.name === "Directory" || arg.type.name === "File") return hostObject(arg.type, resolve(raw), arg.ignore, dag);
+      break;
+    case "LIST_KIND": {
+      // `dagger call` reads a list flag as one comma-separated (CSV) value: --webhooks=env:A,env:B
+      const element = arg.type.typeDef;
+      if (element && element.kind !== "LIST_KIND") return Promise.all(csvFields(raw).map((v) => toValue({ ...arg, type: element }, v, dag)));
+    }
   }
   throw new UsageError(`--${arg.name}: argument type ${arg.type.kind} ${arg.type.name ?? ""} is not supported by npm run call`);
+}
+
+/** One CSV record, as pflag's slice flags read it: commas split, a double-quoted field may hold commas and "" for a quote. */
+function csvFields(raw: string): string[] {
+  if (raw === "") return [];
+  const fields: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (quoted) {
+      if (c === '"' && raw[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field === "") quoted = true;
+    else if (c === ",") fields.push(field), (field = "");
+    else field += c;
+  }
+  if (quoted) throw new UsageError(`a list argument has an unclosed quote: ${raw}`);
+  fields.push(field);
+  return fields;
 }
 
 /** `env:NAME` or `file:PATH`, as `dagger call` takes them; the value never reaches argv or a log. */
