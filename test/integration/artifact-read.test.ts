@@ -25,7 +25,7 @@ beforeAll(async () => {
   artifact = join(work, "rosey-1.4.0.tar.gz");
   execFileSync("python3", [
     join(REPO, "src/python/pack_artifact.py"), "--src", join(work, "src"), "--out", artifact, "--wheels", join(work, "no-wheels"),
-    "--name", "rosey", "--version", "1.4.0", "--commit", "0123456789abcdef0123456789abcdef01234567", "--include", "bot", "--requirements", "requirements.txt",
+    "--name", "rosey", "--version", "1.4.0", "--commit", "1111111111111111111111111111111111111111", "--include", "bot", "--requirements", "requirements.txt",
   ]);
 });
 
@@ -69,7 +69,7 @@ describe("readArtifact", () => {
     const { root, asked, file } = await setup(artifact);
     const r = await readArtifact(file, "release v1.4.0", root);
     expect(r.data.equals(await readFile(artifact))).toBe(true);
-    expect(r.manifest).toMatchObject({ name: "rosey", version: "1.4.0", commit: "0123456789abcdef0123456789abcdef01234567" });
+    expect(r.manifest).toMatchObject({ name: "rosey", version: "1.4.0", commit: "1111111111111111111111111111111111111111" });
     expect(Object.keys(r.manifest.files).sort()).toEqual(["bot/app.py", "requirements.txt"]);
     await expectCleaned(root, asked);
   });

@@ -55,7 +55,7 @@ beforeAll(() => {
   written.push(...out.map((b) => new Uint8Array(Buffer.from(b, "base64"))));
 });
 
-const MANIFEST = { schema: 1, name: "rosey", version: "1.4.0", commit: "0123456789abcdef0123456789abcdef01234567", files: { "bot/rosey/__init__.py": "e3b0c442" } };
+const MANIFEST = { schema: 1, name: "rosey", version: "1.4.0", commit: "1111111111111111111111111111111111111111", files: { "bot/rosey/__init__.py": "e3b0c442" } };
 const MANIFEST_TEXT = JSON.stringify(MANIFEST, null, 2) + "\n";
 
 async function thrown(f: () => Promise<unknown>): Promise<ShipitError> {
@@ -107,7 +107,7 @@ describe("manifestOfTar: the manifest checked, or ARTIFACT_INVALID naming what i
     expect(await manifestOfTar(good(), "release v1.4.0")).toStrictEqual({
       name: "rosey",
       version: "1.4.0",
-      commit: "0123456789abcdef0123456789abcdef01234567",
+      commit: "1111111111111111111111111111111111111111",
       files: { "bot/rosey/__init__.py": "e3b0c442" },
     });
   });
