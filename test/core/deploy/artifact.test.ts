@@ -1,17 +1,8 @@
 /** The artifact's manifest schema and text (the tar itself is read by src/runners/artifact.ts: test/integration/artifact-tar.test.ts). */
 import { describe, expect, test } from "vitest";
 import { manifestOfText, parseManifest, releaseAssetName } from "../../../src/core/deploy/artifact.js";
-import { ShipitError } from "../../../src/core/errors.js";
+import { thrown } from "../../helpers/thrown.js";
 
-function thrown(f: () => unknown): ShipitError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ShipitError) return e;
-    throw e;
-  }
-  throw new Error("expected a ShipitError");
-}
 
 const FIX = "build it with `shipit build -o dist/` (or the build function)";
 describe("manifestOfText: the text's manifest, or ARTIFACT_INVALID saying why", () => {

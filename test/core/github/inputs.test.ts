@@ -3,19 +3,10 @@
  * and state, and the repository from a git remote. Exact values, codes and messages.
  */
 import { describe, expect, test } from "vitest";
-import { ShipitError } from "../../../src/core/errors.js";
 import { fullName, isRepo, parseDeploymentId, parseDeploymentState, parseRepo, repoFromRemote, safeParseDeploymentId } from "../../../src/core/github/inputs.js";
 import { readEvent } from "../../../src/core/github/workflow.js";
+import { thrown } from "../../helpers/thrown.js";
 
-function thrown(f: () => unknown): ShipitError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ShipitError) return e;
-    throw e;
-  }
-  throw new Error("expected a ShipitError");
-}
 
 describe("parseRepo", () => {
   test.each([
