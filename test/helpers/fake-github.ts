@@ -9,7 +9,7 @@
  * A wrong or missing token is a 401, an unknown route a 404, a duplicate release tag a 422.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./listen.js";
 
 export interface RecordedRequest {
   method: string;
@@ -135,12 +135,8 @@ export class FakeGitHub {
         this.#send(res, 500, { message: `fake-github: ${String(error)}`, documentation_url: DOCS });
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
+    this.#port = await listenOnLoopback(server);
     this.#server = server;
-    this.#port = (server.address() as AddressInfo).port;
     return this;
   }
 

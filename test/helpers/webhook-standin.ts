@@ -6,7 +6,7 @@
  * check that the path (the secret part of a webhook URL) is scrubbed from every cause.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./listen.js";
 
 export interface HookRequest {
   method: string;
@@ -41,12 +41,8 @@ export class WebhookStandIn {
 
   async start(): Promise<this> {
     const server = createServer((req, res) => void this.#handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
+    this.#port = await listenOnLoopback(server);
     this.#server = server;
-    this.#port = (server.address() as AddressInfo).port;
     return this;
   }
 
