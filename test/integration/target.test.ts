@@ -287,6 +287,39 @@ describe("deploy target with the non-root deploy user", () => {
 });
 
 describe("the CyTube test server on this host (startChatServer)", () => {
+  test("Engine.IO 3 clients (socket.io 2 framing, as Rosey's own client speaks) share channels with socket.io 4 ones", async () => {
+    const chat = await startChatServer({ accounts: { RoseyTest: "rosey-pw", ShipitSmoke: "smoke-pw" } });
+    try {
+      const py = join(await chatServerVenv(), "bin/python");
+      const check = join(TARGETS_DIR, "cytube/eio3_check.py");
+      const old = execa(py, [check, chat.url, "test-rosey", "RoseyTest", "--say", "hello from eio3", "--hold", "8"], { reject: false, env: { EIO3_PW: "rosey-pw" } });
+      const deadline = Date.now() + 20_000;
+      while (!(await chat.channelState("test-rosey"))?.users.includes("RoseyTest") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const probe = await chat.probe({ channel: "test-rosey", name: "ShipitSmoke", password: "smoke-pw", say: "!hi" });
+      expect(probe.ok, JSON.stringify(probe)).toBe(true);
+      expect(probe.userlist).toContain("RoseyTest"); // the socket.io 4 client sees the EIO3 one
+      const r = await old;
+      expect(r.exitCode, r.stderr + r.stdout + chat.logs()).toBe(0);
+      const out = JSON.parse(r.stdout) as { steps: string[]; open: { sid: string; upgrades: string[] }; events: [string, Record<string, unknown>][] };
+      expect(out.steps).toEqual(["socketconfig", "handshake", "upgrade", "connected", "pong", "joined", "login"]);
+      expect(out.open.upgrades).toEqual(["websocket"]);
+      expect(out.events).toContainEqual(["login", { success: true, name: "RoseyTest", guest: false }]);
+      expect(out.events).toContainEqual(["addUser", expect.objectContaining({ name: "ShipitSmoke" })]);
+      expect(out.events.filter(([n, d]) => n === "chatMsg" && d.username === "ShipitSmoke").map(([, d]) => d.msg)).toEqual(["!hi"]);
+      expect((await chat.channelState("test-rosey"))?.history.map((h) => [h.username, h.msg])).toEqual([["RoseyTest", "hello from eio3"], ["ShipitSmoke", "!hi"]]);
+
+      const wsOnly = await execa(py, [check, chat.url, "test-rosey", "RoseyTest", "--websocket-only"], { reject: false, env: { EIO3_PW: "rosey-pw" } });
+      expect(wsOnly.exitCode, wsOnly.stdout).toBe(0);
+      expect((JSON.parse(wsOnly.stdout) as { steps: string[] }).steps).toEqual(["socketconfig", "open", "connected", "pong", "joined", "login"]);
+      const post = await fetch(`${chat.url}/socket.io/?transport=polling&sid=x`, { method: "POST", body: "1:2" });
+      expect([post.status, await post.json()]).toEqual([400, { code: 3, message: "Bad request: this test server takes Engine.IO 3 clients by a polling handshake and a websocket upgrade, or by a websocket alone" }]);
+      const unknown = await fetch(`${chat.url}/socket.io/?transport=polling&sid=nope`);
+      expect([unknown.status, await unknown.json()]).toEqual([400, { code: 1, message: "Session ID unknown" }]);
+    } finally {
+      await chat.stop();
+    }
+  });
+
   test("socketconfig, login, userlist, addUser/userLeave, chat broadcast with history, duplicate-login kick", async () => {
     const chat = await startChatServer({ accounts: { Alice: "alice-pw", Bob: "bob-pw" } });
     try {

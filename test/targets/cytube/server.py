@@ -20,6 +20,12 @@ socket.io (path /socket.io, the default namespace)
                                     (msg HTML-escaped as CyTube does; time in ms since the epoch)
   (disconnect)                      server -> userLeave {name}, usercount N
 
+Both protocol generations CyTube serves: socket.io 4 clients (EIO=4, python-socketio here) and,
+as CyTube's server does with allowEIO3, Engine.IO 3 / socket.io 2 clients (no EIO or EIO=3):
+a polling handshake then a websocket upgrade (2probe/3probe/5), or a websocket alone; "40" is
+sent unasked; the client pings ("2" -> "3"). Older bots, Rosey's own lib/socket_io.py among
+them, speak only that one.
+
 Accounts come from a JSON file (--accounts) mapping user name to password,
 e.g. {"RoseyTest": "secret", "ShipitSmoke": "other"}. It is re-read on every
 login, so tests can change it while the server runs. Names match
@@ -37,6 +43,7 @@ import html
 import json
 import logging
 import re
+import secrets
 import signal
 import sys
 import time
@@ -46,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import socketio
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 log = logging.getLogger("cytube-test")
 
@@ -69,6 +76,28 @@ class Channel:
     name: str
     history: deque[dict[str, Any]]
     users: dict[str, str] = field(default_factory=dict)  # lower-case name -> sid
+
+
+@dataclass
+class Eio3Client:
+    """A client speaking Engine.IO 3 (socket.io 2.x framing), as older CyTube bots do.
+
+    CyTube's socket.io 4 server runs with allowEIO3, so such clients (Rosey's own lib/socket_io.py
+    among them: no EIO query, or EIO=3) get a handshake by long-polling, upgrade to a websocket
+    with 2probe/3probe/5, receive "40" (connected to the default namespace) without asking, and
+    send the pings themselves ("2" -> "3").
+    """
+
+    sid: str
+    ws: web.WebSocketResponse | None = None
+    closed: bool = False
+
+    async def send(self, packet: str) -> None:
+        if self.ws is not None and not self.ws.closed and not self.closed:
+            try:
+                await self.ws.send_str(packet)
+            except (ConnectionError, RuntimeError) as exc:  # the peer went away mid-send
+                log.info("eio3 %s: send failed: %s", self.sid, exc)
 
 
 def user_entry(name: str, guest: bool) -> dict[str, Any]:
@@ -105,7 +134,8 @@ class ChatServer:
         )
         self.sessions: dict[str, Session] = {}
         self.channels: dict[str, Channel] = {}
-        self.app = web.Application()
+        self.eio3: dict[str, Eio3Client] = {}  # sid -> an Engine.IO 3 client (socket.io v2 framing)
+        self.app = web.Application(middlewares=[self.eio3_middleware])
         self.sio.attach(self.app)
         self.app.router.add_get("/socketconfig/{channel}.json", self.socketconfig)
         self.app.router.add_get("/api/channels/{channel}", self.channel_state)
@@ -115,6 +145,126 @@ class ChatServer:
         self.sio.on("joinChannel", self.on_join)
         self.sio.on("login", self.on_login)
         self.sio.on("chatMsg", self.on_chat)
+
+    # -- one way to reach a client, whichever protocol it speaks ---------------------
+
+    async def emit(self, event: str, data: Any, to: str | None = None, room: str | None = None) -> None:
+        if to is not None:
+            client = self.eio3.get(to)
+            if client is not None:
+                await client.send("42" + json.dumps([event, data]))
+            else:
+                await self.sio.emit(event, data, to=to)
+            return
+        await self.sio.emit(event, data, room=room)
+        for sid, client in list(self.eio3.items()):
+            sess = self.sessions.get(sid)
+            if sess is not None and sess.channel is not None and sess.channel.lower() == room:
+                await client.send("42" + json.dumps([event, data]))
+
+    async def enter_room(self, sid: str, room: str) -> None:
+        if sid not in self.eio3:  # an EIO3 client's room is its session's channel
+            await self.sio.enter_room(sid, room)
+
+    async def disconnect(self, sid: str) -> None:
+        client = self.eio3.get(sid)
+        if client is None:
+            await self.sio.disconnect(sid)
+            return
+        await client.send("41")
+        client.closed = True
+        if client.ws is not None:
+            await client.ws.close()
+        else:  # handshaken but never upgraded
+            self.eio3.pop(sid, None)
+            await self.on_disconnect(sid, "server disconnect")
+
+    # -- Engine.IO 3 (socket.io v2) clients ------------------------------------------
+
+    @web.middleware
+    async def eio3_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.rstrip("/") == "/socket.io" and request.query.get("EIO", "3") != "4":
+            return await self.eio3_request(request)
+        return await handler(request)
+
+    def eio3_open(self, sid: str) -> str:
+        return "0" + json.dumps(
+            {"sid": sid, "upgrades": ["websocket"], "pingInterval": 25000, "pingTimeout": 60000}
+        )
+
+    async def eio3_request(self, request: web.Request) -> web.StreamResponse:
+        transport = request.query.get("transport")
+        sid = request.query.get("sid")
+        if transport == "polling" and request.method == "GET":
+            if sid is None:  # the handshake
+                sid = secrets.token_urlsafe(15)
+                self.eio3[sid] = Eio3Client(sid)
+                await self.on_connect(sid, {"REMOTE_ADDR": request.remote})
+                packet = self.eio3_open(sid)
+            elif sid in self.eio3:
+                packet = "6"  # noop: this server pushes everything after the upgrade
+            else:
+                return self.eio3_error(1, "Session ID unknown")
+            return web.Response(text=f"{len(packet)}:{packet}", content_type="text/plain")
+        if transport == "websocket" and request.method == "GET":
+            if sid is not None and (sid not in self.eio3 or self.eio3[sid].ws is not None):
+                return self.eio3_error(1, "Session ID unknown")
+            return await self.eio3_websocket(request, sid)
+        return self.eio3_error(
+            3, "Bad request: this test server takes Engine.IO 3 clients by a polling handshake"
+            " and a websocket upgrade, or by a websocket alone"
+        )
+
+    @staticmethod
+    def eio3_error(code: int, message: str) -> web.Response:
+        return web.json_response({"code": code, "message": message}, status=400)
+
+    async def eio3_websocket(self, request: web.Request, sid: str | None) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        upgraded = sid is not None
+        if sid is None:  # a websocket from the start: open it here
+            sid = secrets.token_urlsafe(15)
+            self.eio3[sid] = Eio3Client(sid)
+            await self.on_connect(sid, {"REMOTE_ADDR": request.remote})
+            await ws.send_str(self.eio3_open(sid))
+        client = self.eio3[sid]
+        client.ws = ws
+        if not upgraded:
+            await client.send("40")
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                data: str = msg.data
+                if data == "2probe":
+                    await ws.send_str("3probe")
+                elif data == "5":  # upgraded: now connect the default namespace, as socket.io v2 does
+                    await client.send("40")
+                elif data.startswith("2"):
+                    await client.send("3" + data[1:])
+                elif data.startswith("41") or data == "1":
+                    break
+                elif data.startswith("42"):
+                    await self.eio3_event(sid, data[2:])
+        finally:
+            client.closed = True
+            self.eio3.pop(sid, None)
+            await self.on_disconnect(sid, "transport close")
+        return ws
+
+    async def eio3_event(self, sid: str, payload: str) -> None:
+        try:
+            packet = json.loads(payload)
+        except ValueError:
+            log.info("eio3 %s: event packet is not JSON: %.80r", sid, payload)
+            return
+        if not isinstance(packet, list) or not packet or not isinstance(packet[0], str):
+            log.info("eio3 %s: event packet is not [name, data]: %.80r", sid, payload)
+            return
+        handler = {"joinChannel": self.on_join, "login": self.on_login, "chatMsg": self.on_chat}.get(packet[0])
+        if handler is not None:
+            await handler(sid, packet[1] if len(packet) > 1 else None)
 
     # -- accounts / channels ---------------------------------------------------
 
@@ -183,11 +333,11 @@ class ChatServer:
         chan = self.channel(sess.channel)
         if sess.name and chan.users.get(sess.name.lower()) == sid:
             del chan.users[sess.name.lower()]
-            await self.sio.emit("userLeave", {"name": sess.name}, room=chan.name.lower())
+            await self.emit("userLeave", {"name": sess.name}, room=chan.name.lower())
             await self.emit_usercount(chan)
 
     async def emit_usercount(self, chan: Channel) -> None:
-        await self.sio.emit("usercount", len(chan.users), room=chan.name.lower())
+        await self.emit("usercount", len(chan.users), room=chan.name.lower())
 
     async def on_join(self, sid: str, data: Any) -> None:
         sess = self.sessions.get(sid)
@@ -195,16 +345,16 @@ class ChatServer:
             return
         name = data.get("name") if isinstance(data, dict) else None
         if not isinstance(name, str) or not self.channel_known(name):
-            await self.sio.emit("errorMsg", {"msg": f"Channel {name!r} does not exist"}, to=sid)
+            await self.emit("errorMsg", {"msg": f"Channel {name!r} does not exist"}, to=sid)
             return
         if sess.channel is not None:
             return  # CyTube ignores a second joinChannel on the same socket
         chan = self.channel(name)
         sess.channel = chan.name
-        await self.sio.enter_room(sid, chan.name.lower())
+        await self.enter_room(sid, chan.name.lower())
         log.info("%s joined %s", sid, chan.name)
-        await self.sio.emit("setPermissions", {}, to=sid)
-        await self.sio.emit("channelOpts", {"allow_voteskip": True}, to=sid)
+        await self.emit("setPermissions", {}, to=sid)
+        await self.emit("channelOpts", {"allow_voteskip": True}, to=sid)
         if sess.name:  # logged in before joining
             await self.add_user(chan, sess)
         users = [
@@ -212,10 +362,10 @@ class ChatServer:
             for s in chan.users.values()
             if s in self.sessions
         ]
-        await self.sio.emit("userlist", users, to=sid)
-        await self.sio.emit("usercount", len(chan.users), to=sid)
+        await self.emit("userlist", users, to=sid)
+        await self.emit("usercount", len(chan.users), to=sid)
         for msg in list(chan.history):  # CyTube replays recent chat on join
-            await self.sio.emit("chatMsg", msg, to=sid)
+            await self.emit("chatMsg", msg, to=sid)
 
     async def add_user(self, chan: Channel, sess: Session) -> None:
         assert sess.name is not None
@@ -223,13 +373,13 @@ class ChatServer:
         old = chan.users.get(key)
         if old is not None and old != sess.sid:
             log.info("duplicate login for %s: kicking %s", sess.name, old)
-            await self.sio.emit("kick", {"reason": "Duplicate login"}, to=old)
+            await self.emit("kick", {"reason": "Duplicate login"}, to=old)
             old_sess = self.sessions.get(old)
             if old_sess is not None:
                 old_sess.name = None
-            await self.sio.disconnect(old)
+            await self.disconnect(old)
         chan.users[key] = sess.sid
-        await self.sio.emit("addUser", user_entry(sess.name, sess.guest), room=chan.name.lower())
+        await self.emit("addUser", user_entry(sess.name, sess.guest), room=chan.name.lower())
         await self.emit_usercount(chan)
 
     async def on_login(self, sid: str, data: Any) -> None:
@@ -237,12 +387,12 @@ class ChatServer:
         if sess is None:
             return
         if sess.name is not None:
-            await self.sio.emit("login", {"success": False, "error": "Already logged in"}, to=sid)
+            await self.emit("login", {"success": False, "error": "Already logged in"}, to=sid)
             return
         name = data.get("name") if isinstance(data, dict) else None
         pw = data.get("pw") if isinstance(data, dict) else None
         if not isinstance(name, str) or not NAME_RE.match(name):
-            await self.sio.emit(
+            await self.emit(
                 "login", {"success": False, "error": "Invalid username"}, to=sid
             )
             return
@@ -252,18 +402,18 @@ class ChatServer:
         if isinstance(pw, str) and pw:
             if account is None or account[1] != pw:
                 log.info("login refused for %s (%s)", name, sid)
-                await self.sio.emit("login", {"success": False, "error": INVALID_LOGIN}, to=sid)
+                await self.emit("login", {"success": False, "error": INVALID_LOGIN}, to=sid)
                 return
             name = account[0]
         elif self.allow_guests and account is None:
             guest = True
         else:
             log.info("guest login refused for %s (%s)", name, sid)
-            await self.sio.emit("login", {"success": False, "error": INVALID_LOGIN}, to=sid)
+            await self.emit("login", {"success": False, "error": INVALID_LOGIN}, to=sid)
             return
         sess.name, sess.guest = name, guest
         log.info("%s logged in as %s%s", sid, name, " (guest)" if guest else "")
-        await self.sio.emit("login", {"success": True, "name": name, "guest": guest}, to=sid)
+        await self.emit("login", {"success": True, "name": name, "guest": guest}, to=sid)
         if sess.channel is not None:
             await self.add_user(self.channel(sess.channel), sess)
 
@@ -285,7 +435,7 @@ class ChatServer:
         chan = self.channel(sess.channel)
         chan.history.append(payload)
         log.info("chat %s <%s> %s", chan.name, sess.name, msg[:MAX_MSG_LENGTH])
-        await self.sio.emit("chatMsg", payload, room=chan.name.lower())
+        await self.emit("chatMsg", payload, room=chan.name.lower())
 
 
 async def serve(args: argparse.Namespace) -> None:
