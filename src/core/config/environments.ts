@@ -58,10 +58,34 @@ const EnvironmentSchema = z.strictObject({
 });
 export type Environment = z.infer<typeof EnvironmentSchema> & { name: string };
 
-/** What shipit.json may say about environments: overrides of the defaults, or whole new ones. */
-export const UserEnvironmentsSchema = z.record(EnvName, z.any());
+/**
+ * What shipit.json may say about one environment: any key of EnvironmentSchema, at any depth, each
+ * checked by the same grammar; a list replaces the default's whole. Built from EnvironmentSchema, so
+ * a key added there is a key here (and in config/shipit.schema.json). Defaults are left out: the
+ * environment's own defaults come from config/environments.json, not from the schema.
+ */
+export const EnvironmentOverrideSchema = overridesOf(EnvironmentSchema);
+
+/** What shipit.json may say about environments: overrides of the defaults, or new ones (which start from test's defaults). */
+export const UserEnvironmentsSchema = z.record(EnvName, EnvironmentOverrideSchema);
+
+/** Every key optional at every level of an object (lists stay whole), without defaults, descriptions kept. */
+function overridesOf(schema: z.ZodObject): z.ZodObject {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    let inner: z.ZodType = field;
+    while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault || inner instanceof z.ZodPrefault) inner = inner.unwrap() as z.ZodType;
+    const over = inner instanceof z.ZodObject ? overridesOf(inner) : inner;
+    const description = field.description ?? inner.description;
+    shape[key] = description ? over.optional().describe(description) : over.optional();
+  }
+  return z.strictObject(shape);
+}
 
 const DEFAULTS = z.record(EnvName, EnvironmentSchema).parse(defaultsJson);
+
+/** The environment a new one (not in config/environments.json) starts from. */
+export const BASE_ENVIRONMENT = "test";
 
 export function environmentNames(user: Record<string, unknown> | undefined): string[] {
   return [...new Set([...Object.keys(DEFAULTS), ...Object.keys(user ?? {})])];
@@ -76,27 +100,73 @@ export function resolveEnvironment(name: string, user: Record<string, unknown> |
   if (!known.includes(name)) {
     throw new ConfigError(origin, [configIssue({ code: "UNKNOWN_ENVIRONMENT", path: ["--env"], value: name, problem: "is not a configured environment", fix: `use one of ${known.join(", ")}, or add environments.${name} to shipit.json` })]);
   }
-  const merged = deepMerge(DEFAULTS[name] ?? {}, (user?.[name] as object | undefined) ?? {});
+  const over = user?.[name];
+  const merged = deepMerge(DEFAULTS[name] ?? DEFAULTS[BASE_ENVIRONMENT]!, over && typeof over === "object" && !Array.isArray(over) ? over : {});
   const parsed = EnvironmentSchema.safeParse(merged);
   const issues: ConfigIssue[] = [];
   if (!parsed.success) {
-    for (const i of parsed.error.issues) {
-      const path = ["environments", name, ...i.path];
-      if (i.code === "unrecognized_keys") {
-        for (const k of i.keys) {
-          issues.push(configIssue({ code: "UNKNOWN_KEY", path: [...path, k], value: getIn(merged, [...i.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, knownKeys(i.path)) }));
-        }
-        continue;
-      }
-      // a value the grammar flags as a credential (a webhook URL) is never echoed into a log
-      const value = i.code === "custom" && i.params?.["redact"] ? "[redacted]" : getIn(merged, i.path);
-      issues.push(configIssue({ code: schemaIssueCode(i.code), path, value, problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, formatPath(path), value) }));
-    }
+    for (const i of parsed.error.issues) issues.push(...environmentIssues(i, merged, ["environments", name]));
   } else if (!parsed.data.host && opts.requireHost !== false) {
     issues.push(configIssue({ code: "HOST_NOT_SET", path: ["environments", name, "host"], value: "", problem: "is not set", fix: `set the SSH host of the ${name} bot in shipit.json` }));
   }
   if (issues.length) throw new ConfigError(origin, issues);
   return { ...parsed.data!, name };
+}
+
+/**
+ * One zod issue about an environment as ConfigIssues, the same at parse time and at deploy time:
+ * one per key, with its value, the grammar's fix or a "did you mean". `root` is the value the
+ * issue's path starts in (one environment), `at` where that value is in shipit.json.
+ */
+export function environmentIssues(i: z.core.$ZodIssue, root: unknown, at: PropertyKey[]): ConfigIssue[] {
+  const path = [...at, ...i.path];
+  if (i.code === "unrecognized_keys") {
+    return i.keys.map((k) => configIssue({ code: "UNKNOWN_KEY", path: [...path, k], value: getIn(root, [...i.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, knownKeys(i.path)) }));
+  }
+  // a value the grammar flags as a credential (a webhook URL) is never echoed into a log
+  const value = i.code === "custom" && i.params?.["redact"] ? "[redacted]" : getIn(root, i.path);
+  const wrongType = unionOfOneType(i);
+  if (wrongType) {
+    const fix = `give ${formatPath(path)} a value of type ${wrongType} (see CONFIGURATION.md)`;
+    return [configIssue({ code: "INVALID_TYPE", path, value, problem: `expected ${wrongType}, received ${value === null ? "null" : Array.isArray(value) ? "array" : typeof value}`, fix })];
+  }
+  return [configIssue({ code: schemaIssueCode(i.code), path, value, problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, formatPath(path), value) })];
+}
+
+/** A union (`"" or a host`) every branch of which wants the same type the value is not: that type, so the message says so instead of zod's "Invalid input". */
+function unionOfOneType(i: z.core.$ZodIssue): string | undefined {
+  if (i.code !== "invalid_union" || i.errors.length === 0) return undefined;
+  const typeOf = (branch: z.core.$ZodIssue[]): string => {
+    const [b] = branch;
+    if (branch.length !== 1 || !b) return "";
+    if (b.code === "invalid_type") return b.expected;
+    const types = b.code === "invalid_value" ? new Set(b.values.map((v) => typeof v)) : new Set<string>();
+    return types.size === 1 ? [...types][0]! : ""; // a literal such as "" wants a string
+  };
+  const expected = new Set(i.errors.map(typeOf));
+  const [only] = [...expected];
+  return expected.size === 1 && only ? only : undefined;
+}
+
+/**
+ * A zod issue from shipit.json's `environments` (path `["environments", name, …]`, or shorter for
+ * the map itself or a bad environment name) as ConfigIssues.
+ */
+export function userEnvironmentsIssues(i: z.core.$ZodIssue, json: unknown): ConfigIssue[] {
+  const name = i.path[1];
+  if (i.code === "invalid_key" && typeof name === "string") {
+    const suggestion = name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^[^a-z]+/, "");
+    return [
+      configIssue({
+        code: "INVALID_ENVIRONMENT_NAME",
+        path: i.path,
+        problem: "is not an environment name: it must be lower-case letters, digits and '-', starting with a letter",
+        fix: suggestion ? `rename it to "${suggestion}" (and use that name in --env and roles)` : "rename it, e.g. staging",
+      }),
+    ];
+  }
+  if (typeof name !== "string") return [configIssue({ code: schemaIssueCode(i.code), path: i.path, value: getIn(json, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: "make environments an object of environments by name, e.g. {\"test\": {\"host\": \"bot.example.org\"}}" })];
+  return environmentIssues({ ...i, path: i.path.slice(2) }, getIn(json, ["environments", name]), ["environments", name]);
 }
 
 /** `environments.prod.notifications.targets[0].secret`: list entries in brackets, as config.ts writes them. */
