@@ -215,15 +215,58 @@ function objectOf(schema: z.ZodType | undefined): z.ZodObject | undefined {
  */
 export function validateEnvironments(user: Record<string, unknown> | undefined, origin: string): void {
   const issues: ConfigIssue[] = [];
+  const resolved: Environment[] = [];
   for (const name of environmentNames(user)) {
     try {
-      resolveEnvironment(name, user, origin);
+      resolved.push(resolveEnvironment(name, user, origin, { requireHost: false }));
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      issues.push(...e.issues.filter((i) => i.code !== "HOST_NOT_SET"));
+      issues.push(...e.issues);
     }
   }
+  if (!issues.length) issues.push(...sharedOnOneHost(resolved));
   if (issues.length) throw new ConfigError(origin, issues);
+}
+
+/**
+ * Two environments on one host must not share a release folder, a systemd unit or a status port:
+ * one's deploy would replace, restart or shadow the other's bot. A new environment starts from
+ * test's defaults, so this is what catches `staging` set on test's host with only its host changed.
+ */
+function sharedOnOneHost(envs: Environment[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const CLASHES = [
+    { path: ["basePath"], what: "a deploy of one would replace the other's releases", fix: (v: string, a: string, b: string) => renamed(v, a, b) },
+    { path: ["unit"], what: "a deploy of one would restart the other's bot", fix: (v: string, a: string, b: string) => renamed(v, a, b) },
+    { path: ["runtime", "health_port"], what: "the second bot could not open its status server", fix: () => undefined },
+  ] as const;
+  for (const [j, b] of envs.entries()) {
+    for (const a of envs.slice(0, j)) {
+      if (!a.host || a.host.toLowerCase() !== b.host.toLowerCase()) continue;
+      for (const c of CLASHES) {
+        const value = getIn(b, c.path);
+        if (value !== getIn(a, c.path)) continue;
+        const key = formatPath(["environments", b.name, ...c.path]);
+        const example = c.fix(String(value), a.name, b.name);
+        issues.push(
+          configIssue({
+            code: "SHARED_ON_HOST",
+            path: ["environments", b.name, ...c.path],
+            value,
+            problem: `is also ${formatPath(["environments", a.name, ...c.path])} on the same host (${b.host}): ${c.what}`,
+            fix: `give ${key} its own value${example ? `, e.g. ${JSON.stringify(example)}` : ""}, or deploy ${b.name} to another host`,
+          }),
+        );
+      }
+    }
+  }
+  return issues;
+}
+
+/** `/srv/rosey-test` for staging: `/srv/rosey-staging`; `rosey-test.service`: `rosey-staging.service`. */
+function renamed(value: string, from: string, to: string): string | undefined {
+  const out = value.replace(new RegExp(`(^|[-_/.])${from}(?=$|[-_/.])`, "g"), `$1${to}`);
+  return out === value ? undefined : out;
 }
 
 function deepMerge(base: object, over: object): object {
