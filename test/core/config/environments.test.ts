@@ -3,6 +3,7 @@
  * deploys use: one issue per key with a "did you mean", in the JSON Schema for editors, and a new
  * environment starts from test's defaults.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { parseUserConfig } from "../../../src/core/config/config.js";
 import { BASE_ENVIRONMENT, EnvironmentOverrideSchema, resolveEnvironment } from "../../../src/core/config/environments.js";
@@ -155,5 +156,29 @@ describe("the JSON Schema has every environment key, for editors", () => {
     expect(EnvironmentOverrideSchema.safeParse({}).success).toBe(true);
     expect(EnvironmentOverrideSchema.safeParse({ smoke: { timeoutSec: 5 } }).success).toBe(true);
     expect(EnvironmentOverrideSchema.safeParse({ smoke: { timeout: 5 } }).error!.issues.map((i) => [i.code, i.path])).toEqual([["unrecognized_keys", ["smoke"]]]);
+  });
+});
+
+describe("CONFIGURATION.md shows what the code says", () => {
+  const doc = readFileSync(new URL("../../../CONFIGURATION.md", import.meta.url), "utf8");
+  const section = doc.slice(doc.indexOf("### A new environment starts from test's defaults"), doc.indexOf("### Roles"));
+  const blocks = [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => [m[1], m[2]!.trimEnd()] as const);
+
+  test("its staging example parses, and is test's defaults beside what it lists", () => {
+    const [lang, json] = blocks[0]!;
+    expect(lang).toBe("json");
+    const { environments } = JSON.parse(json) as { environments: { staging: Record<string, unknown> } };
+    expect(parse({ test: { host: "bot.example.org" }, ...environments }).environments!["staging"]).toEqual(environments.staging);
+    expect(resolveEnvironment("staging", environments).keepReleases).toBe(defaultsJson.test.keepReleases);
+  });
+
+  test.each([
+    [1, { test: { host: "bot.example.org" }, staging: { host: "bot.example.org" } }],
+    [2, { test: { hots: "bot-test.example.org" } }],
+  ])("its message block %i is the first line shipit prints", (n, environments) => {
+    const [lang, text] = blocks[n]!;
+    expect(lang).toBe("");
+    const [first, second] = parseError(environments).message.split("\n");
+    expect(text).toBe(`${first}\n${second}`);
   });
 });
