@@ -69,17 +69,30 @@ export const EnvironmentOverrideSchema = overridesOf(EnvironmentSchema);
 /** What shipit.json may say about environments: overrides of the defaults, or new ones (which start from test's defaults). */
 export const UserEnvironmentsSchema = z.record(EnvName, EnvironmentOverrideSchema);
 
-/** Every key optional at every level of an object (lists stay whole), without defaults, descriptions kept. */
-function overridesOf(schema: z.ZodObject): z.ZodObject {
+/**
+ * Every key optional at every level of an object (lists stay whole), without defaults, descriptions
+ * and the object's own unknown-key rule kept. A union of objects (`health` as http or tcp) becomes a
+ * union of their overrides. Whole-object refinements are left to the merged parse.
+ */
+export function overridesOf(schema: z.ZodObject): z.ZodObject {
   const shape: Record<string, z.ZodType> = {};
   for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
     let inner: z.ZodType = field;
     while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault || inner instanceof z.ZodPrefault) inner = inner.unwrap() as z.ZodType;
-    const over = inner instanceof z.ZodObject ? overridesOf(inner) : inner;
+    const over = overrideOf(inner);
     const description = field.description ?? inner.description;
     shape[key] = description ? over.optional().describe(description) : over.optional();
   }
-  return z.strictObject(shape);
+  const catchall = schema._zod.def.catchall; // z.never() for a strict object, unset for a stripping one
+  return catchall ? z.object(shape).catchall(catchall) : z.object(shape);
+}
+
+function overrideOf(inner: z.ZodType): z.ZodType {
+  if (inner instanceof z.ZodObject) return overridesOf(inner);
+  if (inner instanceof z.ZodUnion && inner.options.every((o) => o instanceof z.ZodObject)) {
+    return z.union((inner.options as z.ZodObject[]).map((o) => overridesOf(o)) as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]);
+  }
+  return inner;
 }
 
 const DEFAULTS = z.record(EnvName, EnvironmentSchema).parse(defaultsJson);

@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { parseUserConfig } from "../../../src/core/config/config.js";
-import { BASE_ENVIRONMENT, EnvironmentOverrideSchema, resolveEnvironment } from "../../../src/core/config/environments.js";
+import { BASE_ENVIRONMENT, EnvironmentOverrideSchema, overridesOf, resolveEnvironment } from "../../../src/core/config/environments.js";
+import { z } from "zod";
 import { ConfigError } from "../../../src/core/errors.js";
 import defaultsJson from "../../../config/environments.json" with { type: "json" };
 import schemaJson from "../../../config/shipit.schema.json" with { type: "json" };
@@ -156,6 +157,33 @@ describe("the JSON Schema has every environment key, for editors", () => {
     expect(EnvironmentOverrideSchema.safeParse({}).success).toBe(true);
     expect(EnvironmentOverrideSchema.safeParse({ smoke: { timeoutSec: 5 } }).success).toBe(true);
     expect(EnvironmentOverrideSchema.safeParse({ smoke: { timeout: 5 } }).error!.issues.map((i) => [i.code, i.path])).toEqual([["unrecognized_keys", ["smoke"]]]);
+  });
+});
+
+describe("the override schema follows whatever the environment object holds", () => {
+  // what a key added to EnvironmentSchema may look like: a union of objects with defaults, a loose object, a refined one
+  const Health = z.union([z.strictObject({ kind: z.literal("http"), url: z.string() }), z.strictObject({ kind: z.literal("tcp"), port: z.number() })]);
+  const Env = z
+    .strictObject({
+      health: Health.prefault({ kind: "http", url: "http://127.0.0.1/" }),
+      templates: z.looseObject({ dir: z.string().default("deploy") }),
+      retries: z.number().int().default(3),
+    })
+    .superRefine(() => {});
+  const Over = overridesOf(Env);
+
+  test.each([
+    [{}, []],
+    [{ health: { port: 9 } }, []],
+    [{ templates: { extra: true } }, []],
+    [{ retries: 5 }, []],
+    [{ health: { prot: 9 } }, [["invalid_union", ["health"]]]],
+    [{ retries: "5" }, [["invalid_type", ["retries"]]]],
+    [{ colour: "red" }, [["unrecognized_keys", []]]],
+  ])("%j", (value, issues) => {
+    const r = Over.safeParse(value);
+    expect(r.success ? [] : r.error.issues.map((i) => [i.code, i.path])).toEqual(issues);
+    if (r.success) expect(r.data).toEqual(value); // no default is filled in
   });
 });
 
