@@ -15,6 +15,7 @@ import { COMMANDS, describe as describeCommand } from "../../src/cli/shipit.js";
 import { firstParagraph, firstSentence } from "../../src/cli/descriptions.js";
 import { scanModule } from "../helpers/introspect.js";
 import { REPO, SAMPLE_BOT } from "../helpers/variants.js";
+import schemaJson from "../../config/shipit.schema.json" with { type: "json" };
 
 const BIN = join(REPO, "dagger/bin/shipit.mjs");
 const shipit = (args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) =>
@@ -88,6 +89,26 @@ describe("a user error is one line with the fix, and exit code 2", () => {
     const r = await shipit(["lint", `--source=${dir}`]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('lint.pathz = ["lib"]: is not a known key. Fix: did you mean "paths"?');
+  });
+
+  test("a deploy key's typo is red in ci (exit 2) before any gate runs", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "shipit-env-"));
+    await cp(SAMPLE_BOT, dir, { recursive: true });
+    await writeFile(join(dir, "shipit.json"), JSON.stringify({ environments: { test: { hots: "bot-test.example.org" }, staging: { smoke: { timeoutSec: "15" } } } }));
+    const before = (await readdir(dir)).sort();
+    const r = await shipit(["ci", `--source=${dir}`]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(2);
+    const topKeys = Object.keys((schemaJson as { properties: { environments: { additionalProperties: { properties: object } } } }).properties.environments.additionalProperties.properties);
+    expect(r.stderr.trim()).toBe(
+      [
+        "shipit: invalid shipit config (shipit.json):",
+        `  - environments.test.hots = "bot-test.example.org": is not a known key. Fix: did you mean "host"? Known keys here: ${topKeys.join(", ")}`,
+        `  - environments.staging.smoke.timeoutSec = "15": expected number, received string. Fix: give environments.staging.smoke.timeoutSec a value of type number (see CONFIGURATION.md)`,
+      ].join("\n"),
+    );
+    expect(r.stderr).not.toContain("started");
+    expect(r.stdout).toBe("");
+    expect((await readdir(dir)).sort()).toEqual(before);
   });
 });
 

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../../config/defaults.json" with { type: "json" };
 import { ConfigError, configIssue, formatPath, schemaIssueCode, type ConfigIssue } from "../errors.js";
-import { RolesSchema, UserEnvironmentsSchema, validateEnvironments, validateRoles } from "./environments.js";
+import { RolesSchema, UserEnvironmentsSchema, userEnvironmentsIssues, validateEnvironments, validateRoles } from "./environments.js";
 import { closest, getIn, unknownKeyFix } from "../text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
 import { detectShape, parseTomlFile, wrongKindOfRequirements, type ProjectShape } from "./project.js";
@@ -133,7 +133,7 @@ export const UserConfigSchema = z.strictObject({
   release: FullConfigSchema.shape.release.partial().optional(),
   roles: RolesSchema.partial().optional().describe("Which environment pull requests deploy to and which one is production (defaults: test and prod)"),
   environments: UserEnvironmentsSchema.optional().describe(
-    "Deploy environments: overrides of the test and prod defaults in config/environments.json, or new ones",
+    "Deploy environments: overrides of the test and prod defaults in config/environments.json, or new ones, which start from test's defaults (CONFIGURATION.md, Environments)",
   ),
 });
 type UserConfig = z.infer<typeof UserConfigSchema>;
@@ -277,14 +277,18 @@ export function parseUserConfig(text: string | null, origin: string): UserConfig
   }
   const parsed = UserConfigSchema.safeParse(json);
   if (parsed.success) {
-    validateEnvironments(parsed.data.environments, origin);
-    validateRoles({ ...DEFAULTS.roles, ...parsed.data.roles }, parsed.data.environments, origin);
-    return parsed.data;
+    // Environments are kept as written: they are merged over their defaults and parsed whole by
+    // resolveEnvironment, so a default or a transform of the schema applies once, after the merge.
+    const environments = (json as { environments?: UserConfig["environments"] }).environments;
+    validateEnvironments(environments, origin);
+    validateRoles({ ...DEFAULTS.roles, ...parsed.data.roles }, environments, origin);
+    return environments === undefined ? parsed.data : { ...parsed.data, environments };
   }
   throw new ConfigError(origin, parsed.error.issues.flatMap((issue) => toConfigIssues(issue, json)));
 }
 
 function toConfigIssues(issue: z.core.$ZodIssue, json: unknown): ConfigIssue[] {
+  if (issue.path[0] === "environments") return userEnvironmentsIssues(issue, json);
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((k) =>
       configIssue({ code: "UNKNOWN_KEY", path: [...issue.path, k], value: getIn(json, [...issue.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, Object.keys(shapeAt(issue.path) ?? {})) }),

@@ -58,10 +58,47 @@ const EnvironmentSchema = z.strictObject({
 });
 export type Environment = z.infer<typeof EnvironmentSchema> & { name: string };
 
-/** What shipit.json may say about environments: overrides of the defaults, or whole new ones. */
-export const UserEnvironmentsSchema = z.record(EnvName, z.any());
+/**
+ * What shipit.json may say about one environment: any key of EnvironmentSchema, at any depth, each
+ * checked by the same grammar; a list replaces the default's whole. Built from EnvironmentSchema, so
+ * a key added there is a key here (and in config/shipit.schema.json). Defaults are left out: the
+ * environment's own defaults come from config/environments.json, not from the schema.
+ */
+export const EnvironmentOverrideSchema = overridesOf(EnvironmentSchema);
+
+/** What shipit.json may say about environments: overrides of the defaults, or new ones (which start from test's defaults). */
+export const UserEnvironmentsSchema = z.record(EnvName, EnvironmentOverrideSchema);
+
+/**
+ * Every key optional at every level of an object (lists stay whole), without defaults, descriptions
+ * and the object's own unknown-key rule kept. A union of objects (`health` as http or tcp) becomes a
+ * union of their overrides. Whole-object refinements are left to the merged parse.
+ */
+export function overridesOf(schema: z.ZodObject): z.ZodObject {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    let inner: z.ZodType = field;
+    while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault || inner instanceof z.ZodPrefault) inner = inner.unwrap() as z.ZodType;
+    const over = overrideOf(inner);
+    const description = field.description ?? inner.description;
+    shape[key] = description ? over.optional().describe(description) : over.optional();
+  }
+  const catchall = schema._zod.def.catchall; // z.never() for a strict object, unset for a stripping one
+  return catchall ? z.object(shape).catchall(catchall) : z.object(shape);
+}
+
+function overrideOf(inner: z.ZodType): z.ZodType {
+  if (inner instanceof z.ZodObject) return overridesOf(inner);
+  if (inner instanceof z.ZodUnion && inner.options.every((o) => o instanceof z.ZodObject)) {
+    return z.union((inner.options as z.ZodObject[]).map((o) => overridesOf(o)) as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]);
+  }
+  return inner;
+}
 
 const DEFAULTS = z.record(EnvName, EnvironmentSchema).parse(defaultsJson);
+
+/** The environment a new one (not in config/environments.json) starts from. */
+export const BASE_ENVIRONMENT = "test";
 
 export function environmentNames(user: Record<string, unknown> | undefined): string[] {
   return [...new Set([...Object.keys(DEFAULTS), ...Object.keys(user ?? {})])];
@@ -76,27 +113,73 @@ export function resolveEnvironment(name: string, user: Record<string, unknown> |
   if (!known.includes(name)) {
     throw new ConfigError(origin, [configIssue({ code: "UNKNOWN_ENVIRONMENT", path: ["--env"], value: name, problem: "is not a configured environment", fix: `use one of ${known.join(", ")}, or add environments.${name} to shipit.json` })]);
   }
-  const merged = deepMerge(DEFAULTS[name] ?? {}, (user?.[name] as object | undefined) ?? {});
+  const over = user?.[name];
+  const merged = deepMerge(DEFAULTS[name] ?? DEFAULTS[BASE_ENVIRONMENT]!, over && typeof over === "object" && !Array.isArray(over) ? over : {});
   const parsed = EnvironmentSchema.safeParse(merged);
   const issues: ConfigIssue[] = [];
   if (!parsed.success) {
-    for (const i of parsed.error.issues) {
-      const path = ["environments", name, ...i.path];
-      if (i.code === "unrecognized_keys") {
-        for (const k of i.keys) {
-          issues.push(configIssue({ code: "UNKNOWN_KEY", path: [...path, k], value: getIn(merged, [...i.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, knownKeys(i.path)) }));
-        }
-        continue;
-      }
-      // a value the grammar flags as a credential (a webhook URL) is never echoed into a log
-      const value = i.code === "custom" && i.params?.["redact"] ? "[redacted]" : getIn(merged, i.path);
-      issues.push(configIssue({ code: schemaIssueCode(i.code), path, value, problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, formatPath(path), value) }));
-    }
+    for (const i of parsed.error.issues) issues.push(...environmentIssues(i, merged, ["environments", name]));
   } else if (!parsed.data.host && opts.requireHost !== false) {
     issues.push(configIssue({ code: "HOST_NOT_SET", path: ["environments", name, "host"], value: "", problem: "is not set", fix: `set the SSH host of the ${name} bot in shipit.json` }));
   }
   if (issues.length) throw new ConfigError(origin, issues);
   return { ...parsed.data!, name };
+}
+
+/**
+ * One zod issue about an environment as ConfigIssues, the same at parse time and at deploy time:
+ * one per key, with its value, the grammar's fix or a "did you mean". `root` is the value the
+ * issue's path starts in (one environment), `at` where that value is in shipit.json.
+ */
+export function environmentIssues(i: z.core.$ZodIssue, root: unknown, at: PropertyKey[]): ConfigIssue[] {
+  const path = [...at, ...i.path];
+  if (i.code === "unrecognized_keys") {
+    return i.keys.map((k) => configIssue({ code: "UNKNOWN_KEY", path: [...path, k], value: getIn(root, [...i.path, k]), problem: "is not a known key", fix: unknownKeyFix(k, knownKeys(i.path)) }));
+  }
+  // a value the grammar flags as a credential (a webhook URL) is never echoed into a log
+  const value = i.code === "custom" && i.params?.["redact"] ? "[redacted]" : getIn(root, i.path);
+  const wrongType = unionOfOneType(i);
+  if (wrongType) {
+    const fix = `give ${formatPath(path)} a value of type ${wrongType} (see CONFIGURATION.md)`;
+    return [configIssue({ code: "INVALID_TYPE", path, value, problem: `expected ${wrongType}, received ${value === null ? "null" : Array.isArray(value) ? "array" : typeof value}`, fix })];
+  }
+  return [configIssue({ code: schemaIssueCode(i.code), path, value, problem: i.message.replace(/^Invalid input: /, ""), fix: envFix(i, formatPath(path), value) })];
+}
+
+/** A union (`"" or a host`) every branch of which wants the same type the value is not: that type, so the message says so instead of zod's "Invalid input". */
+function unionOfOneType(i: z.core.$ZodIssue): string | undefined {
+  if (i.code !== "invalid_union" || i.errors.length === 0) return undefined;
+  const typeOf = (branch: z.core.$ZodIssue[]): string => {
+    const [b] = branch;
+    if (branch.length !== 1 || !b) return "";
+    if (b.code === "invalid_type") return b.expected;
+    const types = b.code === "invalid_value" ? new Set(b.values.map((v) => typeof v)) : new Set<string>();
+    return types.size === 1 ? [...types][0]! : ""; // a literal such as "" wants a string
+  };
+  const expected = new Set(i.errors.map(typeOf));
+  const [only] = [...expected];
+  return expected.size === 1 && only ? only : undefined;
+}
+
+/**
+ * A zod issue from shipit.json's `environments` (path `["environments", name, …]`, or shorter for
+ * the map itself or a bad environment name) as ConfigIssues.
+ */
+export function userEnvironmentsIssues(i: z.core.$ZodIssue, json: unknown): ConfigIssue[] {
+  const name = i.path[1];
+  if (i.code === "invalid_key" && typeof name === "string") {
+    const suggestion = name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^[^a-z]+/, "");
+    return [
+      configIssue({
+        code: "INVALID_ENVIRONMENT_NAME",
+        path: i.path,
+        problem: "is not an environment name: it must be lower-case letters, digits and '-', starting with a letter",
+        fix: suggestion ? `rename it to "${suggestion}" (and use that name in --env and roles)` : "rename it, e.g. staging",
+      }),
+    ];
+  }
+  if (typeof name !== "string") return [configIssue({ code: schemaIssueCode(i.code), path: i.path, value: getIn(json, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: "make environments an object of environments by name, e.g. {\"test\": {\"host\": \"bot.example.org\"}}" })];
+  return environmentIssues({ ...i, path: i.path.slice(2) }, getIn(json, ["environments", name]), ["environments", name]);
 }
 
 /** `environments.prod.notifications.targets[0].secret`: list entries in brackets, as config.ts writes them. */
@@ -145,15 +228,58 @@ function objectOf(schema: z.ZodType | undefined): z.ZodObject | undefined {
  */
 export function validateEnvironments(user: Record<string, unknown> | undefined, origin: string): void {
   const issues: ConfigIssue[] = [];
+  const resolved: Environment[] = [];
   for (const name of environmentNames(user)) {
     try {
-      resolveEnvironment(name, user, origin);
+      resolved.push(resolveEnvironment(name, user, origin, { requireHost: false }));
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      issues.push(...e.issues.filter((i) => i.code !== "HOST_NOT_SET"));
+      issues.push(...e.issues);
     }
   }
+  if (!issues.length) issues.push(...sharedOnOneHost(resolved));
   if (issues.length) throw new ConfigError(origin, issues);
+}
+
+/**
+ * Two environments on one host must not share a release folder, a systemd unit or a status port:
+ * one's deploy would replace, restart or shadow the other's bot. A new environment starts from
+ * test's defaults, so this is what catches `staging` set on test's host with only its host changed.
+ */
+function sharedOnOneHost(envs: Environment[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const CLASHES = [
+    { path: ["basePath"], what: "a deploy of one would replace the other's releases", fix: (v: string, a: string, b: string) => renamed(v, a, b) },
+    { path: ["unit"], what: "a deploy of one would restart the other's bot", fix: (v: string, a: string, b: string) => renamed(v, a, b) },
+    { path: ["runtime", "health_port"], what: "the second bot could not open its status server", fix: () => undefined },
+  ] as const;
+  for (const [j, b] of envs.entries()) {
+    for (const a of envs.slice(0, j)) {
+      if (!a.host || a.host.toLowerCase() !== b.host.toLowerCase()) continue;
+      for (const c of CLASHES) {
+        const value = getIn(b, c.path);
+        if (value !== getIn(a, c.path)) continue;
+        const key = formatPath(["environments", b.name, ...c.path]);
+        const example = c.fix(String(value), a.name, b.name);
+        issues.push(
+          configIssue({
+            code: "SHARED_ON_HOST",
+            path: ["environments", b.name, ...c.path],
+            value,
+            problem: `is also ${formatPath(["environments", a.name, ...c.path])} on the same host (${b.host}): ${c.what}`,
+            fix: `give ${key} its own value${example ? `, e.g. ${JSON.stringify(example)}` : ""}, or deploy ${b.name} to another host`,
+          }),
+        );
+      }
+    }
+  }
+  return issues;
+}
+
+/** `/srv/rosey-test` for staging: `/srv/rosey-staging`; `rosey-test.service`: `rosey-staging.service`. */
+function renamed(value: string, from: string, to: string): string | undefined {
+  const out = value.replace(new RegExp(`(^|[-_/.])${from}(?=$|[-_/.])`, "g"), `$1${to}`);
+  return out === value ? undefined : out;
 }
 
 function deepMerge(base: object, over: object): object {
