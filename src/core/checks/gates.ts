@@ -200,7 +200,7 @@ export function evaluateTest(
   }
   if (problems.length === 0) return { ...passed("test", r, figure), threshold, coverage, junit };
 
-  const worst = coverage && coverage.percent < threshold ? leastCovered(coverage.files) : [];
+  const worst = coverage ? leastCovered(coverage.files) : [];
   const worstText = worst.length
     ? `\nleast-covered files:\n${worst.map((f) => `  ${f.percent.toFixed(1).padStart(5)}%  ${f.path} (${f.missing} of ${f.statements} lines missed)`).join("\n")}`
     : "";
