@@ -233,6 +233,12 @@ describe("project shapes through the host runner", () => {
     ]);
     expect(a.manifest).toMatchObject({ version: "0.0.0-dev", versionSource: "default", requirements: ["requirements.txt"] });
 
+    // read from junit.xml, not from pytest's terminal output: the same with --tb=no -q, with which
+    // pytest prints only "ERROR tests/test_commands.py" there
+    const quiet = await hostSetup(await fixture("collection-error", { test: { args: ["--tb=no", "-q"] } }));
+    const t = await runCheck("test", quiet.plan, quiet.runner, quiet.config);
+    expect([t.figure, t.detail]).toEqual([report.gates[3]!.figure, report.gates[3]!.detail]);
+
     // without its shipit.json, the defaults find nothing: the error names src/chatbot and the lines to use it
     const bare = await fixture("collection-error");
     await rm(join(bare, "shipit.json"));
