@@ -1,6 +1,7 @@
 /**
- * One engine run per project shape (issue 17): ci-report through the real engine on each fixture,
- * with the same gate rows as the host runner, and the artifact's files and version.
+ * One engine run per project shape (issue 17) and for the collection-error bot: ci-report through
+ * the real engine on each fixture, with the same gate rows as the host runner, and the artifact's
+ * files and version.
  */
 import { cp, mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -72,5 +73,29 @@ test("tool leak: a test importing pip-audit's requests is red in the engine too"
   expect(r.summary).toContain("tests/test_status.py: ModuleNotFoundError: No module named 'requests'");
   expect(r.summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (app): FAILED gates: test");
   expect(r.host.exitCode).toBe(1);
+  expect(await r.manifest("app-0.0.0-dev.tar.gz")).toMatchObject({ version: "0.0.0-dev", versionSource: "default", requirements: ["requirements.txt"] });
+});
+
+test("collection error: the engine names the exception and the file, and why coverage is missing, as the host runner does", async () => {
+  const r = await both("collection-error");
+  // (the security row, the same from both runners, says no advisory source is reachable here)
+  expect([...r.rows.slice(0, 4), r.rows[5]]).toEqual([
+    "dependencies ok requirements.txt + tools (uv)",
+    "lint ok 0 findings",
+    "typecheck ok 0 errors in 2 files",
+    "test FAILED collection failed in 1 file · no tests ran",
+    "build ok app-0.0.0-dev.tar.gz (4 files, 117.5 KiB)",
+  ]);
+  const lines = r.summary.split("\n");
+  const at = lines.indexOf("[test] pytest could not collect 1 file (an import or syntax error in a test module or conftest):");
+  expect(lines.slice(at, at + 4), r.summary).toEqual([
+    "[test] pytest could not collect 1 file (an import or syntax error in a test module or conftest):",
+    "  tests/test_commands.py: ModuleNotFoundError: No module named 'chatbot'",
+    "no coverage report: pytest stopped at the collection error, before any test ran",
+    "Fix: run `python -m pytest --collect-only` in the repository to see the whole error",
+  ]);
+  // the same detail from the host runner, word for word
+  expect(r.host.stdout).toContain(lines.slice(at, at + 4).join("\n"));
+  expect(r.summary).not.toContain("pytest-cov");
   expect(await r.manifest("app-0.0.0-dev.tar.gz")).toMatchObject({ version: "0.0.0-dev", versionSource: "default", requirements: ["requirements.txt"] });
 });

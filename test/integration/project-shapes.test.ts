@@ -1,12 +1,13 @@
 /**
  * Every common Python project shape through the host runner with the real tools (issue 17):
- * pyproject + src/ layout, pyproject + dependency groups (flat layout, setuptools), a uv.lock, and
- * the tool-leak fixture that proves the tools' packages are not the project's. Each asserts the
+ * pyproject + src/ layout, pyproject + dependency groups (flat layout, setuptools), a uv.lock,
+ * the tool-leak fixture that proves the tools' packages are not the project's, and a collection
+ * error (a src/ layout pytest cannot import, whose defaults also find nothing). Each asserts the
  * gate table, the messages, and the artifact's files and version; the src/ bot's artifact is
  * installed by the real host agent, offline, and answers a command.
  */
 import { createHash } from "node:crypto";
-import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -186,9 +187,12 @@ describe("project shapes through the host runner", () => {
       "security passed 0 findings · dependency audit: 1 package, 0 vulnerable",
       "build passed app-0.0.0-dev.tar.gz (4 files, 117.5 KiB)",
     ]);
-    expect(report.gates[3]!.detail).toBe(
-      "pytest could not collect the tests (an import or syntax error in a test module or conftest):\n  tests/test_status.py: ModuleNotFoundError: No module named 'requests'\nFix: run `python -m pytest --collect-only` in the repository to see the whole error",
-    );
+    expect(report.gates[3]!.detail.split("\n")).toEqual([
+      "pytest could not collect 1 file (an import or syntax error in a test module or conftest):",
+      "  tests/test_status.py: ModuleNotFoundError: No module named 'requests'",
+      "no coverage report: pytest stopped at the collection error, before any test ran",
+      "Fix: run `python -m pytest --collect-only` in the repository to see the whole error",
+    ]);
     // requests is there, in the tools venv, for pip-audit
     const tools = await execa(join(s.runner.layout.tools, "bin/python"), ["-c", "import requests; print(requests.__name__)"]);
     expect(tools.stdout).toBe("requests");
@@ -197,4 +201,59 @@ describe("project shapes through the host runner", () => {
     expect(a.manifest).toMatchObject({ version: "0.0.0-dev", versionSource: "default", requirements: ["requirements.txt"] });
     expect(a.manifest).not.toHaveProperty("project");
   });
+
+  test("collection error: a src/ layout with no pyproject.toml and no pythonpath; the test gate names the exception and the file, and why coverage is missing", async () => {
+    const s = await hostSetup(await fixture("collection-error"));
+    const report = await runCi(s.plan, s.runner, s.config);
+    expect(rows(report), report.summary).toEqual([
+      "dependencies passed requirements.txt + tools (uv)",
+      "lint passed 0 findings",
+      "typecheck passed 0 errors in 2 files",
+      "test failed collection failed in 1 file · no tests ran",
+      "security passed 0 findings · dependency audit: 1 package, 0 vulnerable",
+      "build passed app-0.0.0-dev.tar.gz (4 files, 117.5 KiB)",
+    ]);
+    const summary = report.summary.split("\n");
+    const at = summary.indexOf("[test] pytest could not collect 1 file (an import or syntax error in a test module or conftest):");
+    expect(summary.slice(at, at + 4), report.summary).toEqual([
+      "[test] pytest could not collect 1 file (an import or syntax error in a test module or conftest):",
+      "  tests/test_commands.py: ModuleNotFoundError: No module named 'chatbot'",
+      "no coverage report: pytest stopped at the collection error, before any test ran",
+      "Fix: run `python -m pytest --collect-only` in the repository to see the whole error",
+    ]);
+    expect(report.summary).not.toContain("pytest-cov");
+    expect(summary.at(-1)).toBe("shipit ci (app): FAILED gates: test");
+    const a = await artifact(s.runner.layout.out, "app-0.0.0-dev.tar.gz");
+    expect(a.names).toEqual([
+      "app-0.0.0-dev/manifest.json",
+      "app-0.0.0-dev/requirements.txt",
+      "app-0.0.0-dev/src/chatbot/__init__.py",
+      "app-0.0.0-dev/src/chatbot/commands.py",
+      "app-0.0.0-dev/wheels/humanize-4.12.3-py3-none-any.whl",
+    ]);
+    expect(a.manifest).toMatchObject({ version: "0.0.0-dev", versionSource: "default", requirements: ["requirements.txt"] });
+
+    // read from junit.xml, not from pytest's terminal output: the same with --tb=no -q, with which
+    // pytest prints only "ERROR tests/test_commands.py" there
+    const quiet = await hostSetup(await fixture("collection-error", { test: { args: ["--tb=no", "-q"] } }));
+    const t = await runCheck("test", quiet.plan, quiet.runner, quiet.config);
+    expect([t.figure, t.detail]).toEqual([report.gates[3]!.figure, report.gates[3]!.detail]);
+
+    // without its shipit.json, the defaults find nothing: the error names src/chatbot and the lines to use it
+    const bare = await fixture("collection-error");
+    await rm(join(bare, "shipit.json"));
+    const e = await hostSetup(bare).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toMatchObject({ name: "ConfigError", code: "CONFIG_INVALID" });
+    expect((e as Error).message).toBe(
+      [
+        "invalid shipit config (defaults (no shipit.json)):",
+        `  - typecheck.paths: none of the default paths ["lib","common","bot","web"] exist in the source. Fix: the source has the package folder src/chatbot: to use it, put "typecheck": {"paths": ["src/chatbot"]} in shipit.json`,
+        `  - build.include: none of the default paths ["lib","common","bot","web"] exist in the source. Fix: the source has the package folder src/chatbot: to use it, put "build": {"include": ["src/chatbot"]} in shipit.json`,
+      ].join("\n"),
+    );
+  });
 });
+

@@ -7,6 +7,8 @@ import {
   parseJsonShape,
   parseCoverageJson,
   parseJUnit,
+  exceptionLine,
+  relativeTo,
   parseMypy,
   parseRuffJson,
   type CoverageSummary,
@@ -133,40 +135,66 @@ export function evaluateTest(
   r: StepResult,
   junitXml: string | null,
   coverageJson: string | null,
-  c: Pick<ResolvedConfig, "coverage">,
+  c: Pick<ResolvedConfig, "coverage"> & { test?: Pick<ResolvedConfig["test"], "paths"> },
+  /** The source folder pytest ran in, to name a conftest relative to it. */
+  root = "",
 ): TestVerdict {
   const threshold = c.coverage.threshold;
   const base = { threshold, coverage: null, junit: null };
   const late = timedOut("test", r);
   if (late) return { ...late, ...base };
   if (junitXml === null) {
-    return {
-      ...failed("test", r, "pytest did not run", `pytest wrote no JUnit report (exit ${r.exitCode}); it could not start or collect.\n${tail(r.stdout + r.stderr)}`),
-      ...base,
-    };
+    const [figure, detail] = pytestDidNotRun(r, root);
+    return { ...failed("test", r, figure, detail), ...base };
   }
   const junit = parseJUnit(junitXml);
   const coverage = coverageJson === null ? null : parseCoverageJson(coverageJson);
+  const collection = junit.collection;
   const bad = junit.failures + junit.errors;
-  const passedCount = junit.tests - bad - junit.skipped;
-  const covText = coverage ? `coverage ${coverage.percent}%` : "no coverage data";
-  const figure = `${passedCount} passed${bad ? `, ${bad} failed` : ""} · ${covText} (threshold ${threshold}%)`;
+  const ran = junit.tests - collection.length;
+  const passedCount = ran - bad - junit.skipped;
+  const notCollected = (n: number) => `${n} file${n === 1 ? "" : "s"}`;
+  const collectionText = collection.length
+    ? `pytest could not collect ${notCollected(collection.length)} (an import or syntax error in a test module or conftest):\n${collection.map((e) => `  ${e.file}: ${e.error}`).join("\n")}`
+    : "";
+  const collectFix = "Fix: run `python -m pytest --collect-only` in the repository to see the whole error";
 
-  const collection = collectionErrors(r.stdout);
-  if (collection.length) {
-    // pytest stops before running anything: no tests ran and no coverage exists, so say only why
-    const files = collection.map((c) => `  ${c.file}: ${c.error}`).join("\n");
+  if (collection.length && ran === 0) {
+    // pytest stopped at collection: no test ran, so there is no coverage to miss
     return {
-      ...failed("test", r, `collection failed in ${collection.length} file${collection.length === 1 ? "" : "s"} · no tests ran`, `pytest could not collect the tests (an import or syntax error in a test module or conftest):\n${files}\nFix: run \`python -m pytest --collect-only\` in the repository to see the whole error`),
+      ...failed(
+        "test",
+        r,
+        `collection failed in ${notCollected(collection.length)} · no tests ran`,
+        `${collectionText}\nno coverage report: pytest stopped at the collection error, before any test ran\n${collectFix}`,
+      ),
       ...base,
       junit,
     };
   }
+  if (ran === 0) {
+    const where = c.test?.paths.length ? `in ${c.test.paths.join(", ")} (test.paths)` : "in the pytest config's testpaths, else the whole repository";
+    return {
+      ...failed(
+        "test",
+        r,
+        "no tests collected",
+        `pytest collected no tests (exit ${r.exitCode}): it looked ${where} for test_*.py and *_test.py files with test_ functions\n` +
+          "no coverage report: no test ran, so there was nothing to measure\n" +
+          'Fix: add tests, or point "test": {"paths": [...]} in shipit.json (or testpaths in the pytest config) at the folder that holds them',
+      ),
+      ...base,
+      junit,
+    };
+  }
+
+  const covText = coverage ? `coverage ${coverage.percent}%` : "no coverage data";
+  const figure = `${passedCount} passed${bad ? `, ${bad} failed` : ""}${collection.length ? `, ${notCollected(collection.length)} not collected` : ""} · ${covText} (threshold ${threshold}%)`;
   const problems: string[] = [];
-  if (r.exitCode === 5 || junit.tests === 0) problems.push("no tests were collected");
-  else if (r.exitCode !== 0 && bad === 0) problems.push(`pytest exited with code ${r.exitCode}:\n${tail(r.stdout + r.stderr, 15)}`);
+  if (collectionText) problems.push(collectionText);
+  if (r.exitCode !== 0 && bad === 0 && !collection.length) problems.push(`pytest exited with code ${r.exitCode}:\n${tail(r.stdout + r.stderr, 15)}`);
   if (bad) problems.push(`${bad} test${bad === 1 ? "" : "s"} failed:\n${junit.failed.map((t) => `  ${t.id} — ${t.message}`).join("\n")}`);
-  if (coverage === null) problems.push("coverage report missing: is pytest-cov installed and `--cov` honoured?");
+  if (coverage === null) problems.push(coverageMissing(r, ran));
   else if (coverage.percent < threshold) {
     problems.push(`coverage ${coverage.percent}% is below the threshold ${threshold}% (from ${c.coverage.from})`);
   }
@@ -177,24 +205,52 @@ export function evaluateTest(
     ? `\nleast-covered files:\n${worst.map((f) => `  ${f.percent.toFixed(1).padStart(5)}%  ${f.path} (${f.missing} of ${f.statements} lines missed)`).join("\n")}`
     : "";
   return {
-    ...failed("test", r, figure, `${problems.join("\n")}${worstText}`),
+    ...failed("test", r, figure, `${problems.join("\n")}${worstText}${collection.length ? `\n${collectFix}` : ""}`),
     threshold,
     coverage,
     junit,
   };
 }
 
-/** pytest's "ERROR collecting FILE" sections: the file and the first `E   ` line of its error. */
-export function collectionErrors(stdout: string): { file: string; error: string }[] {
-  const out: { file: string; error: string }[] = [];
-  const lines = stdout.split("\n");
-  for (const [i, l] of lines.entries()) {
-    const m = /^_+ ERROR collecting (\S+) _+$/.exec(l.trim());
-    if (!m) continue;
-    const e = lines.slice(i + 1).find((x) => /^E\s{2,}\S/.test(x)) ?? "";
-    out.push({ file: m[1]!, error: e.replace(/^E\s+/, "").trim() || "see pytest's output" });
+/**
+ * Tests ran but there is no coverage.json: pytest-cov was turned off, or coverage.py measured
+ * nothing. (pytest-cov missing altogether never gets here: pytest then rejects `--cov` and writes no
+ * JUnit report either.)
+ */
+function coverageMissing(r: StepResult, ran: number): string {
+  const tests = `${ran} test${ran === 1 ? "" : "s"} ran`;
+  const out = r.stdout + r.stderr;
+  if (/Coverage disabled via --no-cov/.test(out)) {
+    return `coverage report missing: ${tests} with coverage turned off by --no-cov. Fix: remove --no-cov from test.args in shipit.json or from addopts in the pytest config`;
   }
-  return out;
+  if (/No data to report|No data was collected/.test(out)) {
+    return `coverage report missing: ${tests} but coverage.py measured no file ("No data to report"). Fix: check [run] source, include and omit in the coverage config: they must name the project's code`;
+  }
+  return `coverage report missing: ${tests} but pytest-cov wrote no coverage.json. Fix: check that nothing in test.args or the pytest config's addopts turns pytest-cov off or redirects its reports (--no-cov, -p no:pytest_cov, --cov-report)`;
+}
+
+/**
+ * pytest wrote no JUnit report: it stopped before collecting. A conftest that cannot be imported
+ * and a pytest without pytest-cov (`--cov` unknown) are named; anything else shows pytest's words.
+ */
+function pytestDidNotRun(r: StepResult, root: string): [string, string] {
+  const out = `${r.stdout}\n${r.stderr}`;
+  const conftest = /ImportError while loading conftest '([^']+)'/.exec(out);
+  if (conftest) {
+    const after = out.slice(conftest.index);
+    const file = root ? relativeTo(conftest[1]!, root) : conftest[1]!;
+    return [
+      "conftest failed · no tests ran",
+      `pytest could not load ${file}: ${exceptionLine(after)}\nno coverage report: pytest stopped before collecting any test\nFix: run \`python -m pytest --collect-only\` in the repository to see the whole error`,
+    ];
+  }
+  if (/unrecognized arguments: .*--cov/.test(out)) {
+    return [
+      "pytest did not run",
+      `pytest does not know --cov (exit ${r.exitCode}): pytest-cov is not installed in the project environment, or test.args / the pytest config turns it off (-p no:pytest_cov).\n${tail(r.stdout + r.stderr, 5)}`,
+    ];
+  }
+  return ["pytest did not run", `pytest wrote no JUnit report (exit ${r.exitCode}); it could not start or collect.\n${tail(r.stdout + r.stderr)}`];
 }
 
 /**

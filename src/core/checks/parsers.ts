@@ -29,23 +29,40 @@ interface FailedTest {
   message: string;
 }
 
+/** A test module (or conftest, or package) pytest could not import: the file and the exception line. */
+export interface CollectionError {
+  file: string;
+  error: string;
+}
+
 export interface JUnitSummary {
+  /** pytest's own count, which includes each collection error as one "test". */
   tests: number;
   failures: number;
+  /** Errors in tests (setup/teardown), collection errors not included. */
   errors: number;
   skipped: number;
   failed: FailedTest[];
+  collection: CollectionError[];
 }
 
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** pytest's JUnit XML → counts and the failing test ids (`file::Class::name`) with their first message line. */
+/** The text pytest's junitxml plugin puts in `<error message=…>` for a module it could not collect. */
+const COLLECTION_FAILURE = "collection failure";
+
+/**
+ * pytest's JUnit XML → counts, the failing test ids (`file::Class::name`) with their first message
+ * line, and the files that could not be collected with their exception line. A collection error is
+ * a `<testcase>` of its own whose `<error message="collection failure">` holds the traceback: it is
+ * not a failed test, and pytest ran nothing when it stopped there.
+ */
 export function parseJUnit(xml: string): JUnitSummary {
   const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", htmlEntities: true }).parse(xml) as Record<string, unknown>;
   const root = (doc["testsuites"] ?? doc) as Record<string, unknown>;
   const suites = asArray(root["testsuite"] as Record<string, unknown> | Record<string, unknown>[] | undefined);
   if (suites.length === 0) throw new InfraError("REPORT_INVALID", "JUnit report has no <testsuite>: not a pytest JUnit XML file");
-  const summary: JUnitSummary = { tests: 0, failures: 0, errors: 0, skipped: 0, failed: [] };
+  const summary: JUnitSummary = { tests: 0, failures: 0, errors: 0, skipped: 0, failed: [], collection: [] };
   for (const s of suites) {
     summary.tests += Number(s["tests"] ?? 0);
     summary.failures += Number(s["failures"] ?? 0);
@@ -55,10 +72,31 @@ export function parseJUnit(xml: string): JUnitSummary {
       const bad = (tc["failure"] ?? tc["error"]) as Record<string, unknown> | string | undefined;
       if (bad === undefined) continue;
       const msg = typeof bad === "string" ? bad : String(bad["message"] ?? bad["#text"] ?? "");
-      summary.failed.push({ id: testId(String(tc["classname"] ?? ""), String(tc["name"] ?? "")), message: firstLine(msg) });
+      const classname = String(tc["classname"] ?? "");
+      const name = String(tc["name"] ?? "");
+      if (tc["failure"] === undefined && typeof bad === "object" && msg === COLLECTION_FAILURE) {
+        summary.errors -= 1;
+        summary.collection.push({ file: classname ? testId(classname, name) : `${name.split(".").join("/")}.py`, error: exceptionLine(String(bad["#text"] ?? "")) });
+        continue;
+      }
+      summary.failed.push({ id: testId(classname, name), message: firstLine(msg) });
     }
   }
   return summary;
+}
+
+/**
+ * The exception line of a pytest traceback: the last `E   Name: text` line (a SyntaxError's
+ * `E     File "…", line 1` and source lines come before it), or with `--tb=native` the last
+ * `Name: text` line; failing both, the first line there is.
+ */
+export function exceptionLine(traceback: string): string {
+  const lines = traceback.split("\n");
+  const marked = lines.filter((l) => /^E(\s|$)/.test(l)).map((l) => l.replace(/^E\s*/, ""));
+  const candidates = (marked.length ? marked : lines).map((l) => l.trim()).filter(Boolean);
+  const isException = (l: string) => /^[A-Za-z_][\w.]*: \S/.test(l) || /^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)$/.test(l);
+  const exception = [...candidates].reverse().find(isException);
+  return firstLine(exception ?? candidates[0] ?? "") || "no error text in the JUnit report";
 }
 
 /** pytest writes classname as dotted module path (+ class); turn it back into the `path::name` form people paste. */
@@ -167,7 +205,7 @@ export function parseMypy(stdout: string): MypySummary {
   return { errors, files: checked ? Number(checked[1]) : null };
 }
 
-function relativeTo(file: string, root: string): string {
+export function relativeTo(file: string, root: string): string {
   const r = root.endsWith("/") ? root : `${root}/`;
   return file.startsWith(r) ? file.slice(r.length) : file;
 }

@@ -123,7 +123,7 @@ function evaluate(name: Exclude<CheckName, "security">, r: StepResult, plan: Che
     case "typecheck":
       return evaluateTypecheck(r);
     case "test":
-      return evaluateTest(r, r.reports[plan.reports.junit] ?? null, r.reports[plan.reports.coverageJson] ?? null, config);
+      return evaluateTest(r, r.reports[plan.reports.junit] ?? null, r.reports[plan.reports.coverageJson] ?? null, config, runner.layout.src);
     case "build":
       return evaluateBuild(r);
   }

@@ -204,6 +204,8 @@ export async function resolveConfig(
 
   const top = await view.entries();
   const packages = await packageRoots(view);
+  // listed only when a default path list matched nothing, for the hint
+  let found: string[] | undefined;
   for (const keyPath of PATH_KEYS) {
     const configured = getIn(user, keyPath) as string[] | undefined;
     if (configured) {
@@ -221,12 +223,13 @@ export async function resolveConfig(
       // An installable project's artifact carries its code as a wheel: no app folder is required.
       const required = keyPath[0] === "typecheck" || (keyPath[0] === "build" && !packages.installable);
       if (required && present.length === 0 && defaults.length > 0) {
+        found ??= packageFolders(await view.files());
         issues.push(
           configIssue({
             code: "DEFAULT_PATHS_MISSING",
             path: keyPath,
             problem: `none of the default paths ${JSON.stringify(defaults)} exist in the source`,
-            fix: `set "${formatPath(keyPath)}" in shipit.json to the folders that hold your code (top level has: ${top.slice(0, 12).join(", ")})`,
+            fix: defaultPathsFix(keyPath as readonly [string, string], found, top),
           }),
         );
       }
@@ -395,6 +398,39 @@ async function packageRoots(view: SourceView): Promise<{ installable: boolean; d
   if ((await view.kind("src")) === "dir") return { installable: true, dirs: ["src"] };
   const pkg = project.name.replace(/[-.]+/g, "_").toLowerCase();
   return { installable: true, dirs: (await view.kind(pkg)) === "dir" ? [pkg] : [] };
+}
+
+/** Folder names that hold tests or docs, not the code a default path list is for. */
+const NOT_CODE = /^(tests?|testing|docs?|examples?)$/;
+
+/**
+ * The folders that hold Python packages, from the source's file list: the packages in src/ (or
+ * src itself when its modules are not in a package), then the top-level folders with an
+ * `__init__.py`, tests and docs left out.
+ */
+export function packageFolders(files: string[]): string[] {
+  const inSrc = new Set<string>();
+  const top = new Set<string>();
+  let srcModules = false;
+  for (const f of files) {
+    const parts = f.split("/");
+    if (parts[0] === "src") {
+      if (parts.length === 3 && parts[2] === "__init__.py" && !NOT_CODE.test(parts[1]!)) inSrc.add(`src/${parts[1]}`);
+      if (f.endsWith(".py")) srcModules = true;
+    } else if (parts.length === 2 && parts[1] === "__init__.py" && !parts[0]!.startsWith(".") && !NOT_CODE.test(parts[0]!)) top.add(parts[0]!);
+  }
+  const src = inSrc.size ? [...inSrc].sort() : srcModules ? ["src"] : [];
+  return [...src, ...[...top].sort()];
+}
+
+/** The fix for a default path list that matched nothing: the exact shipit.json line for the package folders there are. */
+function defaultPathsFix(keyPath: readonly [string, string], found: string[], top: string[]): string {
+  if (found.length === 0) {
+    return `set "${formatPath(keyPath)}" in shipit.json to the folders that hold your code (top level has: ${top.slice(0, 12).join(", ")})`;
+  }
+  const list = `[${found.map((f) => JSON.stringify(f)).join(", ")}]`;
+  const what = found.length === 1 ? `the package folder ${found[0]}` : `the package folders ${found.join(", ")}`;
+  return `the source has ${what}: to use ${found.length === 1 ? "it" : "them"}, put "${keyPath[0]}": {"${keyPath[1]}": ${list}} in shipit.json`;
 }
 
 async function projectName(view: SourceView): Promise<string | undefined> {

@@ -2,6 +2,7 @@ import { expect, test } from "vitest";
 import { evaluateBuild, evaluateDeps, evaluateLint, evaluateTest, evaluateTypecheck } from "../../../src/core/checks/gates.js";
 import type { StepResult } from "../../../src/core/checks/step.js";
 import { renderSummary } from "../../../src/core/checks/summary.js";
+import { COLLECTION_JUNIT, MIXED_JUNIT } from "./junit-samples.js";
 
 const result = (over: Partial<StepResult> = {}): StepResult => ({ id: "x", exitCode: 0, stdout: "", stderr: "", durationMs: 1500, reports: {}, argv: [], ...over });
 const junit = (failures: string) =>
@@ -38,18 +39,6 @@ test("test gate: the failure names percent, threshold and its source, failing te
        40.0%  lib/m3.py (6 of 10 lines missed)
        50.0%  lib/m4.py (5 of 10 lines missed)"
   `);
-});
-
-test("test gate: no tests collected is red", () => {
-  const v = evaluateTest(result({ exitCode: 5 }), `<testsuites><testsuite tests="0" failures="0" errors="0" skipped="0"/></testsuites>`, null, config);
-  expect(v.status).toBe("failed");
-  expect(v.detail).toContain("no tests were collected");
-});
-
-test("test gate: pytest that never wrote a report says it could not start", () => {
-  const v = evaluateTest(result({ exitCode: 4, stderr: "ERROR: file or directory not found: nope" }), null, null, config);
-  expect(v.detail).toContain("pytest wrote no JUnit report (exit 4)");
-  expect(v.detail).toContain("file or directory not found: nope");
 });
 
 test("lint gate lists findings; typecheck gate lists errors", () => {
@@ -113,19 +102,125 @@ test("dependencies gate tells an unreachable index from a bad pin", () => {
   expect(pin.figure).toBe("install failed");
 });
 
-test("a collection error is named with its file and error, not as a failed test with missing coverage", async () => {
-  const { collectionErrors } = await import("../../../src/core/checks/gates.js");
-  const stdout = [
-    "==================================== ERRORS ====================================",
-    "____________________ ERROR collecting tests/test_broken.py _____________________",
-    "ImportError while importing test module '/src/tests/test_broken.py'.",
-    "tests/test_broken.py:1: in <module>",
-    "    import no_such_module",
-    "E   ModuleNotFoundError: No module named 'no_such_module'",
-    "!!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!",
-  ].join("\n");
-  expect(collectionErrors(stdout)).toEqual([{ file: "tests/test_broken.py", error: "ModuleNotFoundError: No module named 'no_such_module'" }]);
-  expect(collectionErrors("5 passed in 0.1s")).toEqual([]);
+const NO_TESTS = `<testsuites><testsuite tests="0" failures="0" errors="0" skipped="0"/></testsuites>`;
+const COLLECT_FIX = "Fix: run `python -m pytest --collect-only` in the repository to see the whole error";
+
+/**
+ * Each way pytest can end without a green run gets its own true message: the cause first, and
+ * the coverage report's absence explained by it instead of blamed on pytest-cov.
+ */
+test.each([
+  {
+    case: "collection errors stop pytest: the files and their exceptions; no coverage because nothing ran",
+    r: result({ exitCode: 2 }),
+    junit: COLLECTION_JUNIT,
+    cov: null,
+    figure: "collection failed in 2 files · no tests ran",
+    detail: [
+      "pytest could not collect 2 files (an import or syntax error in a test module or conftest):",
+      "  tests/test_commands.py: ModuleNotFoundError: No module named 'chatbot'",
+      "  tests/test_syntax.py: SyntaxError: invalid syntax",
+      "no coverage report: pytest stopped at the collection error, before any test ran",
+      COLLECT_FIX,
+    ],
+  },
+  {
+    case: "--continue-on-collection-errors: the collection error beside the failed test and the coverage",
+    r: result({ exitCode: 1 }),
+    junit: MIXED_JUNIT,
+    cov: cov(90),
+    figure: "1 passed, 1 failed, 1 file not collected · coverage 90% (threshold 85%)",
+    detail: [
+      "pytest could not collect 1 file (an import or syntax error in a test module or conftest):",
+      "  tests/test_bad.py: ModuleNotFoundError: No module named 'nope'",
+      "1 test failed:",
+      "  tests/test_fine.py::test_bad — assert 1 == 2",
+      "least-covered files:",
+      "   10.0%  lib/m0.py (9 of 10 lines missed)",
+      "   20.0%  lib/m1.py (8 of 10 lines missed)",
+      "   30.0%  lib/m2.py (7 of 10 lines missed)",
+      "   40.0%  lib/m3.py (6 of 10 lines missed)",
+      "   50.0%  lib/m4.py (5 of 10 lines missed)",
+      COLLECT_FIX,
+    ],
+  },
+  {
+    case: "no tests collected (exit 5), pytest's own discovery",
+    r: result({ exitCode: 5 }),
+    junit: NO_TESTS,
+    cov: null,
+    figure: "no tests collected",
+    detail: [
+      "pytest collected no tests (exit 5): it looked in the pytest config's testpaths, else the whole repository for test_*.py and *_test.py files with test_ functions",
+      "no coverage report: no test ran, so there was nothing to measure",
+      'Fix: add tests, or point "test": {"paths": [...]} in shipit.json (or testpaths in the pytest config) at the folder that holds them',
+    ],
+  },
+  {
+    case: "no tests collected in the configured test.paths",
+    r: result({ exitCode: 5 }),
+    junit: NO_TESTS,
+    cov: null,
+    paths: ["tests/unit", "tests/bot"],
+    figure: "no tests collected",
+    detail: [
+      "pytest collected no tests (exit 5): it looked in tests/unit, tests/bot (test.paths) for test_*.py and *_test.py files with test_ functions",
+      "no coverage report: no test ran, so there was nothing to measure",
+      'Fix: add tests, or point "test": {"paths": [...]} in shipit.json (or testpaths in the pytest config) at the folder that holds them',
+    ],
+  },
+  {
+    case: "tests passed with --no-cov: coverage missing, and why",
+    r: result({ stdout: "Coverage disabled via --no-cov switch!\n3 passed in 0.1s" }),
+    junit: junit(""),
+    cov: null,
+    figure: "3 passed · no coverage data (threshold 85%)",
+    detail: ["coverage report missing: 3 tests ran with coverage turned off by --no-cov. Fix: remove --no-cov from test.args in shipit.json or from addopts in the pytest config"],
+  },
+  {
+    case: "tests passed, coverage.py measured nothing",
+    r: result({ stderr: "CovReportWarning: Failed to generate report: No data to report." }),
+    junit: junit(""),
+    cov: null,
+    figure: "3 passed · no coverage data (threshold 85%)",
+    detail: ['coverage report missing: 3 tests ran but coverage.py measured no file ("No data to report"). Fix: check [run] source, include and omit in the coverage config: they must name the project\'s code'],
+  },
+  {
+    case: "tests passed, no coverage.json for no reason pytest said",
+    r: result(),
+    junit: junit(""),
+    cov: null,
+    figure: "3 passed · no coverage data (threshold 85%)",
+    detail: [
+      "coverage report missing: 3 tests ran but pytest-cov wrote no coverage.json. Fix: check that nothing in test.args or the pytest config's addopts turns pytest-cov off or redirects its reports (--no-cov, -p no:pytest_cov, --cov-report)",
+    ],
+  },
+  {
+    case: "a conftest that cannot be imported: pytest writes no JUnit report; the file (relative to the source) and the exception",
+    r: result({ exitCode: 4, stderr: "ImportError while loading conftest '/src/tests/conftest.py'.\ntests/conftest.py:1: in <module>\n    import nope\nE   ModuleNotFoundError: No module named 'nope'\n" }),
+    junit: null,
+    cov: null,
+    figure: "conftest failed · no tests ran",
+    detail: ["pytest could not load tests/conftest.py: ModuleNotFoundError: No module named 'nope'", "no coverage report: pytest stopped before collecting any test", COLLECT_FIX],
+  },
+  {
+    case: "pytest without pytest-cov: --cov is unknown, and that is the cause",
+    r: result({ exitCode: 4, stderr: "ERROR: usage: pytest [options] [file_or_dir] [file_or_dir] [...]\npytest: error: unrecognized arguments: --cov --cov-report=json:/out/test/coverage.json\n" }),
+    junit: null,
+    cov: null,
+    figure: "pytest did not run",
+    detail: [
+      "pytest does not know --cov (exit 4): pytest-cov is not installed in the project environment, or test.args / the pytest config turns it off (-p no:pytest_cov).",
+      "ERROR: usage: pytest [options] [file_or_dir] [file_or_dir] [...]",
+      "pytest: error: unrecognized arguments: --cov --cov-report=json:/out/test/coverage.json",
+    ],
+  },
+])("test gate: $case", ({ r, junit: xml, cov: coverage, paths, figure, detail }) => {
+  const v = evaluateTest(r, xml, coverage, { ...config, test: { paths: paths ?? [] } }, "/src");
+  expect([v.status, v.figure]).toEqual(["failed", figure]);
+  expect(v.detail.split("\n")).toEqual(detail);
+  // the pytest-cov hint only where pytest-cov is the cause
+  expect(v.detail.includes("pytest-cov")).toBe(/pytest-cov wrote no|does not know --cov/.test(detail.join("\n")));
 });
 
 test("a gate stopped at its timeout says so, with what was still running", async () => {

@@ -1,6 +1,7 @@
 import { expect, test } from "vitest";
 import { InfraError } from "../../../src/core/errors.js";
-import { leastCovered, parseCoverageJson, parseJUnit, parseMypy, parseRuffJson } from "../../../src/core/checks/parsers.js";
+import { exceptionLine, leastCovered, parseCoverageJson, parseJUnit, parseMypy, parseRuffJson } from "../../../src/core/checks/parsers.js";
+import { COLLECTION_JUNIT, MIXED_JUNIT } from "./junit-samples.js";
 
 const JUNIT = `<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="5" time="0.1">
 <testcase classname="tests.test_bot" name="test_ok" time="0.001" />
@@ -20,7 +21,43 @@ test("JUnit: counts and failing test ids in pytest's node-id form", () => {
       { id: "tests/test_bot.py::TestCommands::test_ping", message: "AssertionError: assert 'pong!' == 'pong'" },
       { id: "tests/test_db.py::test_open", message: `failed on setup with "OSError: boom"` },
     ],
+    collection: [],
   });
+});
+
+test("JUnit: a collection error is the file and its exception line, not a failed test (pytest 9.2's report for an import and a syntax error)", () => {
+  expect(parseJUnit(COLLECTION_JUNIT)).toEqual({
+    tests: 2,
+    failures: 0,
+    errors: 0,
+    skipped: 0,
+    failed: [],
+    collection: [
+      { file: "tests/test_commands.py", error: "ModuleNotFoundError: No module named 'chatbot'" },
+      { file: "tests/test_syntax.py", error: "SyntaxError: invalid syntax" },
+    ],
+  });
+  // --continue-on-collection-errors: the other modules ran
+  expect(parseJUnit(MIXED_JUNIT)).toEqual({
+    tests: 3,
+    failures: 1,
+    errors: 0,
+    skipped: 0,
+    failed: [{ id: "tests/test_fine.py::test_bad", message: "assert 1 == 2" }],
+    collection: [{ file: "tests/test_bad.py", error: "ModuleNotFoundError: No module named 'nope'" }],
+  });
+});
+
+test.each([
+  ["pytest's E lines: the last exception line", "tests/x.py:1: in <module>\n    import a\nE   ImportError: cannot import name 'b' from 'a'", "ImportError: cannot import name 'b' from 'a'"],
+  ["a syntax error: not the File line nor the source line", 'E     File "/src/t.py", line 1\nE       def t(:\nE             ^\nE   SyntaxError: invalid syntax', "SyntaxError: invalid syntax"],
+  ["chained: the last exception", "E   KeyError: 'x'\n\nDuring handling of the above exception, another exception occurred:\nE   RuntimeError: config missing", "RuntimeError: config missing"],
+  ["a dotted exception name", "E   chatbot.errors.ConfigMissing: no token", "chatbot.errors.ConfigMissing: no token"],
+  ["--tb=native: no E lines, the last exception line", "Hint: make sure your test modules/packages have valid Python names.\nTraceback (most recent call last):\n  File \"/src/t.py\", line 1\nModuleNotFoundError: No module named 'x'", "ModuleNotFoundError: No module named 'x'"],
+  ["no exception line: the first E line", "E   something odd\nE   happened", "something odd"],
+  ["no text at all", "", "no error text in the JUnit report"],
+])("exceptionLine: %s", (_, text, line) => {
+  expect(exceptionLine(text)).toBe(line);
 });
 
 test("JUnit: a file that is not JUnit is a clear error", () => {

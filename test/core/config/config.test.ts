@@ -88,10 +88,62 @@ test("invalid JSON is a config error", async () => {
 });
 
 test("typecheck defaults that are all missing ask for an explicit setting", async () => {
-  const e = await configError(null, { "requirements.txt": "", "app/__init__.py": "" });
-  expect(e.message).toContain(`typecheck.paths: none of the default paths ["lib","common","bot","web"] exist in the source. Fix: set "typecheck.paths" in shipit.json to the folders that hold your code (top level has: app, requirements.txt)`);
+  const e = await configError(null, { "requirements.txt": "", "app.py": "" });
+  expect(e.message).toContain(`typecheck.paths: none of the default paths ["lib","common","bot","web"] exist in the source. Fix: set "typecheck.paths" in shipit.json to the folders that hold your code (top level has: app.py, requirements.txt)`);
   expect(e.issues.map((i) => i.key)).toEqual(["typecheck.paths", "build.include"]);
   expect(e.issues.map((i) => [i.code, i.path])).toEqual([["DEFAULT_PATHS_MISSING", ["typecheck", "paths"]], ["DEFAULT_PATHS_MISSING", ["build", "include"]]]);
+});
+
+/** Each case: the tree, then the two fixes (typecheck.paths, build.include) word for word. */
+test.each<{ case: string; files: Record<string, string>; fixes: [string, string] }>([
+  {
+    case: "a src/ layout without pyproject.toml: its package",
+    files: { "requirements.txt": "", "src/chatbot/__init__.py": "", "src/chatbot/commands.py": "", "tests/__init__.py": "", "tests/test_commands.py": "" },
+    fixes: [
+      `the source has the package folder src/chatbot: to use it, put "typecheck": {"paths": ["src/chatbot"]} in shipit.json`,
+      `the source has the package folder src/chatbot: to use it, put "build": {"include": ["src/chatbot"]} in shipit.json`,
+    ],
+  },
+  {
+    case: "top-level packages, tests and docs left out, sorted",
+    files: { "requirements.txt": "", "rosey/__init__.py": "", "rosey/bot.py": "", "api/__init__.py": "", "docs/__init__.py": "", "test/__init__.py": "", "scripts/run.py": "" },
+    fixes: [
+      `the source has the package folders api, rosey: to use them, put "typecheck": {"paths": ["api", "rosey"]} in shipit.json`,
+      `the source has the package folders api, rosey: to use them, put "build": {"include": ["api", "rosey"]} in shipit.json`,
+    ],
+  },
+  {
+    case: "src/ holding modules but no package: src itself, then a top-level package",
+    files: { "requirements.txt": "", "src/bot.py": "", "app/__init__.py": "" },
+    fixes: [
+      `the source has the package folders src, app: to use them, put "typecheck": {"paths": ["src", "app"]} in shipit.json`,
+      `the source has the package folders src, app: to use them, put "build": {"include": ["src", "app"]} in shipit.json`,
+    ],
+  },
+  {
+    case: "no package folder at all: the top level, as before",
+    files: { "requirements.txt": "", "bot.py": "", "tests/__init__.py": "" },
+    fixes: [
+      `set "typecheck.paths" in shipit.json to the folders that hold your code (top level has: bot.py, requirements.txt, tests)`,
+      `set "build.include" in shipit.json to the folders that hold your code (top level has: bot.py, requirements.txt, tests)`,
+    ],
+  },
+])("default paths that match nothing list the package folders there are: $case", async ({ files, fixes }) => {
+  const e = await configError(null, files);
+  expect(e.message).toBe(
+    [
+      "invalid shipit config (shipit.json):",
+      `  - typecheck.paths: none of the default paths ["lib","common","bot","web"] exist in the source. Fix: ${fixes[0]}`,
+      `  - build.include: none of the default paths ["lib","common","bot","web"] exist in the source. Fix: ${fixes[1]}`,
+    ].join("\n"),
+  );
+  // the line it gives, put in shipit.json, is a config that loads
+  const used = /put ("typecheck": .*) in shipit.json$/.exec(fixes[0])?.[1];
+  const build = /put ("build": .*) in shipit.json$/.exec(fixes[1])?.[1];
+  expect(used === undefined).toBe(fixes[0].startsWith("set "));
+  if (used === undefined || build === undefined) return; // the no-package case: nothing to put
+  const c = await resolveConfig(`{${used}, ${build}}`, "shipit.json", memoryView(files));
+  expect([c.typecheck.paths, c.build.include]).toEqual([JSON.parse(`{${used}}`).typecheck.paths, JSON.parse(`{${build}}`).build.include]);
 });
 
 test.each([
