@@ -93,8 +93,15 @@ beforeAll(async () => {
       if (!text.includes(from)) throw new Error("plainbot.py has no join line to patch");
       await writeFile(f, text.replace(from, `log.info("in channel`));
     }),
+    buildArtifact("1.3.0-crash", async (d) => {
+      const f = join(d, "bot/plain/plainbot.py");
+      const text = await readFile(f, "utf8");
+      const from = "def main(argv: list[str]) -> int:\n";
+      if (!text.includes(from)) throw new Error("plainbot.py has no main to patch");
+      await writeFile(f, text.replace(from, `${from}    raise SystemExit("deliberately broken release: crash on start")\n`));
+    }),
   ]);
-  [artifacts["1.1.0"], artifacts["lost"]] = built;
+  [artifacts["1.1.0"], artifacts["lost"], artifacts["crash"]] = built;
 }, 900_000);
 
 afterAll(async () => {
@@ -143,7 +150,9 @@ describe("a bot in its own format: ci, deploy, rollback", () => {
     expect(entry).toMatchObject({ kind: "deploy", version: "1.0.0", outcome: "succeeded", release });
     expect(Object.keys(entry!["phases"] as object)).toEqual(["agent", "lock", "upload", "install", "configure", "switch", "restart", "health", "smoke", "prune"]);
     // the health phase waited for the unit to stay up for stableSec (3 s) and for the join line
-    expect((entry!["phases"] as Record<string, number>)["health"]).toBeGreaterThanOrEqual(3);
+    const phases = entry!["phases"] as Record<string, number>;
+    expect(phases["health"]).toBeGreaterThanOrEqual(3);
+    console.log(`first deploy of the plain bot: ${entry!["seconds"]} s; health (log + systemd, stableSec 3) ${phases["health"]} s; presence smoke ${phases["smoke"]} s`);
     expect(await t.journal(UNIT, 100)).toMatch(/joined channel test-rosey as PlainBot/);
     const health = await cli(["health", ...common()]);
     expect(health.exitCode, health.stdout + health.stderr).toBe(0);
@@ -166,6 +175,18 @@ describe("a bot in its own format: ci, deploy, rollback", () => {
     expect((await ledger()).at(-1)).toMatchObject({ version: "1.2.0-lost", outcome: "rolled_back", previous: good, cause: { phase: "health", code: "HEALTH_LOG_NOT_SEEN" } });
     expect(Object.keys((await ledger()).at(-1)!["rollbackPhases"] as object)).toEqual(["rollback-switch", "rollback-restart", "rollback-health"]);
     expect(JSON.parse((await cli(["smoke", ...common(), "--smoke-password=env:CYTUBE_SMOKE_PASSWORD"])).stdout)).toMatchObject({ ok: true, present: true });
+  });
+
+  test("a crash-looping release is still caught with no endpoint to probe, and rolled back", async () => {
+    const good = await live();
+    const r = await cli(deployArgs(artifacts["crash"]!));
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/FAILED at health: unit rosey-test\.service is crash-looping[\s\S]*deliberately broken release: crash on start[\s\S]*\(CRASH_LOOP\)/);
+    expect(r.stdout).toContain(`rolled back automatically: the previous release ${good} is live again and healthy`);
+    expect(await live()).toBe(good);
+    const last = (await ledger()).at(-1)!;
+    expect(last).toMatchObject({ version: "1.3.0-crash", outcome: "rolled_back", cause: { phase: "health", code: "CRASH_LOOP" } });
+    console.log(`crash loop caught after ${(last["phases"] as Record<string, number>)["health"]} s of health (log + systemd)`);
   });
 
   test("a wrong bot password: login refused, no join line, rolled back; each release keeps the config it ran with", async () => {
