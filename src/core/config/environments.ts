@@ -174,6 +174,13 @@ function crossFieldIssues(name: string, env: z.infer<typeof EnvironmentSchema>):
         issues.push(configIssue({ code: "PATH_SET_TWICE", path: at("runtimeConfig", "secrets", path), value: secret, problem: "is also in runtimeConfig.values", fix: `set ${path} in values or in secrets, not both` }));
       }
     }
+    for (const [path, value] of Object.entries(rc.values)) {
+      // shipit.json is committed: a password written there is already leaked, and it must never be echoed
+      const last = path.replace(/\[\d+\]$/, "").split(".").at(-1) ?? "";
+      if (/password|passwd|secret|token|api_?key/i.test(last) && typeof value === "string" && value !== "") {
+        issues.push(configIssue({ code: "SECRET_IN_VALUES", path: at("runtimeConfig", "values", path), value: "[redacted]", problem: "looks like a secret written into shipit.json", fix: `move it to runtimeConfig.secrets ({"${path}": "${env.secrets.botPassword}"}) and rotate it, since shipit.json is committed` }));
+      }
+    }
     if (rc.path === rc.template) {
       issues.push(configIssue({ code: "CONFIG_OVER_TEMPLATE", path: at("runtimeConfig", "path"), value: rc.path, problem: "is the template itself", fix: "render to another file, e.g. the template's name without .dist" }));
     }
