@@ -543,7 +543,7 @@ export class Shipit {
    * @param sshKey The deploy user's private SSH key.
    * @param knownHosts known_hosts pinning the host's key; host-key checking is never disabled.
    * @param botPassword The bot's CyTube password, written on the host to a 0600 file only.
-   * @param smokePassword The CyTube password of the smoke account (smoke.account, default ShipitSmoke); it stays with the driver, never on the host.
+   * @param smokePassword The CyTube password of the smoke account (smoke.account, default ShipitSmoke); it stays with the driver, never on the host. Not needed when smoke.kind is none.
    * @param artifact A release artifact from `build` (promote the bytes test got to prod).
    * @param source The Python repository (defaults to the calling repository's root).
    * @param config A shipit.json to use instead of the one at the source root.
@@ -559,7 +559,7 @@ export class Shipit {
     sshKey: Secret,
     knownHosts: File,
     botPassword: Secret,
-    smokePassword: Secret,
+    smokePassword?: Secret,
     artifact?: File,
     @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory,
     config?: File,
@@ -571,7 +571,7 @@ export class Shipit {
   ): Promise<string> {
     const s = await deploySetup(source, config);
     const runId = run ?? newRunId();
-    const inputs = { secrets: ["ssh-key", "bot-password", "smoke-password"], knownHosts: await knownHosts.contents(), trigger, run: runId, expectSha256 };
+    const inputs = { secrets: ["ssh-key", "bot-password", ...(smokePassword ? ["smoke-password"] : [])], knownHosts: await knownHosts.contents(), trigger, run: runId, expectSha256 };
     // Refuse bad input before spending a build on it; deploy() checks again for callers that skip this.
     preflight(s.config, env, inputs);
     const shipped = artifact ?? (await this.build(source!, config, version, commit));

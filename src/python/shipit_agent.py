@@ -876,14 +876,96 @@ def secret_keys(value: Any, prefix: str = "") -> Iterator[str]:
             yield from secret_keys(inner, f"{prefix}[{i}]")
 
 
+PATH_PART_RE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def json_path(path: str) -> list[str | int]:
+    """`user[1]` -> ["user", 1], as src/core/config/runtime-config.ts parses it."""
+    parts: list[str | int] = []
+    for m in PATH_PART_RE.finditer(path):
+        parts.append(int(m.group(2)) if m.group(2) is not None else m.group(1))
+    return parts
+
+
+def set_at(doc: Any, path: str, value: Any, template: str) -> None:
+    """Replace the value at an existing path of the template; a path it lacks is an error."""
+    parts = json_path(path)
+    cur = doc
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(part, int):
+            ok = isinstance(cur, list) and part < len(cur)
+        else:
+            ok = isinstance(cur, dict) and part in cur
+        if not ok:
+            raise AgentError(
+                "TEMPLATE_PATH_MISSING",
+                f"{template} in the release has no {path}; fix runtimeConfig (values or "
+                "secrets) or the template",
+            )
+        if last:
+            cur[part] = value
+        else:
+            cur = cur[part]
+
+
+def render_runtime_file(root: Path, spec: Any, secrets: dict[str, str]) -> Path:
+    """The bot's own config file, from its template in the release, written 0600 into it."""
+    if not isinstance(spec, dict) or not all(
+        isinstance(spec.get(k), str) for k in ("template", "path")
+    ):
+        raise AgentError("BAD_CONFIG_INPUT", '"file" needs "template" and "path" (strings)')
+    values = spec.get("values", {})
+    wanted = spec.get("secrets", {})
+    if not isinstance(values, dict) or not isinstance(wanted, dict):
+        raise AgentError("BAD_CONFIG_INPUT", '"file.values" and "file.secrets" must be objects')
+    real = os.path.realpath(root)
+    template: Path = root / str(spec["template"])
+    target: Path = root / str(spec["path"])
+    for what, where in (("template", template), ("path", target)):
+        if not inside(real, os.path.realpath(where)) or os.path.realpath(where) == real:
+            raise AgentError(
+                "BAD_CONFIG_INPUT", f"runtimeConfig.{what} {spec[what]!r} leaves the release"
+            )
+    if not template.is_file():
+        raise AgentError(
+            "TEMPLATE_MISSING",
+            f"the release has no {spec['template']} (runtimeConfig.template); add its folder "
+            "to build.include",
+        )
+    try:
+        doc = json.loads(template.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise AgentError(
+            "TEMPLATE_NOT_JSON", f"{spec['template']} in the release is not JSON ({exc})"
+        ) from None
+    for key, value in values.items():
+        set_at(doc, str(key), value, spec["template"])
+    for key, name in wanted.items():
+        if name not in secrets:
+            raise AgentError(
+                "BAD_CONFIG_INPUT",
+                f"runtimeConfig.secrets {key} names {name!r}, which was not sent",
+            )
+        set_at(doc, str(key), secrets[name], spec["template"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink():
+        target.unlink()
+    atomic_write(target, (json.dumps(doc, indent=2) + "\n").encode(), 0o600)
+    return target
+
+
 def cmd_configure(args: argparse.Namespace) -> Json:
     layout = Layout(args.base).ensure()
     require_lock(layout, args.run)
     payload = read_stdin_json("BAD_CONFIG_INPUT", "the configuration")
-    if not isinstance(payload, dict) or not isinstance(payload.get("config"), dict):
+    if not isinstance(payload, dict) or not (
+        isinstance(payload.get("config"), dict) or isinstance(payload.get("file"), dict)
+    ):
         raise AgentError(
             "BAD_CONFIG_INPUT",
-            'stdin must be a JSON object {"config": {...}, "secrets": {"name": "value"}}',
+            'stdin must be a JSON object {"config": {...}, "secrets": {"name": "value"}} '
+            'or {"file": {"template", "path", "values", "secrets"}, "secrets": {...}}',
         )
     secrets = payload.get("secrets", {})
     if not isinstance(secrets, dict):
@@ -895,7 +977,7 @@ def cmd_configure(args: argparse.Namespace) -> Json:
                 f"secret {name!r} needs a name of letters, digits, '.', '_' or '-' and a "
                 "non-empty string value",
             )
-    config: Json = dict(payload["config"])
+    config: Json = dict(payload.get("config") or {})
     leaked = sorted(secret_keys(config))
     if leaked:
         raise AgentError(
@@ -922,6 +1004,14 @@ def cmd_configure(args: argparse.Namespace) -> Json:
         os.chmod(secrets_dir, 0o700)
     for name in sorted(secrets):
         atomic_write(secrets_dir / name, secrets[name].encode("utf-8"), 0o600)
+    if isinstance(payload.get("file"), dict):
+        if not args.release:
+            raise AgentError(
+                "BAD_CONFIG_INPUT",
+                "a runtimeConfig file is rendered into a release: pass --release",
+            )
+        rendered = render_runtime_file(layout.releases / args.release, payload["file"], secrets)
+        return {"ok": True, "config": str(rendered), "secrets": sorted(secrets)}
     password = secrets_dir / "bot_password"
     if password.is_file():
         config["password_file"] = str(password.absolute())
@@ -1232,38 +1322,172 @@ def probe_health(url: str, timeout: float, expect_version: str | None) -> Probe:
     return Probe(None, "healthy", body, status)
 
 
+def probe_http(url: str, timeout: float) -> Probe:
+    """`http` health: any 2xx from the URL."""
+    status, raw, problem = http_call(url, timeout)
+    if problem is not None:
+        return problem._replace(code=f"HEALTH_{problem.code}")
+    if status is None or not 200 <= status < 300:
+        snippet = raw[:120].decode("utf-8", "replace")
+        return Probe(
+            "HEALTH_HTTP_STATUS",
+            f"GET {url} answered HTTP {status} ({snippet!r}), not a 2xx",
+            status=status,
+        )
+    return Probe(None, f"HTTP {status}", status=status)
+
+
+def unit_invocation(unit: str) -> str:
+    """The InvocationID of the unit's current run ('' when it has none yet)."""
+    try:
+        result = run_cmd(["systemctl", "show", unit, "-p", "InvocationID", "--value"], 30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+JOURNAL_DENIED = ("insufficient permissions", "not seeing messages from other users")
+
+
+def probe_log(unit: str, pattern: re.Pattern[str]) -> Probe:
+    """`log` health: a journal line of this run of the unit (its InvocationID) matches."""
+    invocation = unit_invocation(unit)
+    if not invocation:
+        return Probe("HEALTH_LOG_NOT_SEEN", f"unit {unit} has not started yet (no InvocationID)")
+    argv = ["journalctl", f"_SYSTEMD_INVOCATION_ID={invocation}", "-o", "cat", "--no-pager"]
+    try:
+        result = run_cmd(argv, 30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Probe("HEALTH_LOG_UNREADABLE", f"cannot run journalctl: {exc}")
+    if result.returncode != 0 or any(d in result.stderr for d in JOURNAL_DENIED):
+        return Probe(
+            "HEALTH_LOG_UNREADABLE",
+            f"cannot read the journal of {unit}: "
+            f"{tail(result.stderr, 3) or f'exit {result.returncode}'}",
+        )
+    for line in result.stdout.splitlines():
+        if pattern.search(line):
+            return Probe(None, "seen", body=line[:200])
+    return Probe(
+        "HEALTH_LOG_NOT_SEEN",
+        f"no line of {unit}'s journal since this restart matches {pattern.pattern!r}",
+    )
+
+
+class UnitWatch:
+    """`systemd` health: the unit active, with no restart, for `stable` seconds in a row."""
+
+    def __init__(self, unit: str, stable: float, baseline: tuple[str, int] | None) -> None:
+        self.unit = unit
+        self.stable = stable
+        self.baseline = baseline
+        self.since: float | None = None
+
+    def probe(self) -> Probe:
+        state = unit_state(self.unit)
+        now = time.monotonic()
+        if state is None:
+            self.since = None
+            return Probe("HEALTH_UNIT_INACTIVE", f"systemctl cannot tell the state of {self.unit}")
+        active, restarts = state
+        if active != "active" or (self.baseline is not None and restarts != self.baseline[1]):
+            self.since = None
+            return Probe("HEALTH_UNIT_INACTIVE", f"unit {self.unit} is {active}, not active")
+        if self.since is None:
+            self.since = now
+        up = now - self.since
+        if up >= self.stable:
+            return Probe(None, "stable", body={"stableSec": round(up, 3), "restarts": restarts})
+        return Probe(
+            "HEALTH_UNIT_NOT_STABLE",
+            f"unit {self.unit} has been active without a restart for {up:.1f} s of the "
+            f"{self.stable:g} s it must stay up (health.stableSec)",
+        )
+
+
+def health_kinds(args: argparse.Namespace) -> list[str]:
+    kinds = args.kind or ["contract"]
+    if any(k in ("contract", "http") for k in kinds) and not args.url:
+        raise AgentError("BAD_ARGUMENTS", "health kinds contract and http need --url")
+    if any(k in ("systemd", "log") for k in kinds) and not args.unit:
+        raise AgentError("BAD_ARGUMENTS", "health kinds systemd and log need --unit")
+    if "log" in kinds and not args.log_pattern:
+        raise AgentError("BAD_ARGUMENTS", "health kind log needs --log-pattern")
+    return kinds
+
+
 def cmd_health(args: argparse.Namespace) -> Json:
+    kinds = health_kinds(args)
+    pattern: re.Pattern[str] | None = None
+    if args.log_pattern:
+        try:
+            pattern = re.compile(args.log_pattern)
+        except re.error as exc:
+            raise AgentError(
+                "BAD_ARGUMENTS",
+                f"--log-pattern {args.log_pattern!r} is not a regular expression: {exc}",
+            ) from None
     started = time.monotonic()
     deadline = started + args.timeout
     baseline = unit_state(args.unit) if args.unit else None
+    watch = UnitWatch(args.unit, args.stable, baseline) if "systemd" in kinds else None
     attempts = 0
     last_body: Any = None
+    passed: dict[str, Any] = {}
     while True:
         attempts += 1
         remaining = max(0.1, deadline - time.monotonic())
-        probe = probe_health(
-            url=args.url,
-            timeout=min(args.request_timeout, remaining),
-            expect_version=args.expect_version,
-        )
-        if probe.body is not None:
-            last_body = probe.body
+        failing: list[tuple[str, Probe]] = []
+        for kind in kinds:
+            if kind in passed and kind != "systemd":
+                continue  # an answer or a log line once seen stays seen; the unit must stay up
+            if kind == "contract":
+                probe = probe_health(
+                    url=args.url,
+                    timeout=min(args.request_timeout, remaining),
+                    expect_version=args.expect_version,
+                )
+                if probe.body is not None:
+                    last_body = probe.body
+            elif kind == "http":
+                probe = probe_http(args.url, min(args.request_timeout, remaining))
+            elif kind == "log":
+                assert pattern is not None
+                probe = probe_log(args.unit, pattern)
+            else:
+                assert watch is not None
+                probe = watch.probe()
+            if probe.code is None:
+                passed[kind] = probe.body
+            else:
+                passed.pop(kind, None)
+                failing.append((kind, probe))
         elapsed = time.monotonic() - started
-        if probe.code is None:
-            return {
-                "ok": True,
-                "health": probe.body,
-                "elapsed": round(elapsed, 3),
-                "attempts": attempts,
-            }
+        if not failing:
+            answer: Json = {"ok": True, "elapsed": round(elapsed, 3), "attempts": attempts}
+            if kinds == ["contract"]:
+                answer["health"] = passed["contract"]
+            else:
+                answer["kinds"] = kinds
+                answer["checks"] = passed
+                if "contract" in passed:
+                    answer["health"] = passed["contract"]
+            return answer
         if args.unit:
             check_crash_loop(args.unit, baseline, elapsed)
         if time.monotonic() >= deadline:
+            first = failing[0][1]
+            message = (
+                first.message
+                if len(kinds) == 1
+                else "; ".join(f"{kind}: {probe.message}" for kind, probe in failing)
+            )
             raise AgentError(
-                str(probe.code),
-                f"{probe.message} (still failing after {elapsed:.1f} s and {attempts} attempts)",
+                str(first.code),
+                f"{message} (still failing after {elapsed:.1f} s and {attempts} attempts)",
                 last=last_body,
                 elapsed=round(elapsed, 3),
+                failing=[kind for kind, _ in failing],
             )
         time.sleep(max(0.0, min(args.interval, deadline - time.monotonic())))
 
@@ -1711,7 +1935,10 @@ def build_parser() -> Parser:
     p.add_argument("--sudo", action="store_true", help="run systemctl through sudo -n")
 
     p = command("health", cmd_health, base=False)
-    p.add_argument("--url", type=url_arg, required=True)
+    p.add_argument("--kind", action="append", choices=["contract", "http", "systemd", "log"])
+    p.add_argument("--url", type=url_arg)
+    p.add_argument("--stable", type=seconds, default=5.0)
+    p.add_argument("--log-pattern")
     p.add_argument("--timeout", type=seconds, required=True)
     p.add_argument("--expect-version")
     p.add_argument("--interval", type=seconds, default=0.5)

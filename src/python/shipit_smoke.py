@@ -24,7 +24,11 @@ Prints one JSON object: {"ok": true, "reply", "rtt_ms", ...} or {"ok": false, "e
 
 Error codes: SMOKE_SERVER_DOWN (socketconfig or socket.io unreachable), SMOKE_CHANNEL_NOT_FOUND,
 SMOKE_BAD_SOCKETCONFIG, SMOKE_LOGIN_REFUSED, SMOKE_NOT_RELAYED (our message never came back),
-SMOKE_BOT_SILENT, SMOKE_WRONG_ANSWER, SMOKE_DISCONNECTED (the server dropped or kicked us mid-way).
+SMOKE_BOT_SILENT, SMOKE_WRONG_ANSWER, SMOKE_DISCONNECTED (the server dropped or kicked us mid-way),
+SMOKE_BOT_ABSENT (--presence: the bot is not in the channel's user list).
+
+--presence (smoke.kind "presence") skips the chat command: after joining and logging in, the bot's
+name must be in the channel's user list (or join it before the timeout).
 """
 
 from __future__ import annotations
@@ -219,6 +223,21 @@ def smoke(args: argparse.Namespace, password: str, out: Dict[str, Any]) -> None:
         here = any(u.lower() == bot for u in users) or events.wait_for(
             lambda n, p: n == "addUser" and isinstance(p, dict) and str(p.get("name", "")).lower() == bot, lambda: 0.0
         ) is not None
+        if args.presence:
+            # The bot may join a moment after us: wait for its addUser until the deadline.
+            seen = here or events.wait_for(
+                lambda n, p: (n == "addUser" and isinstance(p, dict) and str(p.get("name", "")).lower() == bot) or n in drop, until()
+            )
+            if seen is not True and seen is not None and seen[1] in drop:
+                raise dropped("while looking for %s" % args.bot, seen)
+            if not seen:
+                raise SmokeFailure(
+                    "SMOKE_BOT_ABSENT",
+                    "%s is not in %s's user list after %.1fs: the bot did not join the channel (check its log: journalctl -u UNIT, and its server, channel and password)"
+                    % (args.bot, args.channel, time.monotonic() - t_start),
+                )
+            out.update(present=True, seen_ms=round((time.monotonic() - t_start) * 1000, 1))
+            return
 
         mark = events.mark()  # replayed history and everything before our message come before this
         t0 = time.monotonic()
@@ -276,12 +295,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--account", required=True, help="the smoke account's user name")
     ap.add_argument("--password-file", required=True, help="file holding the smoke account's password; - for stdin")
     ap.add_argument("--bot", required=True, help="the bot's user name")
-    ap.add_argument("--command", required=True, help="chat message to send, e.g. !ping")
-    ap.add_argument("--expect", required=True, help="text the bot's answer must contain")
+    ap.add_argument("--command", help="chat message to send, e.g. !ping")
+    ap.add_argument("--expect", help="text the bot's answer must contain")
+    ap.add_argument("--presence", action="store_true", help="only check that the bot is in the channel's user list")
     ap.add_argument("--timeout", type=float, default=15.0, help="seconds for the whole exchange")
     ap.add_argument("--via", help="http://127.0.0.1:PORT forwarding to the server's loopback address on the bot host")
     args = ap.parse_args(argv)
-    out: Dict[str, Any] = {"ok": False, "server": args.server, "channel": args.channel, "account": args.account, "bot": args.bot, "command": args.command, "expect": args.expect}
+    if not args.presence and (args.command is None or args.expect is None):
+        ap.error("--command and --expect are required (or --presence)")
+    out: Dict[str, Any] = {"ok": False, "server": args.server, "channel": args.channel, "account": args.account, "bot": args.bot}
+    out.update({"kind": "presence"} if args.presence else {"command": args.command, "expect": args.expect})
     t0 = time.monotonic()
     try:
         password = read_password(args.password_file)

@@ -495,6 +495,10 @@ if args[:1] == ["restart"]:
         sys.stderr.write(fail.read_text())
         sys.exit(1)
     sys.exit(0)
+if args[:1] == ["show"] and "InvocationID" in args:
+    inv = state / "invocation"
+    print(inv.read_text().strip() if inv.exists() else "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+    sys.exit(0)
 if args[:1] == ["show"]:
     count = state / "nrestarts"
     n = int(count.read_text()) if count.exists() else 0
@@ -511,7 +515,13 @@ sys.exit(2)
 FAKE_JOURNALCTL = """\
 #!{python}
 import pathlib, sys
-journal = pathlib.Path(__file__).resolve().parent / "journal"
+state = pathlib.Path(__file__).resolve().parent
+with open(state / "journalctl.log", "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+denied = state / "journal-denied"
+if denied.exists():
+    sys.stderr.write(denied.read_text())
+journal = state / "journal"
 print(journal.read_text() if journal.exists() else "-- No entries --")
 """
 

@@ -284,3 +284,144 @@ def test_configure_with_a_missing_release_is_refused(call: Any, base: Path, hold
     )
     assert got.out["error"]["code"] == "NO_SUCH_RELEASE"
     assert "9.9.9-20260101T000000Z is not on the host" in got.out["error"]["message"]
+
+
+# --------------------------------------------------------------------------- the bot's own format
+
+TEMPLATE = {
+    "domain": "https://cytu.be",
+    "channel": "CHANNEL",
+    "user": ["NAME", "PASSWORD"],
+    "db": "bot.db",
+    "llm": {"enabled": False},
+}
+
+
+def own_format(values: Any = None, secrets: Any = None, **over: Any) -> dict[str, Any]:
+    spec = {
+        "template": "bot/plain/config.json.dist",
+        "path": "bot/plain/config.json",
+        "values": {"channel": "test-plain", "user[0]": "PlainBot", "llm.enabled": True}
+        if values is None
+        else values,
+        "secrets": {"user[1]": "bot_password"} if secrets is None else secrets,
+    }
+    spec.update(over)
+    return spec
+
+
+def release_with_template(base: Path) -> Path:
+    from conftest import fake_release
+
+    release = fake_release(base, "1.0.0-20260101T000000Z")
+    (release / "bot" / "plain").mkdir(parents=True)
+    (release / "bot" / "plain" / "config.json.dist").write_text(json.dumps(TEMPLATE))
+    return release
+
+
+def test_configure_renders_the_bots_own_file_into_the_release(
+    call: Any, base: Path, hold: Any
+) -> None:
+    release = release_with_template(base)
+    hold("r1")
+    got = call(
+        "configure",
+        "--base",
+        base,
+        "--run",
+        "r1",
+        "--release",
+        release.name,
+        stdin=json.dumps({"file": own_format(), "secrets": {"bot_password": CANARY}}).encode(),
+    )
+    target = release / "bot" / "plain" / "config.json"
+    assert got.out == {"ok": True, "config": str(target), "secrets": ["bot_password"]}
+    assert CANARY not in got.stdout + got.stderr
+    assert json.loads(target.read_text()) == {
+        **TEMPLATE,
+        "channel": "test-plain",
+        "user": ["PlainBot", CANARY],
+        "llm": {"enabled": True},
+    }
+    assert mode(target) == 0o600
+    # the release holds it (a rollback brings back the password it ran with); no shipit config.json
+    assert not (release / "config.json").exists()
+    assert (release / "secrets" / "bot_password").read_text() == CANARY
+    assert json.loads((release / "bot" / "plain" / "config.json.dist").read_text()) == TEMPLATE
+
+
+@pytest.mark.parametrize(
+    ("spec", "code", "fragment"),
+    [
+        (
+            own_format(values={"chanel": "x"}),
+            "TEMPLATE_PATH_MISSING",
+            "bot/plain/config.json.dist in the release has no chanel",
+        ),
+        (
+            own_format(secrets={"user[2]": "bot_password"}),
+            "TEMPLATE_PATH_MISSING",
+            "has no user[2]",
+        ),
+        (
+            own_format(secrets={"user[1]": "other"}),
+            "BAD_CONFIG_INPUT",
+            "names 'other', which was not sent",
+        ),
+        (
+            own_format(template="bot/missing.json"),
+            "TEMPLATE_MISSING",
+            "the release has no bot/missing.json",
+        ),
+        (
+            own_format(path="../../escape.json"),
+            "BAD_CONFIG_INPUT",
+            "runtimeConfig.path '../../escape.json' leaves the release",
+        ),
+        (
+            own_format(template="/etc/passwd"),
+            "BAD_CONFIG_INPUT",
+            "runtimeConfig.template '/etc/passwd' leaves the release",
+        ),
+        ({"template": 1}, "BAD_CONFIG_INPUT", '"file" needs "template" and "path"'),
+    ],
+)
+def test_a_bad_own_format_file_is_refused(
+    call: Any, base: Path, hold: Any, spec: Any, code: str, fragment: str
+) -> None:
+    release = release_with_template(base)
+    hold("r1")
+    got = call(
+        "configure",
+        "--base",
+        base,
+        "--run",
+        "r1",
+        "--release",
+        release.name,
+        stdin=json.dumps({"file": spec, "secrets": {"bot_password": CANARY}}).encode(),
+    )
+    assert got.error["code"] == code
+    assert fragment in got.error["message"]
+    assert CANARY not in got.stdout + got.stderr
+    assert not (release / "bot" / "plain" / "config.json").exists()
+
+
+def test_a_template_that_is_not_json(call: Any, base: Path, hold: Any) -> None:
+    release = release_with_template(base)
+    (release / "bot" / "plain" / "config.json.dist").write_text("channel: x\n")
+    hold("r1")
+    got = call(
+        "configure",
+        "--base",
+        base,
+        "--run",
+        "r1",
+        "--release",
+        release.name,
+        stdin=json.dumps({"file": own_format()}).encode(),
+    )
+    assert got.error["code"] == "TEMPLATE_NOT_JSON"
+    assert got.error["message"].startswith(
+        "bot/plain/config.json.dist in the release is not JSON ("
+    )

@@ -2,7 +2,8 @@ import { z } from "zod";
 import { parse as parseToml } from "smol-toml";
 import defaultsJson from "../../../config/defaults.json" with { type: "json" };
 import { ConfigError, configIssue, formatPath, schemaIssueCode, type ConfigIssue } from "../errors.js";
-import { RolesSchema, UserEnvironmentsSchema, userEnvironmentsIssues, validateEnvironments, validateRoles } from "./environments.js";
+import { environmentNames, resolveEnvironment, RolesSchema, UserEnvironmentsSchema, userEnvironmentsIssues, validateEnvironments, validateRoles } from "./environments.js";
+import { checkRuntimeTemplate } from "./runtime-config.js";
 import { closest, getIn, unknownKeyFix } from "../text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
 import { detectShape, parseTomlFile, wrongKindOfRequirements, type ProjectShape } from "./project.js";
@@ -251,6 +252,7 @@ export async function resolveConfig(
     },
     issues,
   );
+  issues.push(...(await runtimeTemplateIssues(view, user.environments, merged.build.include)));
   if (issues.length) throw new ConfigError(origin, issues);
   merged.project = { ...merged.project, extras: shape.extras, groups: shape.groups, lock: shape.lock !== null };
   let versionSource: ResolvedConfig["versionSource"] = user.build?.version !== undefined ? "config" : "default";
@@ -268,6 +270,22 @@ export async function resolveConfig(
       : ((await repoCoverageThreshold(view)) ?? { threshold: DEFAULTS.test.coverageThreshold, from: "shipit default" });
   merged.test.coverageThreshold = coverage.threshold;
   return { ...merged, coverage, origin, environments: user.environments ?? {}, shape, versionSource };
+}
+
+/** Each environment's runtimeConfig against its template in the repository (ci fails on a path the template lacks). */
+async function runtimeTemplateIssues(view: SourceView, user: Record<string, unknown> | undefined, include: string[]): Promise<ConfigIssue[]> {
+  const issues: ConfigIssue[] = [];
+  for (const name of environmentNames(user)) {
+    const rc = resolveEnvironment(name, user, "shipit.json", { requireHost: false }).runtimeConfig;
+    if (!rc) continue;
+    const found = checkRuntimeTemplate(name, rc, (await view.kind(rc.template)) === "file" ? await view.read(rc.template) : null);
+    issues.push(...found);
+    const shipped = include.some((i) => rc.template === i.replace(/\/$/, "") || rc.template.startsWith(`${i.replace(/\/$/, "")}/`));
+    if (!found.length && !shipped) {
+      issues.push(configIssue({ code: "TEMPLATE_NOT_SHIPPED", path: ["environments", name, "runtimeConfig", "template"], value: rc.template, problem: `is not in the artifact: build.include (${include.join(", ")}) does not cover it`, fix: `add ${rc.template.split("/")[0]} to build.include` }));
+    }
+  }
+  return issues;
 }
 
 export function parseUserConfig(text: string | null, origin: string): UserConfig {

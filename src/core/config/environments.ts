@@ -31,6 +31,58 @@ const RuntimeSchema = z.strictObject({
   health_port: Port.describe("Port of the bot's status server on the host's loopback"),
 });
 
+/** A place in the bot's own config file: `channel`, `user[0]`, `llm.model` (keys and list indexes). */
+const JSON_PATH = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+|\[\d+\])*$/;
+
+/** Each key of a record of paths (runtimeConfig.values, .secrets) must be a path. */
+function pathKeys(rec: Record<string, unknown>, ctx: z.core.$RefinementCtx): void {
+  for (const key of Object.keys(rec)) {
+    if (!JSON_PATH.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "must be a path into the config file such as channel, user[0] or llm.model", params: { fix: "write keys joined by '.' and list indexes in brackets: user[1], llm.model" } });
+  }
+}
+
+/**
+ * The bot's config in its own format: a JSON template in the repository (it travels in the
+ * artifact), rendered on the host into the release with values and the bot password set at paths.
+ */
+const RuntimeConfigSchema = z.strictObject({
+  template: ReleasePath.describe("The config template in the repository (and so in the release), e.g. bot/rosey/config.json.dist"),
+  path: ReleasePath.describe("Where the rendered file goes inside the release, e.g. bot/rosey/config.json (0600)"),
+  values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).superRefine(pathKeys).default({}).describe("Values set at paths of the template, e.g. {\"channel\": \"test-rosey\", \"user[0]\": \"RoseyTest\"}"),
+  secrets: z.record(z.string(), SecretName).superRefine(pathKeys).default({}).describe("Secrets set at paths of the template, by name, e.g. {\"user[1]\": \"CYTUBEBOT_TEST_PASSWORD\"}: only the bot password (secrets.botPassword) reaches the host"),
+});
+export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
+
+export const HEALTH_KINDS = ["contract", "http", "systemd", "log"] as const;
+export type HealthKind = (typeof HEALTH_KINDS)[number];
+const HealthKindSchema = z.enum(HEALTH_KINDS);
+
+/** How a deploy knows the new release is up; several kinds must all hold. */
+const HealthSchema = z
+  .strictObject({
+    kind: z.union([HealthKindSchema, z.array(HealthKindSchema).min(1)], { error: `must be one of ${HEALTH_KINDS.map((k) => JSON.stringify(k)).join(", ")}, or a list of them` }).default("contract").describe("contract (healthUrl answers the health JSON), http (healthUrl answers any 2xx), systemd (the unit stays active with no restart for stableSec), log (logPattern appears in the unit's journal since this restart); a list: all must hold"),
+    stableSec: z.number().positive().default(5).describe("systemd health: how long the unit must stay active with no restart"),
+    logPattern: z.string().min(1).max(500).optional().describe("log health: a regular expression (Python syntax) one line of the unit's journal since this restart must match, e.g. \"joined channel\""),
+  })
+  .superRefine((h, ctx) => {
+    const kinds = healthKinds(h.kind);
+    if (new Set(kinds).size !== kinds.length) ctx.addIssue({ code: "custom", path: ["kind"], message: "names a kind twice", params: { fix: "list each health kind once" } });
+    if (kinds.includes("contract") && kinds.includes("http")) ctx.addIssue({ code: "custom", path: ["kind"], message: "has both contract and http, which probe the same healthUrl", params: { fix: "keep contract (it also checks the answer's JSON) or http, not both" } });
+    if (kinds.includes("log") && h.logPattern === undefined) ctx.addIssue({ code: "custom", path: ["logPattern"], message: "is not set, and health.kind has log", params: { fix: "set health.logPattern to a regular expression of the line the bot logs once it is up, e.g. \"joined channel\"" } });
+    if (h.logPattern !== undefined) {
+      try {
+        new RegExp(h.logPattern);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", path: ["logPattern"], message: `is not a regular expression (${(e as Error).message})`, params: { fix: "write a regular expression, e.g. \"joined channel \\\\S+\"" } });
+      }
+    }
+  });
+
+/** `health.kind` as a list, in the order given. */
+export function healthKinds(kind: HealthKind | HealthKind[]): HealthKind[] {
+  return Array.isArray(kind) ? kind : [kind];
+}
+
 const EnvironmentSchema = z.strictObject({
   host: z.union([z.literal(""), Host]).describe("SSH host of the bot's machine: a DNS name, an IPv4 address or a bracketed IPv6 address (empty: not set yet)"),
   port: Port.describe("SSH port"),
@@ -41,11 +93,14 @@ const EnvironmentSchema = z.strictObject({
   healthUrl: z.url({ protocol: /^https?$/ }).describe("The bot's /api/health on the host's loopback"),
   url: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).describe("Where people see this environment (for GitHub deployments): an http(s) URL"),
   runtime: RuntimeSchema,
+  runtimeConfig: RuntimeConfigSchema.optional().describe("The bot's config file in its own format (a template with values and secrets at paths) instead of shipit's config.json from runtime"),
+  health: HealthSchema.prefault({}).describe("How a deploy knows the new release is up (CONFIGURATION.md, Health)"),
   secrets: z.strictObject({
     botPassword: SecretName.describe("Name of the secret holding the bot's CyTube password"),
     smokePassword: SecretName.describe("Name of the secret holding the smoke account's CyTube password"),
   }),
   smoke: z.strictObject({
+    kind: z.enum(["command", "presence", "none"]).default("command").describe("command (the smoke account says command, the bot's answer contains expect), presence (the smoke account sees the bot in the channel's user list), none (no chat smoke: a service that is not a chat bot)"),
     account: CytubeUser.describe("CyTube account the chat smoke test logs in as (not the bot's)"),
     command: ChatText.describe("Chat command the smoke account says in the channel"),
     expect: ChatText.describe("Text the bot's answer must contain"),
@@ -119,7 +174,10 @@ export function resolveEnvironment(name: string, user: Record<string, unknown> |
   const issues: ConfigIssue[] = [];
   if (!parsed.success) {
     for (const i of parsed.error.issues) issues.push(...environmentIssues(i, merged, ["environments", name]));
-  } else if (!parsed.data.host && opts.requireHost !== false) {
+  } else {
+    issues.push(...crossFieldIssues(name, parsed.data));
+  }
+  if (parsed.success && !issues.length && !parsed.data.host && opts.requireHost !== false) {
     issues.push(configIssue({ code: "HOST_NOT_SET", path: ["environments", name, "host"], value: "", problem: "is not set", fix: `set the SSH host of the ${name} bot in shipit.json` }));
   }
   if (issues.length) throw new ConfigError(origin, issues);
@@ -180,6 +238,37 @@ export function userEnvironmentsIssues(i: z.core.$ZodIssue, json: unknown): Conf
   }
   if (typeof name !== "string") return [configIssue({ code: schemaIssueCode(i.code), path: i.path, value: getIn(json, i.path), problem: i.message.replace(/^Invalid input: /, ""), fix: "make environments an object of environments by name, e.g. {\"test\": {\"host\": \"bot.example.org\"}}" })];
   return environmentIssues({ ...i, path: i.path.slice(2) }, getIn(json, ["environments", name]), ["environments", name]);
+}
+
+/** What one key's grammar cannot say: how keys of an environment fit together. */
+function crossFieldIssues(name: string, env: z.infer<typeof EnvironmentSchema>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const at = (...path: (string | number)[]) => ["environments", name, ...path];
+  if (healthKinds(env.health.kind).includes("systemd") && env.health.stableSec >= env.healthTimeoutSec) {
+    issues.push(configIssue({ code: "HEALTH_STABLE_TOO_LONG", path: at("health", "stableSec"), value: env.health.stableSec, problem: `is not shorter than healthTimeoutSec (${env.healthTimeoutSec}): the unit could never be up long enough`, fix: `lower health.stableSec or raise healthTimeoutSec above it` }));
+  }
+  const rc = env.runtimeConfig;
+  if (rc) {
+    for (const [path, secret] of Object.entries(rc.secrets)) {
+      if (secret !== env.secrets.botPassword) {
+        issues.push(configIssue({ code: "SECRET_NOT_PASSED", path: at("runtimeConfig", "secrets", path), value: secret, problem: `is not the bot password secret (${env.secrets.botPassword}), the only secret a deploy takes to the host`, fix: `use "${env.secrets.botPassword}" (passed as --bot-password), or rename secrets.botPassword` }));
+      }
+      if (path in rc.values) {
+        issues.push(configIssue({ code: "PATH_SET_TWICE", path: at("runtimeConfig", "secrets", path), value: secret, problem: "is also in runtimeConfig.values", fix: `set ${path} in values or in secrets, not both` }));
+      }
+    }
+    for (const [path, value] of Object.entries(rc.values)) {
+      // shipit.json is committed: a password written there is already leaked, and it must never be echoed
+      const last = path.replace(/\[\d+\]$/, "").split(".").at(-1) ?? "";
+      if (/password|passwd|secret|token|api_?key/i.test(last) && typeof value === "string" && value !== "") {
+        issues.push(configIssue({ code: "SECRET_IN_VALUES", path: at("runtimeConfig", "values", path), value: "[redacted]", problem: "looks like a secret written into shipit.json", fix: `move it to runtimeConfig.secrets ({"${path}": "${env.secrets.botPassword}"}) and rotate it, since shipit.json is committed` }));
+      }
+    }
+    if (rc.path === rc.template) {
+      issues.push(configIssue({ code: "CONFIG_OVER_TEMPLATE", path: at("runtimeConfig", "path"), value: rc.path, problem: "is the template itself", fix: "render to another file, e.g. the template's name without .dist" }));
+    }
+  }
+  return issues;
 }
 
 /** `environments.prod.notifications.targets[0].secret`: list entries in brackets, as config.ts writes them. */

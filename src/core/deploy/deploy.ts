@@ -61,7 +61,8 @@ export interface DeployInputs {
  * valid manifest.
  */
 export function preflight(config: ResolvedConfig, envName: string, inputs: DeployInputs): Environment {
-  return checkInputs(config, envName, inputs, "deploy to", ["bot-password", "smoke-password"]);
+  const env = resolveEnvironment(envName, config.environments, config.origin);
+  return checkInputs(config, envName, inputs, "deploy to", env.smoke.kind === "none" ? ["bot-password"] : ["bot-password", "smoke-password"]);
 }
 
 /**
@@ -128,6 +129,12 @@ export async function rollback(config: ResolvedConfig, envName: string, to: stri
 
 /** status, history, health (one read-only agent call) and the chat smoke (run where the driver runs). */
 export async function query(config: ResolvedConfig, envName: string, kind: QueryKind, inputs: Omit<DeployInputs, "trigger">, runner: DeployRunner, limit?: number): Promise<{ env: Environment; result: DriverResult; answer: Record<string, unknown> | undefined }> {
+  if (kind === "smoke") {
+    const env = resolveEnvironment(envName, config.environments, config.origin);
+    if (env.smoke.kind === "none") {
+      throw new ShipitError("SMOKE_NONE", `smoke of ${env.name} refused: environments.${env.name}.smoke.kind is "none", so there is no chat smoke to run. Set smoke.kind to "command" or "presence" for a chat bot`);
+    }
+  }
   const env = checkInputs(config, envName, inputs, `${kind} of`, kind === "smoke" ? ["smoke-password"] : []);
   const result = await drive(runner, buildQueryPlan(kind, { env, run: inputs.run, agentHash: await runner.agentHash(), paths: runner.paths, via: inputs.via }, limit));
   if (result.outcome !== "succeeded") {

@@ -9,6 +9,11 @@ export type HealthProblem =
   | "HEALTH_NOT_CONNECTED"
   | "HEALTH_WRONG_VERSION"
   | "HEALTH_TIMEOUT"
+  | "HEALTH_HTTP_STATUS"
+  | "HEALTH_UNIT_INACTIVE"
+  | "HEALTH_UNIT_NOT_STABLE"
+  | "HEALTH_LOG_NOT_SEEN"
+  | "HEALTH_LOG_UNREADABLE"
   | "CRASH_LOOP";
 
 const ADVICE: Record<HealthProblem, string> = {
@@ -18,6 +23,11 @@ const ADVICE: Record<HealthProblem, string> = {
   HEALTH_NOT_CONNECTED: "the bot runs but is not connected to its channel: check server, channel and the bot password",
   HEALTH_WRONG_VERSION: "another version answers: the unit may run an old release, or the restart did not take",
   HEALTH_TIMEOUT: "no answer within the timeout: the bot may hang at start-up, or healthTimeoutSec is too short",
+  HEALTH_HTTP_STATUS: "healthUrl answers, but not with a 2xx: check the URL and the service's log (journalctl -u UNIT)",
+  HEALTH_UNIT_INACTIVE: "the unit is not running: read journalctl -u UNIT for why it stopped",
+  HEALTH_UNIT_NOT_STABLE: "the unit had no time to prove itself: make healthTimeoutSec longer than health.stableSec",
+  HEALTH_LOG_NOT_SEEN: "the bot runs but never logged the line of health.logPattern: it may not have joined (check server, channel and the bot password), or the pattern does not match its log",
+  HEALTH_LOG_UNREADABLE: "the deploy user cannot read the unit's journal: add it to the systemd-journal group (shipit setup does)",
   CRASH_LOOP: "the unit keeps restarting: read journalctl -u UNIT for the traceback",
 };
 

@@ -4,7 +4,7 @@ import { checkShape } from "../checks/parsers.js";
 import { InfraError, ShipitError } from "../errors.js";
 import { tail } from "../text.js";
 import { DriverOutcomeSchema } from "./contracts.js";
-import type { Environment } from "../config/environments.js";
+import { healthKinds, type Environment } from "../config/environments.js";
 
 /** Where the deploy step finds its inputs (container paths in Dagger, temp files on the host). */
 export interface DeployPaths {
@@ -111,10 +111,31 @@ function restartArgs(env: Environment): string[] {
   return ["restart", ...b(env), "--unit", env.unit, ...(env.user === "root" ? [] : ["--sudo"])];
 }
 
+/** Whether the environment's health probes healthUrl (contract or http), so status can show it. */
+export function probesUrl(env: Environment): boolean {
+  return healthKinds(env.health.kind).some((k) => k === "contract" || k === "http");
+}
+
+/**
+ * The health call: today's contract probe by default (its argv unchanged), or every kind of
+ * `health.kind`, which the agent checks together until all hold. The crash-loop watch on the
+ * unit runs whatever the kinds.
+ */
 function healthCall(name: string, env: Environment, expectVersion?: string): RemoteCall {
+  const kinds = healthKinds(env.health.kind);
+  const plain = kinds.length === 1 && kinds[0] === "contract";
   return {
     name,
-    args: ["health", ...b(env), "--url", env.healthUrl, "--timeout", String(env.healthTimeoutSec), "--unit", env.unit, ...(expectVersion ? ["--expect-version", expectVersion] : [])],
+    args: [
+      "health", ...b(env),
+      ...(plain ? [] : kinds.flatMap((k) => ["--kind", k])),
+      ...(probesUrl(env) ? ["--url", env.healthUrl] : []),
+      "--timeout", String(env.healthTimeoutSec), "--unit", env.unit,
+      ...(kinds.includes("systemd") ? ["--stable", String(env.health.stableSec)] : []),
+      // --key=value: a pattern such as "-x" stays a value
+      ...(kinds.includes("log") && env.health.logPattern !== undefined ? [`--log-pattern=${env.health.logPattern}`] : []),
+      ...(expectVersion ? ["--expect-version", expectVersion] : []),
+    ],
     timeoutSec: env.healthTimeoutSec + 60,
   };
 }
@@ -136,7 +157,10 @@ export function chatTunnel(server: string): { host: string; port: number } | und
   return { host, port: url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80 };
 }
 
-/** The chat smoke: the smoke account says the command in the bot's channel and waits for its answer. */
+/**
+ * The chat smoke: the smoke account says the command in the bot's channel and waits for its
+ * answer (`command`), or looks for the bot in the channel's user list (`presence`).
+ */
 function smokeCall(env: Environment, paths: DeployPaths): LocalCall {
   const tunnel = chatTunnel(env.runtime.server);
   return {
@@ -147,7 +171,8 @@ function smokeCall(env: Environment, paths: DeployPaths): LocalCall {
         // --key=value: a value such as "-x" (CyTube allows a leading '-') stays a value
         `--server=${env.runtime.server}`, `--channel=${env.runtime.channel}`,
         `--account=${env.smoke.account}`, `--password-file=${paths.smokePassword}`,
-        `--bot=${env.runtime.bot_name}`, `--command=${env.smoke.command}`, `--expect=${env.smoke.expect}`,
+        `--bot=${env.runtime.bot_name}`,
+        ...(env.smoke.kind === "presence" ? ["--presence"] : [`--command=${env.smoke.command}`, `--expect=${env.smoke.expect}`]),
         `--timeout=${env.smoke.timeoutSec}`,
       ],
       ...(tunnel ? { tunnel } : {}),
@@ -177,6 +202,17 @@ function withRun(calls: RemoteCall[], run: string): RemoteCall[] {
 }
 
 /**
+ * What `configure` renders: shipit's config.json from `runtime`, or the bot's own file from its
+ * template in the release. A secret path names the secret file it is filled from (the bot
+ * password is the one secret a deploy takes to the host); the value travels in `secrets` only.
+ */
+function configureInput(env: Environment): Record<string, unknown> {
+  const rc = env.runtimeConfig;
+  if (!rc) return { config: env.runtime };
+  return { file: { template: rc.template, path: rc.path, values: rc.values, secrets: Object.fromEntries(Object.keys(rc.secrets).map((p) => [p, "bot_password"])) } };
+}
+
+/**
  * The deploy as data: lock, upload (sha256 checked on the host), install (venv from the bundled
  * wheels), configure (secrets on stdin into 0600 files), switch `current` atomically, restart,
  * health, smoke. A failure after the switch rolls back to the previous release. Prune and the
@@ -191,11 +227,11 @@ export function buildDeployPlan(r: DeployRequest): DriverPlan {
     phases: [
       { name: "upload", args: ["receive", ...b(env), ...run, "--sha256", r.sha256], stdin: { file: r.paths.artifact } },
       { name: "install", args: ["install", ...b(env), ...run, "--sha256", r.sha256, "--python", env.python] },
-      { name: "configure", args: ["configure", ...b(env), ...run, "--release", "{install.release}"], stdin: { json: { config: env.runtime }, secretFiles: { bot_password: r.paths.botPassword } } },
+      { name: "configure", args: ["configure", ...b(env), ...run, "--release", "{install.release}"], stdin: { json: configureInput(env), secretFiles: { bot_password: r.paths.botPassword } } },
       { name: "switch", args: ["switch", ...b(env), ...run, "--release", "{install.release}"] },
       { name: "restart", args: restartArgs(env) },
       healthCall("health", env),
-      smokeCall(env, r.paths),
+      ...(env.smoke.kind === "none" ? [] : [smokeCall(env, r.paths)]),
     ],
     commitAfter: "switch",
     rollback: withRun(rollbackCalls(env), r.run),
@@ -241,7 +277,7 @@ export function buildQueryPlan(kind: QueryKind, r: Omit<RollbackRequest, "trigge
   const env = r.env;
   const call: PlanCall =
     kind === "status"
-      ? { name: "status", args: ["status", ...b(env), "--url", env.healthUrl] }
+      ? { name: "status", args: ["status", ...b(env), ...(probesUrl(env) ? ["--url", env.healthUrl] : [])] }
       : kind === "history"
         ? { name: "history", args: ["history", ...b(env), "--limit", String(limit)] }
         : kind === "health"

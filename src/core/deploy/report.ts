@@ -23,6 +23,7 @@ function cause(r: DriverResult): string {
 /** The chat smoke's answer, when it ran: who answered what, and how fast. */
 function smokeLine(r: DriverResult): string {
   const s = r.outputs?.["smoke"];
+  if (s && s["present"] === true && typeof s["seen_ms"] === "number") return `\nsmoke: ${String(s["bot"])} is in ${String(s["channel"])}'s user list, seen by ${String(s["account"])} in ${s["seen_ms"]} ms`;
   if (!s || typeof s["rtt_ms"] !== "number") return "";
   return `\nsmoke: ${String(s["bot"])} answered ${JSON.stringify(s["command"])} with ${JSON.stringify(s["reply"])} in ${s["rtt_ms"]} ms`;
 }

@@ -13,7 +13,7 @@ test("test and prod ship as defaults with Rosey's runtime config", () => {
   const prod = resolveEnvironment("prod", { prod: { host: "bot.example.org" } });
   expect(prod.runtime).toEqual({ channel: "rosey", bot_name: "Rosey", server: "cytu.be", log_level: "INFO", db_path: "data/rosey.db", health_port: 8081 });
   expect(prod.secrets).toEqual({ botPassword: "CYTUBEBOT_PROD_PASSWORD", smokePassword: "CYTUBE_SMOKE_PASSWORD" });
-  expect(prod.smoke).toEqual({ account: "ShipitSmoke", command: "!ping", expect: "pong", timeoutSec: 15 });
+  expect(prod.smoke).toEqual({ kind: "command", account: "ShipitSmoke", command: "!ping", expect: "pong", timeoutSec: 15 });
   expect(prod.unit).toBe("rosey-prod.service");
 });
 
