@@ -35,6 +35,8 @@ import { releaseAssetName } from "./core/deploy/artifact.js";
 import { readArtifact } from "./runners/artifact.js";
 import { notifyFromConfig } from "./github/flows.js";
 import { setupHost } from "./core/setup/setup.js";
+import { detectLayout } from "./core/init/detect.js";
+import { parseModuleRef, refuseOverwrites, renderInit } from "./core/init/render.js";
 
 /** The verdict of the test gate with its reports, returned even when the gate is red. */
 @object()
@@ -671,6 +673,26 @@ export class Shipit {
     const runner = new DaggerDeployRunner({ image: resolved.python.image, sshKey: adminKey, knownHosts, run: runId });
     const inputs = { secrets: ["admin-key"], knownHosts: await knownHosts.contents(), run: runId, deployKey: deployKey ? await deployKey.contents() : undefined };
     return (await setupHost(resolved, view, env, inputs, runner)).message;
+  }
+
+  /**
+   * Detect a bot repository's layout and return what it needs to ship with shipit: shipit.json
+   * (checked by the config loader), the GitHub workflows calling shipit's module by reference with
+   * the repository as --source, and shipit.init.md (what was found, and the next steps: secrets to
+   * add, hosts to set up). Refuses when one of those files exists, unless --force.
+   *
+   * Example: dagger call init --shipit-module=github.com/acme/shipit@v0.1.0 export --path=.
+   *
+   * @param source The bot's repository (defaults to the calling repository's root).
+   * @param shipitModule shipit's module as the workflows call it: github.com/OWNER/REPO@TAG.
+   * @param force Return the files even when the repository already has them (export then overwrites them).
+   */
+  @func()
+  async init(@argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory, shipitModule = "github.com/acme/shipit@v0.1.0", force = false): Promise<Directory> {
+    const view = directorySourceView(source);
+    const r = await renderInit(view, await detectLayout(view), parseModuleRef(shipitModule));
+    await refuseOverwrites(view, Object.keys(r.files), force);
+    return Object.entries(r.files).reduce((d, [path, text]) => d.withNewFile(path, text), dag.directory());
   }
 
   /**

@@ -18,6 +18,7 @@ import { FLAGS as SHIM_FLAGS, main as shimMain } from "./shim.js";
 import { main as schemaMain } from "./schema.js";
 import { FLAGS as NOTIFY_FLAGS, main as notifyMain } from "./notify.js";
 import { FLAGS as SETUP_FLAGS, main as setupMain } from "./setup.js";
+import { FLAGS as INIT_FLAGS, main as initMain } from "./init.js";
 
 const EXIT_CODES = `Exit codes:
   0  green
@@ -62,6 +63,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: "dashboard", group: "insight", fn: "dashboard", flags: INSIGHT_FLAGS, only: [...INSIGHT_COMMON, "output", "title"], run: (a) => insightMain(["dashboard", ...a]) },
   { name: "notify", group: "people", fn: "notify", flags: NOTIFY_FLAGS, run: (a) => notifyMain(a) },
   { name: "setup", group: "adoption", fn: "setup", flags: SETUP_FLAGS, run: (a) => setupMain(a) },
+  { name: "init", group: "adoption", fn: "init", flags: INIT_FLAGS, run: (a) => initMain(a) },
   {
     name: "shim",
     group: "workflow",
