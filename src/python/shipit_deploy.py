@@ -64,7 +64,7 @@ class Driver:
     def __init__(self, plan: Dict[str, Any]) -> None:
         self.plan = plan
         self.ssh = plan["ssh"]
-        self.agent = plan.get("agent")
+        self.agent: Dict[str, Any] = plan.get("agent") or {}
         self.outputs: Dict[str, Dict[str, Any]] = {}
         self.lock_proc: Optional[subprocess.Popen[bytes]] = None
 
