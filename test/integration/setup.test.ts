@@ -88,6 +88,18 @@ describe("shipit setup on a bare host", () => {
     expect((await t.exec(["test", "-e", BASE])).exitCode).toBe(1);
   });
 
+  test("a host without what setup needs is refused at the read-only first step, naming it and its package", async () => {
+    const noVenv = await makeVariant("clean", {
+      "shipit.json": JSON.stringify({ environments: { test: { host: "127.0.0.1", port: t.port, user: "deploy", python: "/opt/no-such/python3" } } }),
+    });
+    const r = await cli(["setup", "--env=test", `--source=${noVenv}`, "--admin-key=env:SHIPIT_ADMIN_SSH_KEY", `--known-hosts=${t.knownHostsPath}`]);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stdout.trim()).toBe(
+      `setup of test on root@127.0.0.1:${t.port} refused at prerequisites: the host lacks what setup needs (nothing was changed): missing /opt/no-such/python3 with venv (apt-get install python3 python3-venv, or set environments.test.python) (HOST_NOT_READY); nothing was changed`,
+    );
+    expect((await t.exec(["id", "deploy"])).exitCode).toBe(1);
+  });
+
   test("no admin key: refused before touching the host, naming the flag", async () => {
     const r = await cli(["setup", "--env=test", `--source=${source}`, `--known-hosts=${t.knownHostsPath}`]);
     expect(r.exitCode).toBe(2);
@@ -107,6 +119,11 @@ describe("shipit setup on a bare host", () => {
       `changed: wrote /etc/sudoers.d/shipit-rosey-test: deploy may run only systemctl restart ${UNIT}, systemctl reset-failed ${UNIT}, systemctl show ${UNIT} (checked with visudo -cf)`,
       `setup of test on root@127.0.0.1:${t.port}: 7 changes; the host is ready for deploys as deploy`,
     ]);
+    // the admin key and the deploy key's private half never show
+    for (const secret of [t.privateKey, deployKey]) {
+      const body = secret.split("\n")[1]!;
+      expect(first.stdout + first.stderr).not.toContain(body);
+    }
     const second = await cli(setupArgs());
     expect(second.exitCode, second.stdout + second.stderr).toBe(0);
     expect(second.stdout.trim()).toBe(`setup of test on root@127.0.0.1:${t.port}: nothing to change (8 checks); the host is ready for deploys as deploy`);
