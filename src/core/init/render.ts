@@ -256,7 +256,7 @@ export function nextSteps(config: ResolvedConfig, layout: Layout, mod: ModuleRef
   const steps = [
     ...(mod.owner === "acme" ? [`Point the workflows and \`$schema\` at your copy of shipit: they call github.com/acme/shipit (a placeholder); rerun with --module=github.com/OWNER/shipit@TAG --force, or edit them.`] : []),
     `Set each environment's host in shipit.json (${envs.map((e) => `environments.${e.name}.host`).join(", ")}).`,
-    `Pin the hosts' keys: ssh-keyscan -p 22 HOST >> .github/known_hosts for each host, check each fingerprint out of band, and commit the file.`,
+    `Pin the hosts' keys: ssh-keyscan -p ${[...new Set(envs.map((e) => e.port))].join("/")} HOST >> .github/known_hosts for each host, check each fingerprint out of band, and commit the file.`,
     "Make the deploy key: ssh-keygen -t ed25519 -N '' -C shipit-deploy -f deploy_key (deploy_key.pub goes to setup; the private half becomes the DEPLOY_SSH_KEY secret; never commit either).",
     ...envs.map((e) => `Set up the ${e.name} host once: shipit setup --env=${e.name} --admin-key=env:SHIPIT_ADMIN_SSH_KEY --known-hosts=.github/known_hosts --deploy-key=deploy_key.pub (the admin key is root's; the deploy user ${e.user} gets only the rights a deploy needs).`),
     `Add the repository secrets (Settings → Secrets and variables → Actions): ${secrets.join(", ")}.`,

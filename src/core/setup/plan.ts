@@ -195,7 +195,8 @@ export function buildSetupPlan(r: SetupRequest): SetupPlan {
       id: "user",
       change: `created user ${user} (no password, key login only)`,
       check: `id -u ${sq(user)} >/dev/null 2>&1`,
-      apply: `set -eu\nuseradd --create-home --shell /bin/bash --user-group ${sq(user)}\nusermod -p '*' ${sq(user)}`,
+      // a group of that name may already be there (useradd --user-group would refuse it)
+      apply: `set -eu\nif getent group ${sq(user)} >/dev/null; then useradd --create-home --shell /bin/bash --gid ${sq(user)} ${sq(user)}; else useradd --create-home --shell /bin/bash --user-group ${sq(user)}; fi\nusermod -p '*' ${sq(user)}`,
     });
     steps.push({
       id: "journal",
