@@ -34,6 +34,9 @@ import { isProduction } from "./core/github/decisions.js";
 import { releaseAssetName } from "./core/deploy/artifact.js";
 import { readArtifact } from "./runners/artifact.js";
 import { notifyFromConfig } from "./github/flows.js";
+import { setupHost } from "./core/setup/setup.js";
+import { detectLayout } from "./core/init/detect.js";
+import { parseModuleRef, refuseOverwrites, renderInit } from "./core/init/render.js";
 
 /** The verdict of the test gate with its reports, returned even when the gate is red. */
 @object()
@@ -644,6 +647,52 @@ export class Shipit {
   @func({ cache: "never" })
   async history(env: string, sshKey: Secret, knownHosts: File, limit = 20, @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory, config?: File): Promise<string> {
     return queryHost("history", env, sshKey, knownHosts, source, config, limit);
+  }
+
+  /**
+   * Prepare a bare host for an environment once, over SSH with an admin key: the deploy user, the
+   * base-path layout, the systemd unit (a template from the repository, or shipit's built-in one
+   * running the release's own interpreter), a sudoers drop-in allowing only `systemctl restart`,
+   * `reset-failed` and `show` of that unit, and read access to its journal. Prints each change; a
+   * second run prints none. A host whose key is not the pinned one is refused before any change.
+   *
+   * Example: dagger call setup --env=test --admin-key=env:SHIPIT_ADMIN_SSH_KEY --known-hosts=./known_hosts --deploy-key=./deploy_key.pub
+   *
+   * @param env The environment whose host to prepare.
+   * @param adminKey The private SSH key of root (or of environments.<env>.setup.adminUser, with passwordless sudo); the deploy key need not have these rights.
+   * @param knownHosts known_hosts pinning the host's key; host-key checking is never disabled.
+   * @param deployKey The deploy key's public half (.pub), authorized for the deploy user.
+   * @param source The bot's repository (defaults to the calling repository's root).
+   * @param config A shipit.json to use instead of the one at the source root.
+   */
+  @func({ cache: "never" })
+  async setup(env: string, adminKey: Secret, knownHosts: File, deployKey?: File, @argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source?: Directory, config?: File): Promise<string> {
+    const view = directorySourceView(source ?? dag.directory());
+    const resolved = await loadConfig(view, config ? { text: await config.contents(), origin: "--config" } : undefined);
+    const runId = newRunId();
+    const runner = new DaggerDeployRunner({ image: resolved.python.image, sshKey: adminKey, knownHosts, run: runId });
+    const inputs = { secrets: ["admin-key"], knownHosts: await knownHosts.contents(), run: runId, deployKey: deployKey ? await deployKey.contents() : undefined };
+    return (await setupHost(resolved, view, env, inputs, runner)).message;
+  }
+
+  /**
+   * Detect a bot repository's layout and return what it needs to ship with shipit: shipit.json
+   * (checked by the config loader), the GitHub workflows calling shipit's module by reference with
+   * the repository as --source, and shipit.init.md (what was found, and the next steps: secrets to
+   * add, hosts to set up). Refuses when one of those files exists, unless --force.
+   *
+   * Example: dagger call init --shipit-module=github.com/acme/shipit@v0.1.0 export --path=.
+   *
+   * @param source The bot's repository (defaults to the calling repository's root).
+   * @param shipitModule shipit's module as the workflows call it: github.com/OWNER/REPO@TAG.
+   * @param force Return the files even when the repository already has them (export then overwrites them).
+   */
+  @func()
+  async init(@argument({ defaultPath: "/", ignore: ["**/.git", "**/.venv", "**/venv", "**/node_modules", "**/__pycache__", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache", "**/.tox", "**/.shipit", "**/.coverage"] }) source: Directory, shipitModule = "github.com/acme/shipit@v0.1.0", force = false): Promise<Directory> {
+    const view = directorySourceView(source);
+    const r = await renderInit(view, await detectLayout(view), parseModuleRef(shipitModule));
+    await refuseOverwrites(view, Object.keys(r.files), force);
+    return Object.entries(r.files).reduce((d, [path, text]) => d.withNewFile(path, text), dag.directory());
   }
 
   /**

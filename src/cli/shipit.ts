@@ -17,6 +17,8 @@ import { FLAGS as INSIGHT_FLAGS, main as insightMain } from "./insight.js";
 import { FLAGS as SHIM_FLAGS, main as shimMain } from "./shim.js";
 import { main as schemaMain } from "./schema.js";
 import { FLAGS as NOTIFY_FLAGS, main as notifyMain } from "./notify.js";
+import { FLAGS as SETUP_FLAGS, main as setupMain } from "./setup.js";
+import { FLAGS as INIT_FLAGS, main as initMain } from "./init.js";
 
 const EXIT_CODES = `Exit codes:
   0  green
@@ -24,7 +26,7 @@ const EXIT_CODES = `Exit codes:
   2  a usage or config error (nothing ran)
   3  the infrastructure failed (docker, the engine, the network, a tool that could not run)`;
 
-type Group = "checks" | "deploys" | "insight" | "people" | "workflow";
+type Group = "checks" | "deploys" | "insight" | "people" | "adoption" | "workflow";
 interface CommandSpec {
   name: string;
   group: Group;
@@ -60,6 +62,8 @@ export const COMMANDS: CommandSpec[] = [
   { name: "metrics", group: "insight", fn: "metrics", flags: INSIGHT_FLAGS, only: [...INSIGHT_COMMON, "format"], run: (a) => insightMain(["metrics", ...a]) },
   { name: "dashboard", group: "insight", fn: "dashboard", flags: INSIGHT_FLAGS, only: [...INSIGHT_COMMON, "output", "title"], run: (a) => insightMain(["dashboard", ...a]) },
   { name: "notify", group: "people", fn: "notify", flags: NOTIFY_FLAGS, run: (a) => notifyMain(a) },
+  { name: "setup", group: "adoption", fn: "setup", flags: SETUP_FLAGS, run: (a) => setupMain(a) },
+  { name: "init", group: "adoption", fn: "init", flags: INIT_FLAGS, run: (a) => initMain(a) },
   {
     name: "shim",
     group: "workflow",

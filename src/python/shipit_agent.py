@@ -1096,7 +1096,10 @@ def systemctl(sudo: bool) -> list[str]:
 
 
 def journal_tail(unit: str, sudo: bool = False) -> str:
-    argv = (["sudo", "-n"] if sudo else []) + ["journalctl", "-u", unit, "-n", "20", "--no-pager"]
+    # Never through sudo: the deploy user reads the journal as a member of systemd-journal (what
+    # `shipit setup` grants), and its sudoers rule allows only restart, reset-failed and show.
+    del sudo
+    argv = ["journalctl", "-u", unit, "-n", "20", "--no-pager"]
     try:
         result = run_cmd(argv, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:

@@ -64,7 +64,7 @@ class Driver:
     def __init__(self, plan: Dict[str, Any]) -> None:
         self.plan = plan
         self.ssh = plan["ssh"]
-        self.agent = plan["agent"]
+        self.agent: Dict[str, Any] = plan.get("agent") or {}
         self.outputs: Dict[str, Dict[str, Any]] = {}
         self.lock_proc: Optional[subprocess.Popen[bytes]] = None
 
@@ -392,6 +392,63 @@ def inspect_artifact(path: str) -> Dict[str, Any]:
     return {"sha256": digest.hexdigest(), "manifest": manifest}
 
 
+# -- setup: a bare host's desired state, step by step ---------------------------------------------
+HOST_KEY_REFUSED = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED", "No ED25519 host key is known", "host key is known for")
+
+
+def run_setup(plan: Dict[str, Any]) -> Dict[str, Any]:
+    """Each step's check; its apply only when the check fails; the check again to confirm. The
+    first ssh round trip is a read-only check, so a host whose key is not the pinned one is refused
+    (ssh's StrictHostKeyChecking, through the same ssh_argv as every deploy) before any change."""
+    driver = Driver(plan)
+    remote = " ".join(shlex.quote(a) for a in plan["remote"])
+    records: List[Dict[str, Any]] = []
+
+    def sh(script: str) -> Tuple[int, str, str]:
+        proc = subprocess.run(driver.ssh_argv(remote), input=script.encode(), capture_output=True, timeout=300)
+        return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+
+    def done(outcome: str, step: Dict[str, Any], code: str, message: str) -> Dict[str, Any]:
+        return {"kind": "setup", "outcome": outcome, "steps": records, "cause": {"step": step["id"], "code": code, "message": message}}
+
+    def ssh_failure(step: Dict[str, Any], err: str) -> Dict[str, Any]:
+        text = " ".join(err.strip().splitlines()[-3:]) or "exit 255"
+        if any(marker in err for marker in HOST_KEY_REFUSED):
+            return done("refused", step, "HOST_KEY_UNVERIFIED", "the host's key is not the one pinned in --known-hosts, so it cannot be verified: nothing was sent to it. Fix: check the host's fingerprint out of band and put its line in the known_hosts file (ssh-keyscan -p PORT HOST) (ssh: %s)" % text)
+        return done("failed", step, "SSH_FAILED", "ssh failed: %s" % text)
+
+    for step in plan["steps"]:
+        started = time.monotonic()
+        record: Dict[str, Any] = {"id": step["id"], "change": step["change"]}
+        records.append(record)
+        code, out, err = sh(step["check"])
+        if code == SSH_FAILED:
+            record.update(status="failed", seconds=round(time.monotonic() - started, 3))
+            return ssh_failure(step, err)
+        if code == 0:
+            record.update(status="unchanged", seconds=round(time.monotonic() - started, 3))
+            continue
+        if "apply" not in step:
+            missing = " ".join(out.split()) or err.strip()
+            record.update(status="refused", seconds=round(time.monotonic() - started, 3), detail=missing)
+            return done("refused", step, "HOST_NOT_READY", "%s: missing %s" % (step.get("refusal", "the host is not ready"), missing))
+        progress("… %s" % step["id"])
+        code, out, err = sh(step["apply"])
+        if code != 0:
+            record.update(status="failed", seconds=round(time.monotonic() - started, 3))
+            if code == SSH_FAILED:
+                return ssh_failure(step, err)
+            return done("failed", step, "STEP_FAILED", "%s failed (exit %d): %s" % (step["id"], code, " ".join((err or out).strip().splitlines()[-5:])))
+        code, _, err = sh(step["check"])
+        record["seconds"] = round(time.monotonic() - started, 3)
+        if code != 0:
+            record["status"] = "failed"
+            return done("failed", step, "STEP_UNVERIFIED", "%s ran, but its check still fails afterwards: %s" % (step["id"], err.strip() or "the host is not in the expected state"))
+        record["status"] = "changed"
+        progress("✓ %s" % step["change"])
+    return {"kind": "setup", "outcome": "succeeded", "steps": records}
+
+
 def main(argv: List[str]) -> int:
     if len(argv) == 3 and argv[1] == "--inspect":
         try:
@@ -408,7 +465,17 @@ def main(argv: List[str]) -> int:
     try:  # before any process starts: nothing reaches ssh that it could read as an option
         checked_destination(plan["ssh"]["user"], plan["ssh"]["host"])
     except UnsafeConfig as exc:
+        if plan.get("kind") == "setup":
+            print(json.dumps({"kind": "setup", "outcome": "refused", "steps": [], "cause": {"step": "driver", "code": "UNSAFE_CONFIG", "message": str(exc)}}))
+            return 0
         print(json.dumps({"run": plan.get("run"), "kind": plan.get("kind"), "outcome": "error", "cause": {"phase": "driver", "code": "UNSAFE_CONFIG", "message": str(exc)}, "phases": [], "rollback": []}))
+        return 0
+    if plan.get("kind") == "setup":
+        try:
+            result = run_setup(plan)
+        except Exception as exc:  # still answer in JSON
+            result = {"kind": "setup", "outcome": "failed", "steps": [], "cause": {"step": "driver", "code": "DRIVER_ERROR", "message": repr(exc)}}
+        print(json.dumps(result))
         return 0
     driver = Driver(plan)
     try:

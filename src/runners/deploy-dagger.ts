@@ -1,6 +1,7 @@
 import { dag, ReturnType, type Container, type File, type Secret } from "@dagger.io/dagger";
 import type { DeployRunner } from "../core/deploy/deploy.js";
 import { deployPaths, parseArtifactInspection, type DriverPlan } from "../core/deploy/plan.js";
+import type { SetupPlan } from "../core/setup/plan.js";
 import { imageTag } from "../core/checks/plan.js";
 import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
 
@@ -71,7 +72,7 @@ export class DaggerDeployRunner implements DeployRunner {
     return parseArtifactInspection(stdout, stderr);
   }
 
-  async runDriver(plan: DriverPlan): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  async runDriver(plan: DriverPlan | SetupPlan): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     const c = (await this.container())
       .withNewFile(this.paths.plan, JSON.stringify(plan, null, 2))
       .withEnvVariable("SHIPIT_RUN", this.inputs.run)

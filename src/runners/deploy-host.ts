@@ -7,6 +7,7 @@ import { execa } from "execa";
 import { cachedVenv } from "./venv.js";
 import type { DeployRunner } from "../core/deploy/deploy.js";
 import { deployPaths, parseArtifactInspection, type DeployPaths, type DriverPlan } from "../core/deploy/plan.js";
+import type { SetupPlan } from "../core/setup/plan.js";
 import { agentHash, agentScript, deployDriverScript, smokeRequirements, smokeScript } from "../assets.js";
 
 interface HostDeployInputs {
@@ -62,9 +63,9 @@ export class HostDeployRunner implements DeployRunner {
     return parseArtifactInspection(r.stdout, r.stderr);
   }
 
-  async runDriver(plan: DriverPlan): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  async runDriver(plan: DriverPlan | SetupPlan): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     // Only plans with a local call (the chat smoke) need the smoke client's venv.
-    if (plan.phases.some((p) => "local" in p)) await smokeVenv();
+    if ("phases" in plan && plan.phases.some((p) => "local" in p)) await smokeVenv();
     await writeFile(this.paths.plan, JSON.stringify(plan, null, 2));
     // Each phase's start and end reach the person running `shipit deploy` as they happen.
     const child = execa("python3", [this.paths.driver, this.paths.plan], { reject: false, stdin: "ignore", env: { SHIPIT_PROGRESS: "1" } });

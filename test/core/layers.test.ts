@@ -14,6 +14,7 @@ const LAYERS: [string, RegExp][] = [
   ["core/checks/security", /^src\/core\/checks\/security\//],
   ["core/checks", /^src\/core\/checks\//],
   ["core/deploy", /^src\/core\/deploy\//],
+  ["core/setup, core/init", /^src\/core\/(setup|init)\//],
   ["core/github, core/insight, core/notify", /^src\/core\/(github|insight|notify)\//],
   ["assets", /^src\/assets\.ts$/],
   ["runners, github adapters", /^src\/(runners|github)\//],

@@ -19,6 +19,8 @@ import { execa, type ResultPromise } from "execa";
 export const REPO = resolve(import.meta.dirname, "../..");
 export const TARGETS_DIR = join(REPO, "test/targets");
 export const TARGET_IMAGE = process.env.SHIPIT_TARGET_IMAGE ?? "shipit/target:systemd";
+/** The bare host for `shipit setup` (test/targets/bare): systemd, sshd, python3 (+ venv, sudo), nothing of the bot's. */
+export const BARE_TARGET_IMAGE = "shipit/target:bare";
 /** Debian's docker client (matches its daemon) when present, as dagger/engine-up.sh uses. */
 export const DOCKER = process.env.SHIPIT_DOCKER ?? (existsSync("/usr/bin/docker") ? "/usr/bin/docker" : "docker");
 
@@ -131,7 +133,10 @@ export interface Target {
 export interface StartTargetOptions {
   /** SSH user; default "root". */
   user?: "root" | "deploy";
-  /** Image to run (default shipit/target:systemd, built from test/targets/ when missing or stale). */
+  /**
+   * Image to run (default shipit/target:systemd, built from test/targets/ when missing or stale).
+   * "bare": shipit/target:bare (test/targets/bare), built the same way; root only (no deploy user there).
+   */
   image?: string;
   /** How long to wait for systemd + sshd (default 120 s). */
   readyTimeoutMs?: number;
@@ -183,11 +188,25 @@ let imageBuild: Promise<ImageBuild> | undefined;
  * test/targets/build-image.sh, which locks against concurrent builds from other processes.
  */
 export function buildTargetImage(): Promise<ImageBuild> {
-  imageBuild ??= (async () => {
+  imageBuild ??= runBuildImage("systemd", TARGET_IMAGE);
+  imageBuild.catch(() => (imageBuild = undefined));
+  return imageBuild;
+}
+
+let bareBuild: Promise<ImageBuild> | undefined;
+/** The bare variant (test/targets/bare/Dockerfile), built by the same script on the same base. */
+export function buildBareTargetImage(): Promise<ImageBuild> {
+  bareBuild ??= runBuildImage("bare", BARE_TARGET_IMAGE);
+  bareBuild.catch(() => (bareBuild = undefined));
+  return bareBuild;
+}
+
+function runBuildImage(variant: "systemd" | "bare", image: string): Promise<ImageBuild> {
+  return (async () => {
     await requireDocker();
     const r = await execa("bash", [join(TARGETS_DIR, "build-image.sh")], {
       reject: false,
-      env: { SHIPIT_TARGET_IMAGE: TARGET_IMAGE, SHIPIT_DOCKER: DOCKER },
+      env: { SHIPIT_TARGET_IMAGE: image, SHIPIT_TARGET_VARIANT: variant, SHIPIT_DOCKER: DOCKER },
       timeout: 30 * 60_000,
     });
     if (r.exitCode !== 0) {
@@ -195,8 +214,6 @@ export function buildTargetImage(): Promise<ImageBuild> {
     }
     return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as ImageBuild;
   })();
-  imageBuild.catch(() => (imageBuild = undefined));
-  return imageBuild;
 }
 
 /** The docker bridge gateway address as seen from containers (normally 172.17.0.1). */
@@ -264,7 +281,8 @@ export async function startTarget(opts: StartTargetOptions = {}): Promise<Target
   const user = opts.user ?? "root";
   if (user !== "root" && user !== "deploy") throw new Error(`startTarget: user must be "root" or "deploy", got ${JSON.stringify(user)}`);
   await requireDocker();
-  const image = opts.image ?? (await buildTargetImage()).image;
+  if (opts.image === "bare" && user !== "root") throw new Error(`startTarget: the bare image has no "${user}" user (shipit setup creates it); start it as root`);
+  const image = opts.image === "bare" ? (await buildBareTargetImage()).image : (opts.image ?? (await buildTargetImage()).image);
   await removeStaleTargets();
   const bridgeHost = await bridgeGateway();
   const name = `shipit-target-${randomBytes(4).toString("hex")}`;

@@ -14,7 +14,7 @@ async function shipitObject() {
 test("the SDK's own introspector loads shipit as a Dagger module with the check functions", async () => {
   const json = await shipitObject();
   const methods = json.objects["Shipit"]!.methods;
-  expect(Object.keys(methods).sort()).toEqual(["build", "ci", "ciReport", "dashboard", "deploy", "deploymentFinish", "deploymentStart", "health", "history", "lint", "metrics", "nextRelease", "notify", "prComment", "release", "rollback", "security", "securityReport", "smoke", "status", "test", "testReport", "typecheck"]);
+  expect(Object.keys(methods).sort()).toEqual(["build", "ci", "ciReport", "dashboard", "deploy", "deploymentFinish", "deploymentStart", "health", "history", "init", "lint", "metrics", "nextRelease", "notify", "prComment", "release", "rollback", "security", "securityReport", "setup", "smoke", "status", "test", "testReport", "typecheck"]);
 
   for (const name of ["lint", "typecheck", "security", "securityReport", "test", "testReport", "build", "ci"]) {
     const src = methods[name]!.arguments["source"]!;
@@ -74,6 +74,17 @@ test("the deploy functions take secrets as Secret, known_hosts as a File, and do
     expect(methods[name]!.isCheck).toBe(false);
   }
   expect(kinds("rollback")).toMatchObject({ to: "STRING_KIND" });
+});
+
+test("setup takes the admin key as a Secret and known_hosts as a File; init returns a Directory", async () => {
+  const json = await shipitObject();
+  const methods = json.objects["Shipit"]!.methods;
+  const kinds = (m: string) => Object.fromEntries(Object.entries(methods[m]!.arguments).map(([k, a]) => [k, a.type.name ?? a.type.kind]));
+  expect(kinds("setup")).toEqual({ env: "STRING_KIND", adminKey: "Secret", knownHosts: "File", deployKey: "File", source: "Directory", config: "File" }); // pragma: allowlist secret (a type name)
+  expect(methods["setup"]!.description).toContain("Example: dagger call setup --env=test --admin-key=env:SHIPIT_ADMIN_SSH_KEY --known-hosts=./known_hosts");
+  expect(methods["init"]!.returnType).toEqual({ kind: "OBJECT_KIND", name: "Directory" });
+  expect(kinds("init")).toEqual({ source: "Directory", shipitModule: "STRING_KIND", force: "BOOLEAN_KIND" });
+  expect(methods["init"]!.arguments["source"]!.defaultPath).toBe("/");
 });
 
 test("notify takes the webhook URLs and the token as Secrets, the names in a list beside them", async () => {

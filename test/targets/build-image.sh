@@ -3,6 +3,7 @@
 # the CyTube test server), and its Debian base image if it is missing.
 #
 #   bash test/targets/build-image.sh      # idempotent; test/helpers/target.ts runs it
+#   SHIPIT_TARGET_VARIANT=bare bash test/targets/build-image.sh   # shipit/target:bare (bare/Dockerfile)
 #
 # The image is labelled shipit.recipe=<hash of test/targets/systemd, test/targets/cytube
 # and the base image id>; it is rebuilt only when that hash changes. The base,
@@ -16,7 +17,13 @@ set -Eeuo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 STATE="${SHIPIT_TARGET_STATE:-$REPO/.shipit/targets}"
-IMAGE="${SHIPIT_TARGET_IMAGE:-shipit/target:systemd}"
+VARIANT="${SHIPIT_TARGET_VARIANT:-systemd}"
+case "$VARIANT" in
+  systemd) IMAGE="${SHIPIT_TARGET_IMAGE:-shipit/target:systemd}" ;;
+  # A bare host for `shipit setup`: systemd, sshd, python3 (+ venv, sudo), nothing of the bot's.
+  bare) IMAGE="${SHIPIT_TARGET_IMAGE:-shipit/target:bare}" ;;
+  *) echo "SHIPIT_TARGET_VARIANT must be systemd or bare, got '$VARIANT'" >&2; exit 2 ;;
+esac
 BASE_IMAGE="shipit/debian:bookworm"
 DEBIAN_MIRROR="${SHIPIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 if [ -n "${SHIPIT_DOCKER:-}" ]; then DOCKER="$SHIPIT_DOCKER"
@@ -65,7 +72,25 @@ RECIPE=$( {
      | while read -r f; do printf '%s\n' "$f"; sha256sum <"$f"; done)
 } | sha)
 BUILT=false
-if [ "$(img_label "$IMAGE" shipit.recipe)" = "$RECIPE" ]; then
+if [ "$VARIANT" = bare ]; then
+  RECIPE=$( {
+    echo "$BASE_ID"
+    (cd "$HERE" && for f in bare/Dockerfile systemd/sshd_config systemd/ssh-hostkey.service; do printf '%s\n' "$f"; sha256sum <"$f"; done)
+  } | sha)
+  if [ "$(img_label "$IMAGE" shipit.recipe)" = "$RECIPE" ]; then
+    log "$IMAGE is up to date (recipe $RECIPE)"
+  else
+    CTX=$(mktemp -d /var/tmp/shipit-target-ctx.XXXXXX)
+    trap 'rm -rf "$CTX"' EXIT
+    cp "$HERE/bare/Dockerfile" "$HERE/systemd/sshd_config" "$HERE/systemd/ssh-hostkey.service" "$CTX/"
+    log "building $IMAGE (recipe $RECIPE; log: $LOGS/image-bare.log)"
+    T1=$(date +%s)
+    logged image-bare "$DOCKER" build --build-arg "BASE=$BASE_IMAGE" --label "shipit.recipe=$RECIPE" --label shipit.target=1 -t "$IMAGE" "$CTX"
+    rm -rf "$CTX"; trap - EXIT
+    BUILT=true
+    log "built $IMAGE in $(( $(date +%s) - T1 ))s"
+  fi
+elif [ "$(img_label "$IMAGE" shipit.recipe)" = "$RECIPE" ]; then
   log "$IMAGE is up to date (recipe $RECIPE)"
 else
   # The chat server's wheels, built on this host (cp311, as in the image) and

@@ -83,6 +83,22 @@ export function healthKinds(kind: HealthKind | HealthKind[]): HealthKind[] {
   return Array.isArray(kind) ? kind : [kind];
 }
 
+const RepoPath = z.string().superRefine((p, ctx) => {
+  const problem = relativePathProblem(p);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+/** One argument of the built-in unit's ExecStart: no spaces, quotes, `%` or `$` (systemd would read them). */
+const ExecArg = z.string().regex(/^[A-Za-z0-9._/:=@+,-]+$/, "must be one argument of letters, digits and . _ / : = @ + , - (no spaces, quotes, '%' or '$')");
+const GroupName = z.string().regex(/^[A-Za-z_][A-Za-z0-9._-]{0,31}$/, "must be a POSIX group name such as systemd-journal");
+
+/** What `shipit setup` makes on a bare host for this environment (the rest comes from user, basePath, unit, python). */
+const SetupSchema = z.strictObject({
+  adminUser: UserName.default("root").describe("The SSH user `shipit setup` connects as with the admin key: root, or a user with passwordless sudo"),
+  unitTemplate: z.union([z.literal(""), RepoPath]).default("").describe("A systemd unit template in the bot's repository (placeholders @BASE@, @CURRENT@, @PYTHON@, @USER@, @UNIT@, @ENV@); empty: shipit's built-in unit"),
+  exec: z.array(ExecArg).min(1).default(["-m", "bot.rosey", "--config", "config.json"]).describe("What the built-in unit runs with the release's own interpreter (current/.venv/bin/python), in current/"),
+  journalGroup: GroupName.default("systemd-journal").describe("The group that may read the journal; the deploy user joins it (for log health and failure messages)"),
+});
+
 const EnvironmentSchema = z.strictObject({
   host: z.union([z.literal(""), Host]).describe("SSH host of the bot's machine: a DNS name, an IPv4 address or a bracketed IPv6 address (empty: not set yet)"),
   port: Port.describe("SSH port"),
@@ -110,6 +126,7 @@ const EnvironmentSchema = z.strictObject({
   healthTimeoutSec: z.number().positive().describe("How long a deploy waits for the bot to be running and connected"),
   lockWaitSec: z.number().min(0).describe("How long a deploy waits for another deploy of the same environment"),
   notifications: NotificationsSchema.prefault({}).describe("Chat webhooks told about deploys and rollbacks, and the incident issue (CONFIGURATION.md, Notifications)"),
+  setup: SetupSchema.prefault({}).describe("What `shipit setup` prepares on a bare host: the admin user it connects as, the unit (a template in the repository or the built-in one)"),
 });
 export type Environment = z.infer<typeof EnvironmentSchema> & { name: string };
 
