@@ -52,7 +52,7 @@ describe("a bad key is one issue naming the key, its value and the fix", () => {
   test.each([
     [{ test: { hots: "bot.example.org" } }],
     [{ test: { host: 5, runtime: { chanel: "c", health_port: 70000 } } }],
-    [{ prod: { notifications: { targets: [{ kind: "slak", secret: "https://hooks.slack.com/services/T0/B0/x" }] } } }],
+    [{ prod: { notifications: { targets: [{ kind: "slak", secret: "https://hooks.slack.com/services/T0/B0/x" }] } } }], // pragma: allowlist secret
   ])("parse time and deploy time say the same: %j", (environments) => {
     const [name] = Object.keys(environments);
     const atParse = parseError(environments).issues;

@@ -88,7 +88,7 @@ test.each([
   [{ runtimeConfig: { ...runtimeConfig, path: runtimeConfig.template } }, "CONFIG_OVER_TEMPLATE", "environments.test.runtimeConfig.path", "is the template itself"],
   [{ runtimeConfig: { ...runtimeConfig, values: { "user[x]": "a" } } }, "INVALID_FORMAT", "environments.test.runtimeConfig.values[\"user[x]\"]", "must be a path into the config file such as channel, user[0] or llm.model"],
   [{ runtimeConfig: { ...runtimeConfig, path: "../etc/config.json" } }, "INVALID_FORMAT", "environments.test.runtimeConfig.path", "must be a path relative to the release, without '..'"],
-  [{ runtimeConfig: { ...runtimeConfig, values: { "llm.api_key": "sk-live-1" } } }, "SECRET_IN_VALUES", 'environments.test.runtimeConfig.values["llm.api_key"]', '= "[redacted]": looks like a secret written into shipit.json. Fix: move it to runtimeConfig.secrets'],
+  [{ runtimeConfig: { ...runtimeConfig, values: { "llm.api_key": "sk-live-1" } } }, "SECRET_IN_VALUES", 'environments.test.runtimeConfig.values["llm.api_key"]', '= "[redacted]": looks like a secret written into shipit.json. Fix: move it to runtimeConfig.secrets'], // pragma: allowlist secret
   [{ health: { kind: "log" } }, "INVALID_FORMAT", "environments.test.health.logPattern", "is not set, and health.kind has log"],
   [{ health: { kind: ["log"], logPattern: "joined (" } }, "INVALID_FORMAT", "environments.test.health.logPattern", "is not a regular expression ("],
   [{ health: { kind: ["contract", "http"] } }, "INVALID_FORMAT", "environments.test.health.kind", "has both contract and http"],
