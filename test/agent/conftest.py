@@ -497,7 +497,7 @@ if args[:1] == ["restart"]:
     sys.exit(0)
 if args[:1] == ["show"] and "InvocationID" in args:
     inv = state / "invocation"
-    print(inv.read_text().strip() if inv.exists() else "0f1e2d3c4b5a69788796a5b4c3d2e1f0")  # pragma: allowlist secret
+    print(inv.read_text().strip() if inv.exists() else "1" * 32)
     sys.exit(0)
 if args[:1] == ["show"]:
     count = state / "nrestarts"

@@ -241,19 +241,24 @@ def test_restart_through_sudo(call: Any, systemd: Any, tmp_path: Any) -> None:
     assert systemd.calls() == ["reset-failed bot", "restart bot"]
 
 
-def test_through_sudo_only_systemctl_goes_through_sudo(call: Any, systemd: Any, tmp_path: Any) -> None:
+def test_through_sudo_only_systemctl_goes_through_sudo(
+    call: Any, systemd: Any, tmp_path: Any
+) -> None:
     """`shipit setup`'s sudoers rule allows only systemctl restart, reset-failed and show: the
     journal is read without sudo (the deploy user is in systemd-journal)."""
     log = tmp_path / "sudo.log"
     sudo = systemd.dir / "sudo"
-    sudo.write_text('#!/bin/sh\necho "$*" >> %s\n[ "$1" = "-n" ] && shift\nexec "$@"\n' % log)
+    sudo.write_text(f'#!/bin/sh\necho "$*" >> {log}\n[ "$1" = "-n" ] && shift\nexec "$@"\n')
     sudo.chmod(0o755)
     systemd.set("restart-fails", "Job for bot.service failed.\n")
     systemd.set("journal", "bot: ConfigError: bad\n")
     got = call("restart", "--unit", "bot", "--sudo")
     assert got.error["code"] == "RESTART_FAILED"
     assert "ConfigError: bad" in got.out["journal"]
-    assert log.read_text().splitlines() == ["-n systemctl reset-failed bot", "-n systemctl restart bot"]
+    assert log.read_text().splitlines() == [
+        "-n systemctl reset-failed bot",
+        "-n systemctl restart bot",
+    ]
 
 
 # --------------------------------------------------------------------------- smoke
