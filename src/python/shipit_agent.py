@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import errno
 import fcntl
+import gzip
 import hashlib
 import http.client
 import json
@@ -65,6 +66,10 @@ STALE_PART_SECONDS = 3600.0
 STALE_INCOMING_SECONDS = 86400.0
 STALE_LINK_SECONDS = 60.0
 MAX_JSON_INPUT = 1 << 20
+# What an artifact may unpack to (install's --max-unpacked-mb and --max-entries): a small
+# archive that inflates past these (a decompression bomb) is refused before it fills the disk.
+MAX_UNPACKED_MB = 1024
+MAX_ENTRIES = 100_000
 TAIL_LINES = 20
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -496,70 +501,159 @@ def member_parts(name: str) -> list[str]:
     return parts
 
 
-def safe_extract(archive: Path, dest: Path) -> str:
+class Budget:
+    """A bound on what an artifact unpacks to: the bytes its entries declare, and their number.
+
+    Charged with each entry's header before its data is read or skipped, so a decompression bomb
+    is refused after at most the bound has been inflated.
+    """
+
+    def __init__(self, max_mb: int = MAX_UNPACKED_MB, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_mb = max_mb
+        self.max_entries = max_entries
+        self.bytes = 0
+        self.entries = 0
+
+    def too_large(self, what: str) -> AgentError:
+        return AgentError(
+            "ARTIFACT_TOO_LARGE",
+            f"refusing the artifact: {what}. It may be a decompression bomb; nothing was "
+            "installed. Fix: keep large data out of build.include (or raise install's "
+            "--max-unpacked-mb / --max-entries)",
+        )
+
+    def charge(self, member: tarfile.TarInfo) -> None:
+        self.entries += 1
+        if self.entries > self.max_entries:
+            raise self.too_large(f"it has more than {self.max_entries} entries")
+        self.add(max(0, member.size), member.name)
+
+    def add(self, size: int, name: str) -> None:
+        self.bytes += size
+        if self.bytes > self.max_mb << 20:
+            raise self.too_large(
+                f"it unpacks to more than {self.max_mb} MiB (at entry {name!r}, {size} bytes)"
+            )
+
+
+def unreadable(archive: Path, exc: BaseException) -> AgentError:
+    return AgentError(
+        "BAD_ARTIFACT",
+        f"{archive.name} is not a readable .tar.gz ({exc}). Rebuild and upload it again",
+    )
+
+
+def unpack_failed(member: str, exc: OSError) -> AgentError:
+    """A file system refusal while writing an entry, as a coded error."""
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return unsafe(member, "is under an entry that is not a folder")
+    if exc.errno == errno.ENAMETOOLONG:
+        return AgentError(
+            "BAD_ARTIFACT",
+            f"entry {member!r} has a name too long for the host's file system. "
+            "Shorten it and rebuild",
+        )
+    return AgentError(
+        "INSTALL_FAILED",
+        f"cannot unpack entry {member!r} ({exc.strerror or exc}). Fix: check free space and "
+        "permissions on the host (df, ls -l) and deploy again",
+    )
+
+
+def safe_extract(archive: Path, dest: Path, budget: Budget | None = None) -> str:
     """Extract ``archive`` into ``dest`` with its single top folder stripped; return that folder.
 
-    Rejects absolute paths, '..', links that point outside, hard links to anything but an earlier
-    file, devices, FIFOs and entries outside the one top folder.
+    Rejects absolute paths, '..', links that point outside (also through links made later),
+    hard links to anything but an earlier file, devices, FIFOs, entries outside the one top
+    folder, more than the budget, and a gzip stream that is cut or fails its checksum.
     """
+    budget = budget or Budget()
     root_real = os.path.realpath(dest)
     top: str | None = None
+    links: list[tuple[str, Path]] = []
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
-                parts = member_parts(member.name)
-                if not parts:
-                    continue
-                if top is None:
-                    top = parts[0]
-                elif parts[0] != top:
-                    raise unsafe(member.name, f"is outside the artifact's top folder {top!r}")
-                rel = parts[1:]
-                if not rel:
-                    if not member.isdir():
-                        raise unsafe(member.name, "is not a folder")
-                    continue
-                target = dest.joinpath(*rel)
-                check_inside(root_real, target.parent, member.name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if member.isdir():
-                    if os.path.lexists(target) and not target.is_dir():
-                        raise unsafe(member.name, "is a folder and a file at once")
-                    target.mkdir(mode=0o755, exist_ok=True)
-                    continue
-                if os.path.lexists(target):
-                    raise unsafe(member.name, "appears twice")
-                if member.isfile():
-                    source = tar.extractfile(member)
-                    assert source is not None
-                    mode = 0o755 if member.mode & 0o111 else 0o644
-                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                    with source, os.fdopen(os.open(target, flags, mode), "wb") as out:
-                        shutil.copyfileobj(source, out, CHUNK)
-                elif member.issym():
-                    link_to = member.linkname
-                    if os.path.isabs(link_to):
-                        raise unsafe(member.name, f"is a link to an absolute path {link_to!r}")
-                    os.symlink(link_to, target)
-                    if not inside(root_real, os.path.realpath(target)):
-                        target.unlink()
-                        raise unsafe(member.name, f"is a link pointing outside ({link_to!r})")
-                elif member.islnk():
-                    link = member_parts(member.linkname)
-                    source_path = dest.joinpath(*link[1:]) if link[:1] == [top] else None
-                    if source_path is None or not source_path.is_file() or source_path.is_symlink():
-                        raise unsafe(member.name, "is a hard link to a file outside the artifact")
-                    check_inside(root_real, source_path, member.name)
-                    os.link(source_path, target)
-                else:
-                    raise unsafe(member.name, "is a device, FIFO or other special file")
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise AgentError(
-            "BAD_ARTIFACT",
-            f"{archive.name} is not a readable .tar.gz ({exc}). Rebuild and upload it again",
-        ) from None
+                budget.charge(member)
+                try:
+                    top = extract_member(tar, member, dest, root_real, top, links)
+                except OSError as exc:
+                    if isinstance(exc, gzip.BadGzipFile):
+                        raise
+                    raise unpack_failed(member.name, exc) from None
+            # tarfile stops at the end-of-archive blocks (or at a cut header): read the gzip
+            # stream to its end, so that a cut or corrupted stream is refused, not half-read.
+            stream = cast(IO[bytes], tar.fileobj)
+            for chunk in iter(lambda: stream.read(CHUNK), b""):
+                budget.add(len(chunk), "(after the end of the archive)")
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise unreadable(archive, exc) from None
     if top is None:
         raise AgentError("BAD_ARTIFACT", f"{archive.name} is empty. Rebuild and upload it again")
+    # A link checked when it was made can lead out once later links exist (a -> s/.., then
+    # s -> .): every link must still resolve inside.
+    for name, link in links:
+        if not inside(root_real, os.path.realpath(link)):
+            raise unsafe(name, f"is a link pointing outside ({os.readlink(link)!r}, through links)")
+    return top
+
+
+def extract_member(
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    dest: Path,
+    root_real: str,
+    top: str | None,
+    links: list[tuple[str, Path]],
+) -> str | None:
+    """Write one entry under ``dest``; return the top folder (set by the first entry)."""
+    parts = member_parts(member.name)
+    if not parts:
+        return top
+    if top is None:
+        top = parts[0]
+    elif parts[0] != top:
+        raise unsafe(member.name, f"is outside the artifact's top folder {top!r}")
+    rel = parts[1:]
+    if not rel:
+        if not member.isdir():
+            raise unsafe(member.name, "is not a folder")
+        return top
+    target = dest.joinpath(*rel)
+    check_inside(root_real, target.parent, member.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if member.isdir():
+        if os.path.lexists(target) and not target.is_dir():
+            raise unsafe(member.name, "is a folder and a file at once")
+        target.mkdir(mode=0o755, exist_ok=True)
+        return top
+    if os.path.lexists(target):
+        raise unsafe(member.name, "appears twice")
+    if member.isfile():
+        source = tar.extractfile(member)
+        assert source is not None
+        mode = 0o755 if member.mode & 0o111 else 0o644
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with source, os.fdopen(os.open(target, flags, mode), "wb") as out:
+            shutil.copyfileobj(source, out, CHUNK)
+    elif member.issym():
+        link_to = member.linkname
+        if os.path.isabs(link_to):
+            raise unsafe(member.name, f"is a link to an absolute path {link_to!r}")
+        os.symlink(link_to, target)
+        links.append((member.name, target))
+        if not inside(root_real, os.path.realpath(target)):
+            target.unlink()
+            raise unsafe(member.name, f"is a link pointing outside ({link_to!r})")
+    elif member.islnk():
+        link = member_parts(member.linkname)
+        source_path = dest.joinpath(*link[1:]) if link[:1] == [top] else None
+        if source_path is None or not source_path.is_file() or source_path.is_symlink():
+            raise unsafe(member.name, "is a hard link to a file outside the artifact")
+        check_inside(root_real, source_path, member.name)
+        os.link(source_path, target)
+    else:
+        raise unsafe(member.name, "is a device, FIFO or other special file")
     return top
 
 
@@ -571,7 +665,7 @@ def load_manifest(root: Path, top: str) -> Json:
         raise AgentError(
             "BAD_MANIFEST", "the artifact has no manifest.json. Build it with shipit's build"
         ) from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise AgentError(
             "BAD_MANIFEST", f"manifest.json is not valid JSON ({exc}). Rebuild the artifact"
         ) from None
@@ -641,7 +735,14 @@ def verify_files(root: Path, files: dict[str, str]) -> None:
 
 
 def has_requirements(path: Path) -> bool:
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise AgentError(
+            "BAD_MANIFEST",
+            f"requirements file {path.name!r} is not UTF-8 text. Rebuild the artifact",
+        ) from None
+    for line in text.splitlines():
         text = line.split("#", 1)[0].strip()
         if text:
             return True
@@ -753,11 +854,13 @@ def relocate_venv(venv: Path, old: str, new: str) -> None:
             atomic_write(path, data.replace(old_b, new_b), mode)
 
 
-def peek_version(archive: Path) -> str:
+def peek_version(archive: Path, budget: Budget | None = None) -> str:
     """The manifest's version, read before unpacking (it names the release folder)."""
+    budget = budget or Budget()
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
+                budget.charge(member)
                 parts = [p for p in member.name.split("/") if p not in ("", ".")]
                 if len(parts) == 2 and parts[1] == "manifest.json" and member.isfile():
                     source = tar.extractfile(member)
@@ -772,11 +875,8 @@ def peek_version(archive: Path) -> str:
                         )
                     return version
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise AgentError(
-            "BAD_ARTIFACT",
-            f"{archive.name} is not a readable .tar.gz ({exc}). Rebuild and upload it again",
-        ) from None
-    except (UnicodeDecodeError, ValueError) as exc:
+        raise unreadable(archive, exc) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise AgentError(
             "BAD_MANIFEST", f"manifest.json is not valid JSON ({exc}). Rebuild the artifact"
         ) from None
@@ -814,13 +914,13 @@ def cmd_install(args: argparse.Namespace) -> Json:
             f"{actual}. Nothing was changed; upload it again",
         )
     started = time.monotonic()
-    version = peek_version(artifact)
+    version = peek_version(artifact, Budget(args.max_unpacked_mb, args.max_entries))
     name = release_name(layout, version)
     final = layout.releases / name
     tmp = layout.releases / f"{name}.tmp"
     tmp.mkdir()
     try:
-        top = safe_extract(artifact, tmp)
+        top = safe_extract(artifact, tmp, Budget(args.max_unpacked_mb, args.max_entries))
         manifest = load_manifest(tmp, top)
         verify_files(tmp, manifest["files"])
         for reserved in ("config.json", "data", ".venv"):
@@ -1922,6 +2022,8 @@ def build_parser() -> Parser:
     p.add_argument("--run", type=run, required=True)
     p.add_argument("--sha256", type=sha256_arg, required=True)
     p.add_argument("--python", default="python3")
+    p.add_argument("--max-unpacked-mb", type=count, default=MAX_UNPACKED_MB)
+    p.add_argument("--max-entries", type=count, default=MAX_ENTRIES)
 
     p = command("configure", cmd_configure)
     p.add_argument("--run", type=run, required=True)

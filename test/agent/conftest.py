@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -362,6 +363,93 @@ def point_current(base: Path, name: str) -> None:
     if link.is_symlink():
         link.unlink()
     link.symlink_to(f"releases/{name}")
+
+
+# --------------------------------------------------------------------------- property tests
+# Shared by the hypothesis suites (test_props_*.py): the agent in this process with its streams
+# swapped (pytest's function-scoped fixtures cannot serve hypothesis examples), a bound on each
+# call, and a snapshot of a sandbox folder to prove that a refused call changed nothing.
+
+
+class Hang(BaseException):
+    """A call ran past its bound. BaseException: the agent's catch-all must not swallow it."""
+
+
+HANG_SECONDS = 30.0
+
+
+PARSER = agent.build_parser()
+
+
+def run_agent(argv: list[Any], stdin: bytes = b"") -> Result:
+    """agent.main(argv) in this process, stdin fed from bytes, stdout and stderr captured.
+
+    The argument parser is built once (main builds it per call, as each call is a new process
+    on the host): a hypothesis run makes hundreds of calls.
+    """
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise Hang(f"{argv[:1]} ran past {HANG_SECONDS} s")
+
+    saved = sys.stdin, sys.stdout, sys.stderr, agent.build_parser
+    out, err = io.StringIO(), io.StringIO()
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
+    sys.stdout, sys.stderr = out, err
+    agent.build_parser = lambda: PARSER  # type: ignore[assignment]
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
+    try:
+        code = agent.main([str(a) for a in argv])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        sys.stdin, sys.stdout, sys.stderr, agent.build_parser = saved
+    return parse_strict(code, out.getvalue(), err.getvalue())
+
+
+def _no_constant(name: str) -> Any:
+    raise AssertionError(f"the agent printed {name}, which is not JSON (JSON.parse refuses it)")
+
+
+def parse_strict(code: int, stdout: str, stderr: str) -> Result:
+    """parse(), and the line must be strict JSON: what the TypeScript side's JSON.parse takes."""
+    result = parse(code, stdout, stderr)
+    json.loads(stdout.strip(), parse_constant=_no_constant)
+    assert "Traceback" not in stderr, stderr
+    if code != 0:
+        assert result.error["code"] != "INTERNAL_ERROR", result.error
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", result.error["code"]), result.error
+        assert code == (agent.EXIT_LOCKED if result.error["code"] == "LOCKED" else 1), result.out
+    return result
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, ...]]:
+    """Every path under root (links not followed): its kind, mode and bytes or link target."""
+    seen: dict[str, tuple[str, ...]] = {}
+    todo = [(str(root), "")]
+    while todo:
+        folder, prefix = todo.pop()
+        with os.scandir(folder) as entries:
+            for e in entries:
+                rel = prefix + e.name
+                st = e.stat(follow_symlinks=False)
+                mode = oct(st.st_mode)
+                if e.is_symlink():
+                    seen[rel] = ("link", mode, os.readlink(e.path))
+                elif e.is_dir(follow_symlinks=False):
+                    seen[rel] = ("dir", mode)
+                    todo.append((e.path, rel + "/"))
+                elif e.is_file(follow_symlinks=False):
+                    with open(e.path, "rb") as fh:
+                        seen[rel] = ("file", mode, hashlib.sha256(fh.read()).hexdigest())
+                else:
+                    seen[rel] = ("special", mode)
+    return seen
+
+
+def changes(before: dict[str, tuple[str, ...]], after: dict[str, tuple[str, ...]]) -> list[str]:
+    """Paths added, removed or changed between two snapshots, sorted."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
 # --------------------------------------------------------------------------- a tiny HTTP server

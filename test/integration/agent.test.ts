@@ -12,7 +12,8 @@ import { REPO } from "../helpers/variants.js";
  * and test gates with the host runner, as the sample bot is in host-checks.test.ts.
  *
  * Layout: the agent at the root (its tests import it as a module: pytest.ini has
- * `pythonpath = .`), the tests under tests/, shipit's pack_artifact.py under support/ (the tests
+ * `pythonpath = .`), the tests under tests/, test/agent/requirements.txt (hypothesis, for the
+ * property tests) as requirements.txt, shipit's pack_artifact.py under support/ (the tests
  * build real artifacts with it; it is not linted here), test/agent/shipit.json as shipit.json, and
  * the contracts the agent's copies are held to (test_contracts.py): config/contracts/*.schema.json
  * under contracts/, the golden fixtures of test/fixtures/contracts/ under contracts/fixtures/.
@@ -20,7 +21,6 @@ import { REPO } from "../helpers/variants.js";
 const FILES: Record<string, string> = {
   "pytest.ini": "[pytest]\ntestpaths = tests\npythonpath = .\naddopts = -q\n",
   ".coveragerc": "[run]\ninclude = shipit_agent.py\n\n[report]\nfail_under = 85\nshow_missing = True\n",
-  "requirements.txt": "",
   // ruff's default rules plus the sample bot's rule set; 3.9 is the oldest Python the agent meets.
   "ruff.toml": [
     "line-length = 100",
@@ -45,6 +45,8 @@ async function agentRepository(): Promise<string> {
   await copyFile(join(REPO, "src/python/shipit_agent.py"), join(dir, "shipit_agent.py"));
   await copyFile(join(REPO, "src/python/pack_artifact.py"), join(dir, "support/pack_artifact.py"));
   await copyFile(join(REPO, "test/agent/shipit.json"), join(dir, "shipit.json"));
+  // the suite's own requirements (hypothesis, pinned): installed into its venv by the deps step
+  await copyFile(join(REPO, "test/agent/requirements.txt"), join(dir, "requirements.txt"));
   for (const name of await readdir(join(REPO, "test/agent"))) {
     if (name.endsWith(".py")) await copyFile(join(REPO, "test/agent", name), join(dir, "tests", name));
   }
