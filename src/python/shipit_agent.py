@@ -66,6 +66,7 @@ STALE_PART_SECONDS = 3600.0
 STALE_INCOMING_SECONDS = 86400.0
 STALE_LINK_SECONDS = 60.0
 MAX_JSON_INPUT = 1 << 20
+MAX_JSON_DEPTH = 64
 # What an artifact may unpack to (install's --max-unpacked-mb and --max-entries): a small
 # archive that inflates past these (a decompression bomb) is refused before it fills the disk.
 MAX_UNPACKED_MB = 1024
@@ -130,18 +131,56 @@ def stdin_bytes() -> IO[bytes]:
     return cast(IO[bytes], getattr(sys.stdin, "buffer", sys.stdin))
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_stdin_json(code: str, what: str) -> Any:
+    """One JSON value from stdin, strict: what JSON.parse takes, at most MAX_JSON_DEPTH deep.
+
+    NaN and Infinity are refused (the agent's answers must stay JSON for the TypeScript side),
+    and so are lone surrogates, which cannot be written as UTF-8.
+    """
     raw = stdin_bytes().read(MAX_JSON_INPUT + 1)
     if len(raw) > MAX_JSON_INPUT:
         raise AgentError(code, f"{what} on stdin is larger than {MAX_JSON_INPUT} bytes; send less")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
+        problem = json_problem(value)
+    except UnicodeDecodeError:
+        problem = "not UTF-8"
+    except json.JSONDecodeError as exc:
+        problem = exc.msg
+    except RecursionError:
+        problem = f"nested deeper than {MAX_JSON_DEPTH} levels"
+    except ValueError as exc:  # NaN, Infinity; an integer past Python's digit limit
+        problem = str(exc)
+    if problem:
         # Never echo the input: it may hold secrets.
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise AgentError(
-            code, f"{what} on stdin is not valid JSON ({reason}); send one JSON object"
+            code, f"{what} on stdin is not valid JSON ({problem}); send one JSON object"
         ) from None
+    return value
+
+
+def json_problem(value: Any) -> str | None:
+    """Why a parsed value cannot be taken (too deep, a lone surrogate), or None. Iterative."""
+    todo: list[tuple[Any, int]] = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"nested deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(item, dict):
+            todo.extend((k, depth) for k in item)
+            todo.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            todo.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string holds a lone UTF-16 surrogate, which is not UTF-8 text"
+    return None
 
 
 def sha256_file(path: Path) -> str:
@@ -1009,8 +1048,10 @@ def set_at(doc: Any, path: str, value: Any, template: str) -> None:
             cur = cur[part]
 
 
-def render_runtime_file(root: Path, spec: Any, secrets: dict[str, str]) -> Path:
-    """The bot's own config file, from its template in the release, written 0600 into it."""
+def render_runtime_file(root: Path, spec: Any, secrets: dict[str, str]) -> tuple[Path, bytes]:
+    """The bot's own config file from its template in the release: where it goes (0600, into
+    the release) and its bytes. Checks everything and writes nothing, so that a refusal leaves
+    the host as it was."""
     if not isinstance(spec, dict) or not all(
         isinstance(spec.get(k), str) for k in ("template", "path")
     ):
@@ -1023,6 +1064,8 @@ def render_runtime_file(root: Path, spec: Any, secrets: dict[str, str]) -> Path:
     template: Path = root / str(spec["template"])
     target: Path = root / str(spec["path"])
     for what, where in (("template", template), ("path", target)):
+        if "\0" in str(spec[what]):
+            raise AgentError("BAD_CONFIG_INPUT", f"runtimeConfig.{what} holds a NUL byte")
         if not inside(real, os.path.realpath(where)) or os.path.realpath(where) == real:
             raise AgentError(
                 "BAD_CONFIG_INPUT", f"runtimeConfig.{what} {spec[what]!r} leaves the release"
@@ -1033,26 +1076,31 @@ def render_runtime_file(root: Path, spec: Any, secrets: dict[str, str]) -> Path:
             f"the release has no {spec['template']} (runtimeConfig.template); add its folder "
             "to build.include",
         )
+    probe = target.parent
+    while not os.path.lexists(probe):
+        probe = probe.parent
+    if target.is_dir() or not probe.is_dir():
+        raise AgentError(
+            "BAD_CONFIG_INPUT",
+            f"runtimeConfig.path {spec['path']!r} names a folder, or a path under a file, in "
+            "the release; name a file",
+        )
     try:
         doc = json.loads(template.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise AgentError(
             "TEMPLATE_NOT_JSON", f"{spec['template']} in the release is not JSON ({exc})"
         ) from None
     for key, value in values.items():
         set_at(doc, str(key), value, spec["template"])
     for key, name in wanted.items():
-        if name not in secrets:
+        if not isinstance(name, str) or name not in secrets:
             raise AgentError(
                 "BAD_CONFIG_INPUT",
                 f"runtimeConfig.secrets {key} names {name!r}, which was not sent",
             )
         set_at(doc, str(key), secrets[name], spec["template"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_symlink():
-        target.unlink()
-    atomic_write(target, (json.dumps(doc, indent=2) + "\n").encode(), 0o600)
-    return target
+    return target, (json.dumps(doc, indent=2) + "\n").encode()
 
 
 def cmd_configure(args: argparse.Namespace) -> Json:
@@ -1077,7 +1125,11 @@ def cmd_configure(args: argparse.Namespace) -> Json:
                 f"secret {name!r} needs a name of letters, digits, '.', '_' or '-' and a "
                 "non-empty string value",
             )
-    config: Json = dict(payload.get("config") or {})
+    config = payload.get("config")
+    config = {} if config is None else config
+    if not isinstance(config, dict):
+        raise AgentError("BAD_CONFIG_INPUT", '"config" must be an object')
+    config = dict(config)
     leaked = sorted(secret_keys(config))
     if leaked:
         raise AgentError(
@@ -1087,13 +1139,22 @@ def cmd_configure(args: argparse.Namespace) -> Json:
         )
     target = layout.config
     secrets_dir = layout.secrets
+    if args.release and not release_complete(layout, args.release):
+        raise AgentError(
+            "NO_SUCH_RELEASE", f"release {args.release} is not on the host; install it first"
+        )
+    rendered: tuple[Path, bytes] | None = None
+    if isinstance(payload.get("file"), dict):
+        if not args.release:
+            raise AgentError(
+                "BAD_CONFIG_INPUT",
+                "a runtimeConfig file is rendered into a release: pass --release",
+            )
+        rendered = render_runtime_file(layout.releases / args.release, payload["file"], secrets)
+    # Everything is checked: from here on the call writes.
     if args.release:
         # The config and the secrets belong to the release: a rollback brings back what the
         # previous release ran with, so a deploy with a wrong password cannot break the rollback.
-        if not release_complete(layout, args.release):
-            raise AgentError(
-                "NO_SUCH_RELEASE", f"release {args.release} is not on the host; install it first"
-            )
         target = layout.releases / args.release / "config.json"
         if target.is_symlink():
             target.unlink()
@@ -1104,14 +1165,13 @@ def cmd_configure(args: argparse.Namespace) -> Json:
         os.chmod(secrets_dir, 0o700)
     for name in sorted(secrets):
         atomic_write(secrets_dir / name, secrets[name].encode("utf-8"), 0o600)
-    if isinstance(payload.get("file"), dict):
-        if not args.release:
-            raise AgentError(
-                "BAD_CONFIG_INPUT",
-                "a runtimeConfig file is rendered into a release: pass --release",
-            )
-        rendered = render_runtime_file(layout.releases / args.release, payload["file"], secrets)
-        return {"ok": True, "config": str(rendered), "secrets": sorted(secrets)}
+    if rendered is not None:
+        path, body = rendered
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            path.unlink()
+        atomic_write(path, body, 0o600)
+        return {"ok": True, "config": str(path), "secrets": sorted(secrets)}
     password = secrets_dir / "bot_password"
     if password.is_file():
         config["password_file"] = str(password.absolute())

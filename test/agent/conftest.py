@@ -447,6 +447,13 @@ def snapshot(root: Path) -> dict[str, tuple[str, ...]]:
     return seen
 
 
+def report(target: str, cases: int, examples: int) -> None:
+    """Print how many cases a property ran (pytest -s shows it), and hold it to its budget:
+    hypothesis may stop early only when the strategy has no more distinct cases."""
+    print(f"\nproperty {target}: {cases} cases generated (max_examples={examples})")
+    assert cases >= min(examples, 10), f"{target}: only {cases} cases ran"
+
+
 def changes(before: dict[str, tuple[str, ...]], after: dict[str, tuple[str, ...]]) -> list[str]:
     """Paths added, removed or changed between two snapshots, sorted."""
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))

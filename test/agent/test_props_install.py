@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import shipit_agent as agent
-from conftest import LockHolder, Result, changes, run_agent, snapshot
+from conftest import LockHolder, Result, changes, report, run_agent, snapshot
 
 TOP = "bot-1.0.0"
 # The agent's bound on what an artifact unpacks to, lowered for these runs so that a bomb
@@ -354,7 +354,7 @@ def corrupt(data: bytes, how: str, where: float, byte: int) -> bytes:
 
 # --------------------------------------------------------------------------- the properties
 
-EXAMPLES = {"chaos": 250, "hostile": 150, "manifest": 80, "gzip": 80}
+EXAMPLES = {"chaos": 300, "hostile": 150, "bomb": 40, "manifest": 80, "gzip": 100}
 
 
 def test_any_generated_archive_is_refused_with_a_code_or_installed_safely(sandbox: Any) -> None:
@@ -379,7 +379,7 @@ def test_any_generated_archive_is_refused_with_a_code_or_installed_safely(sandbo
         sb.install(data)
 
     check()
-    assert sb.cases >= EXAMPLES["chaos"]
+    report("install, any archive", sb.cases, EXAMPLES["chaos"])
 
 
 HOSTILE_KINDS = [
@@ -455,12 +455,13 @@ def test_every_hostile_entry_is_refused_as_unsafe(sandbox: Any) -> None:
         assert got.error["code"] == "UNSAFE_ARTIFACT", (kind, got.error)
 
     check()
+    report("install, hostile entries", sb.cases, EXAMPLES["hostile"])
 
 
 def test_a_bomb_is_refused_before_it_is_unpacked(sandbox: Any) -> None:
     sb: Sandbox = sandbox
 
-    @props(EXAMPLES["hostile"] // 3)
+    @props(EXAMPLES["bomb"])
     @given(
         size=st.integers(LIMIT + 1, 8 * LIMIT),
         count=st.integers(1, 3),
@@ -475,6 +476,7 @@ def test_a_bomb_is_refused_before_it_is_unpacked(sandbox: Any) -> None:
         assert f"more than {LIMIT_MB} MiB" in got.error["message"]
 
     check()
+    report("install, bombs", sb.cases, EXAMPLES["bomb"])
 
 
 MANIFEST_CODES = {
@@ -513,6 +515,7 @@ def test_a_manifest_missing_or_disagreeing_with_the_files_is_refused(sandbox: An
         assert got.error["code"] == MANIFEST_CODES[mutation], (mutation, got.error)
 
     check()
+    report("install, manifests", sb.cases, EXAMPLES["manifest"])
 
 
 def test_a_truncated_or_damaged_gzip_is_refused(sandbox: Any) -> None:
@@ -533,6 +536,7 @@ def test_a_truncated_or_damaged_gzip_is_refused(sandbox: Any) -> None:
         # A flipped byte may still inflate to an archive: then its files fail the manifest.
 
     check()
+    report("install, damaged gzip", sb.cases, EXAMPLES["gzip"])
 
 
 # --------------------------------------------------------------------------- regressions
