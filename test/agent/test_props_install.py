@@ -354,7 +354,7 @@ def corrupt(data: bytes, how: str, where: float, byte: int) -> bytes:
 
 # --------------------------------------------------------------------------- the properties
 
-EXAMPLES = {"chaos": 300, "hostile": 150, "bomb": 40, "manifest": 80, "gzip": 100}
+EXAMPLES = {"chaos": 220, "hostile": 150, "bomb": 40, "manifest": 80, "gzip": 100}
 
 
 def test_any_generated_archive_is_refused_with_a_code_or_installed_safely(sandbox: Any) -> None:
