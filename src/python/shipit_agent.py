@@ -1082,9 +1082,59 @@ def cmd_switch(args: argparse.Namespace) -> Json:
             f"release {args.release!r} is not installed on the host; "
             f"{describe_releases(layout.releases_list(), layout.current_name())}",
         )
+    on_host = {r.name for r in layout.releases_list() if release_complete(layout, r.name)}
+    # Before the switch: what the ledger says of the release that is live now.
+    rollback_to, note = automatic_rollback_target(
+        layout, layout.current_name(), args.release, on_host
+    )
     previous = switch_to(layout, args.run, args.release)
     log(f"current: {previous} -> {args.release}")
-    return {"ok": True, "previous": previous, "current": args.release}
+    answer: Json = {
+        "ok": True,
+        "previous": previous,
+        "current": args.release,
+        "rollbackTo": rollback_to,
+    }
+    if note:
+        answer["rollbackNote"] = note
+    return answer
+
+
+FAILED_OUTCOMES = ("failed", "rolled_back", "rollback_failed")
+
+
+def automatic_rollback_target(
+    layout: Layout, previous: str | None, new: str, on_host: set[str]
+) -> tuple[str | None, str]:
+    """Where a failed deploy goes back to: the release live before it, unless the ledger shows that
+    one never passed health (it failed its own deploy, and no deploy or rollback to it succeeded);
+    then the newest release on the host that did. A release the ledger does not mention (a host
+    older than the ledger's `release` field) is trusted, as before. (None, why) when there is none.
+    """
+    entries, _ = read_ledger(layout)
+    good: list[str] = []
+    failed: set[str] = set()
+    for e in entries:
+        release = e.get("release")
+        if not isinstance(release, str):
+            continue
+        if e.get("outcome") == "succeeded":
+            good.append(release)
+        elif e.get("outcome") in FAILED_OUTCOMES and e.get("kind") == "deploy":
+            failed.add(release)
+    if previous is None:
+        return None, "no release was live before this deploy"
+    if previous not in failed or previous in good:
+        return previous, ""
+    for release in reversed(good):
+        if release not in (new, previous) and release in on_host:
+            return release, (
+                f"{previous} (live before this deploy) never passed health; {release} did"
+            )
+    return None, (
+        f"{previous}, live before this deploy, failed its own deploy and never passed health, "
+        "and no other release on the host has: there is no known-good release to roll back to"
+    )
 
 
 # --------------------------------------------------------------------------- restart
@@ -1095,11 +1145,14 @@ def systemctl(sudo: bool) -> list[str]:
     return (["sudo", "-n"] if sudo else []) + ["systemctl"]
 
 
-def journal_tail(unit: str, sudo: bool = False) -> str:
+def journal_tail(unit: str, sudo: bool = False, since: float | None = None) -> str:
     # Never through sudo: the deploy user reads the journal as a member of systemd-journal (what
     # `shipit setup` grants), and its sudoers rule allows only restart, reset-failed and show.
+    # `since` (the restart's wall clock): only this release's lines, never the one before's.
     del sudo
     argv = ["journalctl", "-u", unit, "-n", "20", "--no-pager"]
+    if since is not None:
+        argv.append(f"--since=@{since:.3f}")
     try:
         result = run_cmd(argv, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -1109,6 +1162,7 @@ def journal_tail(unit: str, sudo: bool = False) -> str:
 
 def cmd_restart(args: argparse.Namespace) -> Json:
     started = time.monotonic()
+    since = time.time()
     argv = systemctl(args.sudo) + ["restart", args.unit]
     try:
         # A unit that crash-looped past its start limit refuses `restart` until reset: a rollback
@@ -1137,7 +1191,13 @@ def cmd_restart(args: argparse.Namespace) -> Json:
             stderr=tail(result.stderr),
             journal=journal,
         )
-    return {"ok": True, "unit": args.unit, "duration": round(time.monotonic() - started, 3)}
+    return {
+        "ok": True,
+        "unit": args.unit,
+        "duration": round(time.monotonic() - started, 3),
+        # the journal of this start begins here: health's crash-loop excerpt reads from it
+        "since": round(since, 3),
+    }
 
 
 def unit_state(unit: str) -> tuple[str, int] | None:
@@ -1155,7 +1215,9 @@ def unit_state(unit: str) -> tuple[str, int] | None:
         return None
 
 
-def check_crash_loop(unit: str, baseline: tuple[str, int] | None, elapsed: float) -> None:
+def check_crash_loop(
+    unit: str, baseline: tuple[str, int] | None, elapsed: float, since: float | None = None
+) -> None:
     if baseline is None:
         return
     state = unit_state(unit)
@@ -1171,7 +1233,7 @@ def check_crash_loop(unit: str, baseline: tuple[str, int] | None, elapsed: float
             f"while waiting for health (NRestarts {baseline[1]} -> {restarts})"
         )
     if why:
-        journal = journal_tail(unit)
+        journal = journal_tail(unit, since=since)
         raise AgentError(
             "CRASH_LOOP",
             f"{why}, {elapsed:.1f} s after the start. The bot exits on start; last journal "
@@ -1477,7 +1539,7 @@ def cmd_health(args: argparse.Namespace) -> Json:
                     answer["health"] = passed["contract"]
             return answer
         if args.unit:
-            check_crash_loop(args.unit, baseline, elapsed)
+            check_crash_loop(args.unit, baseline, elapsed, args.since)
         if time.monotonic() >= deadline:
             first = failing[0][1]
             message = (
@@ -1947,6 +2009,8 @@ def build_parser() -> Parser:
     p.add_argument("--interval", type=seconds, default=0.5)
     p.add_argument("--request-timeout", type=seconds, default=5.0)
     p.add_argument("--unit", type=unit)
+    # the restart's wall clock: journal lines from it on
+    p.add_argument("--since", type=float)
 
     p = command("smoke", cmd_smoke, base=False)
     p.add_argument("--url", type=url_arg, required=True)
