@@ -23,6 +23,7 @@ Host layout under BASE::
 from __future__ import annotations
 
 import argparse
+import collections
 import errno
 import fcntl
 import hashlib
@@ -1624,30 +1625,67 @@ LEDGER_OUTCOMES = ("succeeded", "failed", "rolled_back", "rollback_failed")
 LEGACY_OUTCOMES = {"success": "succeeded"}
 
 
-def read_ledger(layout: Layout) -> tuple[list[Json], int]:
-    """Good entries oldest first (legacy outcome words read as today's), and how many lines were
-    corrupt (skipped)."""
+# The driver writes 3 levels; a deeper line would not survive the trip back as JSON.
+LEDGER_MAX_DEPTH = 32
+
+
+def nesting_depth(value: Any) -> int:
+    """How many lists and objects deep a parsed JSON value goes (iterative: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def ledger_line(line: bytes) -> Json | None:
+    """One ledger line as an entry (legacy outcome words read as today's), or None when it is
+    not one: not UTF-8, not JSON, not an object, or nested deeper than any entry is."""
     try:
-        raw = layout.ledger.read_bytes()
+        entry = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
+        return None
+    brackets = line.count(b"[") + line.count(b"{")
+    if brackets > LEDGER_MAX_DEPTH and nesting_depth(entry) > LEDGER_MAX_DEPTH:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    outcome = entry.get("outcome")
+    if isinstance(outcome, str) and outcome in LEGACY_OUTCOMES:
+        entry["outcome"] = LEGACY_OUTCOMES[outcome]
+    return entry
+
+
+def read_ledger_tail(layout: Layout, keep: int | None) -> tuple[list[Json], int, int]:
+    """The last `keep` good entries (all when None) oldest first, how many good entries there are
+    and how many lines were corrupt (skipped: a line cut off mid-append, garbage). Read a line at
+    a time, so memory follows `keep`, not the ledger's size."""
+    entries: collections.deque[Json] = collections.deque(maxlen=keep)
+    total = corrupt = 0
+    try:
+        fh = layout.ledger.open("rb")
     except FileNotFoundError:
-        return [], 0
-    entries: list[Json] = []
-    corrupt = 0
-    for line in raw.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            corrupt += 1
-            continue
-        if isinstance(entry, dict):
-            outcome = entry.get("outcome")
-            if isinstance(outcome, str) and outcome in LEGACY_OUTCOMES:
-                entry["outcome"] = LEGACY_OUTCOMES[outcome]
-            entries.append(entry)
-        else:
-            corrupt += 1
+        return [], 0, 0
+    with fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            entry = ledger_line(line)
+            if entry is None:
+                corrupt += 1
+            else:
+                total += 1
+                entries.append(entry)
+    return list(entries), total, corrupt
+
+
+def read_ledger(layout: Layout) -> tuple[list[Json], int]:
+    """Good entries oldest first, and how many lines were corrupt (skipped)."""
+    entries, _, corrupt = read_ledger_tail(layout, None)
     return entries, corrupt
 
 
@@ -1702,9 +1740,8 @@ def cmd_ledger_append(args: argparse.Namespace) -> Json:
 
 
 def cmd_history(args: argparse.Namespace) -> Json:
-    entries, corrupt = read_ledger(Layout(args.base))
-    newest = list(reversed(entries))[: args.limit]
-    return {"ok": True, "entries": newest, "total": len(entries), "corrupt": corrupt}
+    entries, total, corrupt = read_ledger_tail(Layout(args.base), args.limit)
+    return {"ok": True, "entries": list(reversed(entries)), "total": total, "corrupt": corrupt}
 
 
 # --------------------------------------------------------------------------- rollback

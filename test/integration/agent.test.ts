@@ -20,7 +20,8 @@ import { REPO } from "../helpers/variants.js";
 const FILES: Record<string, string> = {
   "pytest.ini": "[pytest]\ntestpaths = tests\npythonpath = .\naddopts = -q\n",
   ".coveragerc": "[run]\ninclude = shipit_agent.py\n\n[report]\nfail_under = 85\nshow_missing = True\n",
-  "requirements.txt": "",
+  // hypothesis for the property tests (test_props_*.py, issue #20); the agent itself needs nothing
+  "requirements.txt": "hypothesis==6.170.17\n",
   // ruff's default rules plus the sample bot's rule set; 3.9 is the oldest Python the agent meets.
   "ruff.toml": [
     "line-length = 100",
