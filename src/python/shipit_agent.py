@@ -29,6 +29,7 @@ import fcntl
 import hashlib
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -1208,20 +1209,28 @@ class Probe(NamedTuple):
     status: int | None = None
 
 
-def http_call(
-    url: str, timeout: float, data: bytes | None = None
+def _http_exchange(
+    url: str, timeout: float, data: bytes | None
 ) -> tuple[int | None, bytes, Probe | None]:
-    """(HTTP status, body, None) for any answer; (None, b"", problem) when there was none.
-
-    The problem's code is a suffix ("UNREACHABLE", "TIMEOUT") for the caller to prefix.
-    """
     headers = {"Accept": "application/json"}
     if data is not None:
         headers["Content-Type"] = "application/json"
     request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read(MAX_JSON_INPUT), None
+            body = response.read(MAX_JSON_INPUT)
+            missing = response.length  # what Content-Length announced and never came
+            if missing and len(body) < MAX_JSON_INPUT:
+                return (
+                    None,
+                    b"",
+                    Probe(
+                        "UNREACHABLE",
+                        f"{url} closed the connection after {len(body)} bytes of the "
+                        f"{len(body) + missing} it announced (HTTP {response.status})",
+                    ),
+                )
+            return response.status, body, None
     except urllib.error.HTTPError as exc:
         try:
             body = exc.read(MAX_JSON_INPUT)
@@ -1237,12 +1246,60 @@ def http_call(
         return None, b"", Probe("UNREACHABLE", f"cannot reach {url} ({reason})")
     except (socket.timeout, TimeoutError):
         return None, b"", Probe("TIMEOUT", f"no answer from {url} within {timeout:.1f} s")
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         return (
             None,
             b"",
             Probe("UNREACHABLE", f"{url} closed the connection without an answer ({exc!r})"),
         )
+
+
+def http_call(
+    url: str, timeout: float, data: bytes | None = None
+) -> tuple[int | None, bytes, Probe | None]:
+    """(HTTP status, body, None) for any answer; (None, b"", problem) when there was none.
+
+    The problem's code is a suffix ("UNREACHABLE", "TIMEOUT") for the caller to prefix. The whole
+    exchange is bounded by `timeout`, not each read: a server that trickles its headers or its
+    body a byte at a time, or sends chunks forever, is a TIMEOUT when the time is up (urllib's own
+    timeout is per socket read, so alone it would wait for as long as the bytes keep coming). The
+    exchange runs in a daemon thread that is left behind when it is late.
+    """
+    done: list[tuple[int | None, bytes, Probe | None]] = []
+
+    def exchange() -> None:
+        try:
+            done.append(_http_exchange(url, timeout, data))
+        except Exception as exc:  # noqa: BLE001 - whatever urllib raises is an unreachable URL
+            done.append((None, b"", Probe("UNREACHABLE", f"cannot reach {url} ({exc!r})")))
+
+    worker = threading.Thread(target=exchange, name="shipit-http", daemon=True)
+    worker.start()
+    worker.join(timeout + 0.05)
+    if not done:
+        return None, b"", Probe("TIMEOUT", f"no whole answer from {url} within {timeout:.1f} s")
+    return done[0]
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(raw: bytes) -> Any:
+    """JSON as RFC 8259 has it: no NaN or Infinity (Python's json reads them, then writes JSON
+    that no other reader takes), no number too large for a float; nested at most as deep as the
+    interpreter allows (RecursionError is a ValueError here)."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
 
 
 def type_ok(value: Any, kind: str) -> bool:
@@ -1278,7 +1335,7 @@ def probe_health(url: str, timeout: float, expect_version: str | None) -> Probe:
             status=status,
         )
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = strict_json(raw)
     except (UnicodeDecodeError, ValueError):
         snippet = raw[:120].decode("utf-8", "replace")
         if status is not None and not 200 <= status < 300:
@@ -1524,7 +1581,7 @@ def cmd_smoke(args: argparse.Namespace) -> Json:
             )
         if problem is None and status is not None and 200 <= status < 300:
             try:
-                body = json.loads(raw.decode("utf-8"))
+                body = strict_json(raw)
             except (UnicodeDecodeError, ValueError):
                 body = None
             reply = body.get("reply") if isinstance(body, dict) else None
