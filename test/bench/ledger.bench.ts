@@ -14,6 +14,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { entry, garbage } from "../props/ledger-lines.js";
 import { SEED } from "../props/seed.js";
+import { computeMetrics, ledgerFromHistory, parseLedger } from "../../src/core/insight/metrics.js";
+import { buildDashboard, renderDashboard } from "../../src/core/insight/dashboard.js";
 import { REPO } from "../helpers/variants.js";
 
 const LINES = Number(process.env["LEDGER_LINES"] ?? 100_000);
@@ -60,4 +62,19 @@ const skippedOf = (err: string) => /(\d+) ledger line\(s\) could not be read/.ex
 measure("shipit metrics --ledger (json)", ["node", shipit, "metrics", `--ledger=test=${file}`, "--since=2026-11-01T00:00:00Z", "--until=2026-12-15T00:00:00Z", "--format=json", `--git=${REPO}`], (_, err) => `${skippedOf(err)} lines skipped`);
 const html = join(dir, "dashboard.html");
 measure("shipit dashboard --ledger", ["node", shipit, "dashboard", `--ledger=test=${file}`, "--days=44", "--until=2026-12-15T00:00:00Z", "-o", html, `--git=${REPO}`], (_, err) => `${skippedOf(err)} lines skipped, page ${(statSync(html).size / 1e6).toFixed(1)} MB`);
+// In this process, each step alone (heap after it; the figures above include tsx's start-up and git).
+const W = { since: "2026-11-01T00:00:00Z", until: "2026-12-15T00:00:00Z" };
+const step = <T>(name: string, f: () => T): T => {
+  const t0 = performance.now();
+  const out = f();
+  console.log(`  in process: ${name.padEnd(26)} ${((performance.now() - t0) / 1000).toFixed(2).padStart(6)} s  heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`);
+  return out;
+};
+const parsed = step("parseLedger", () => parseLedger(text));
+const history = spawnSync("python3", [agent, "history", "--base", base, "--limit", "1000000"], { encoding: "utf8", maxBuffer: 1 << 30 });
+step("ledgerFromHistory", () => ledgerFromHistory(JSON.parse(history.stdout.trim().split("\n").at(-1)!)));
+step("computeMetrics", () => computeMetrics({ test: parsed.entries }, W));
+const data = step("buildDashboard", () => buildDashboard({ ledgers: { test: parsed.entries }, window: W, generated: W.until }));
+step("renderDashboard", () => renderDashboard(data, ""));
+console.log(`  in process: peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 rmSync(dir, { recursive: true, force: true });

@@ -94,11 +94,17 @@ export function parseLedger(text: string): { entries: LedgerEntry[]; corrupt: nu
       corrupt++;
       continue;
     }
-    const entry = readLedgerEntry(json);
-    if (entry && !Number.isNaN(ms(entry.ended))) entries.push(entry);
+    const entry = asEntry(json);
+    if (entry) entries.push(entry);
     else corrupt++;
   }
   return { entries, corrupt };
+}
+
+/** One parsed line as an entry, or null when it is not one (or its `ended` is no real time). */
+function asEntry(json: unknown): LedgerEntry | null {
+  const entry = readLedgerEntry(json);
+  return entry && !Number.isNaN(ms(entry.ended)) ? entry : null;
 }
 
 /** The agent's `history` answer: its entries (newest first) and the lines the host itself could not read. */
@@ -111,8 +117,9 @@ const HistoryAnswer = z.object({ entries: z.array(z.unknown()), corrupt: z.numbe
  */
 export function ledgerFromHistory(answer: unknown, from = "the host agent"): { entries: LedgerEntry[]; corrupt: number } {
   const history = checkShape(HistoryAnswer, answer, `the history answer of ${from}`);
-  const parsed = parseLedger(history.entries.map((e) => JSON.stringify(e)).join("\n"));
-  return { entries: parsed.entries, corrupt: parsed.corrupt + (history.corrupt ?? 0) };
+  // each entry as a line of a file would be read, without writing it out and parsing it again
+  const entries = history.entries.map(asEntry).filter((e): e is LedgerEntry => e !== null);
+  return { entries, corrupt: history.entries.length - entries.length + (history.corrupt ?? 0) };
 }
 
 export function median(values: number[]): number | null {
