@@ -62,7 +62,7 @@ export const BASE = {
       basePath: "/srv/rosey-test",
       health: { kind: ["contract", "systemd", "log"], stableSec: 5, logPattern: "joined channel \\S+" },
       runtimeConfig: { template: "bot/rosey/config.json.dist", path: "bot/rosey/config.json", values: { channel: "test-rosey", "user[0]": "RoseyTest" }, secrets: { "user[1]": "CYTUBEBOT_TEST_PASSWORD" } },
-      notifications: { targets: [{ kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK", events: ["deploy-failed"] }], incident: { enabled: true, labels: ["incident"], assignees: ["octocat"] } },
+      notifications: { targets: [{ kind: "slack", secret: "SHIPIT_SLACK_WEBHOOK", events: ["deploy-failed"] }], incident: { enabled: true, labels: ["incident"], assignees: ["octocat"] } }, // pragma: allowlist secret (the name of a secret, not one)
       setup: { adminUser: "admin", unitTemplate: "systemd/rosey.service.in", exec: ["-m", "bot.rosey"], journalGroup: "systemd-journal" },
     },
     prod: { host: "[2001:db8::1]", user: "rosey" },
