@@ -23,11 +23,13 @@ Host layout under BASE::
 from __future__ import annotations
 
 import argparse
+import collections
 import errno
 import fcntl
 import hashlib
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -1269,20 +1271,28 @@ class Probe(NamedTuple):
     status: int | None = None
 
 
-def http_call(
-    url: str, timeout: float, data: bytes | None = None
+def _http_exchange(
+    url: str, timeout: float, data: bytes | None
 ) -> tuple[int | None, bytes, Probe | None]:
-    """(HTTP status, body, None) for any answer; (None, b"", problem) when there was none.
-
-    The problem's code is a suffix ("UNREACHABLE", "TIMEOUT") for the caller to prefix.
-    """
     headers = {"Accept": "application/json"}
     if data is not None:
         headers["Content-Type"] = "application/json"
     request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read(MAX_JSON_INPUT), None
+            body = response.read(MAX_JSON_INPUT)
+            missing = response.length  # what Content-Length announced and never came
+            if missing and len(body) < MAX_JSON_INPUT:
+                return (
+                    None,
+                    b"",
+                    Probe(
+                        "UNREACHABLE",
+                        f"{url} closed the connection after {len(body)} bytes of the "
+                        f"{len(body) + missing} it announced (HTTP {response.status})",
+                    ),
+                )
+            return response.status, body, None
     except urllib.error.HTTPError as exc:
         try:
             body = exc.read(MAX_JSON_INPUT)
@@ -1298,12 +1308,60 @@ def http_call(
         return None, b"", Probe("UNREACHABLE", f"cannot reach {url} ({reason})")
     except (socket.timeout, TimeoutError):
         return None, b"", Probe("TIMEOUT", f"no answer from {url} within {timeout:.1f} s")
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         return (
             None,
             b"",
             Probe("UNREACHABLE", f"{url} closed the connection without an answer ({exc!r})"),
         )
+
+
+def http_call(
+    url: str, timeout: float, data: bytes | None = None
+) -> tuple[int | None, bytes, Probe | None]:
+    """(HTTP status, body, None) for any answer; (None, b"", problem) when there was none.
+
+    The problem's code is a suffix ("UNREACHABLE", "TIMEOUT") for the caller to prefix. The whole
+    exchange is bounded by `timeout`, not each read: a server that trickles its headers or its
+    body a byte at a time, or sends chunks forever, is a TIMEOUT when the time is up (urllib's own
+    timeout is per socket read, so alone it would wait for as long as the bytes keep coming). The
+    exchange runs in a daemon thread that is left behind when it is late.
+    """
+    done: list[tuple[int | None, bytes, Probe | None]] = []
+
+    def exchange() -> None:
+        try:
+            done.append(_http_exchange(url, timeout, data))
+        except Exception as exc:  # noqa: BLE001 - whatever urllib raises is an unreachable URL
+            done.append((None, b"", Probe("UNREACHABLE", f"cannot reach {url} ({exc!r})")))
+
+    worker = threading.Thread(target=exchange, name="shipit-http", daemon=True)
+    worker.start()
+    worker.join(timeout + 0.05)
+    if not done:
+        return None, b"", Probe("TIMEOUT", f"no whole answer from {url} within {timeout:.1f} s")
+    return done[0]
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(raw: bytes) -> Any:
+    """JSON as RFC 8259 has it: no NaN or Infinity (Python's json reads them, then writes JSON
+    that no other reader takes), no number too large for a float; nested at most as deep as the
+    interpreter allows (RecursionError is a ValueError here)."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
 
 
 def type_ok(value: Any, kind: str) -> bool:
@@ -1339,7 +1397,7 @@ def probe_health(url: str, timeout: float, expect_version: str | None) -> Probe:
             status=status,
         )
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = strict_json(raw)
     except (UnicodeDecodeError, ValueError):
         snippet = raw[:120].decode("utf-8", "replace")
         if status is not None and not 200 <= status < 300:
@@ -1585,7 +1643,7 @@ def cmd_smoke(args: argparse.Namespace) -> Json:
             )
         if problem is None and status is not None and 200 <= status < 300:
             try:
-                body = json.loads(raw.decode("utf-8"))
+                body = strict_json(raw)
             except (UnicodeDecodeError, ValueError):
                 body = None
             reply = body.get("reply") if isinstance(body, dict) else None
@@ -1686,30 +1744,67 @@ LEDGER_OUTCOMES = ("succeeded", "failed", "rolled_back", "rollback_failed")
 LEGACY_OUTCOMES = {"success": "succeeded"}
 
 
-def read_ledger(layout: Layout) -> tuple[list[Json], int]:
-    """Good entries oldest first (legacy outcome words read as today's), and how many lines were
-    corrupt (skipped)."""
+# The driver writes 3 levels; a deeper line would not survive the trip back as JSON.
+LEDGER_MAX_DEPTH = 32
+
+
+def nesting_depth(value: Any) -> int:
+    """How many lists and objects deep a parsed JSON value goes (iterative: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def ledger_line(line: bytes) -> Json | None:
+    """One ledger line as an entry (legacy outcome words read as today's), or None when it is
+    not one: not UTF-8, not JSON, not an object, or nested deeper than any entry is."""
     try:
-        raw = layout.ledger.read_bytes()
+        entry = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
+        return None
+    brackets = line.count(b"[") + line.count(b"{")
+    if brackets > LEDGER_MAX_DEPTH and nesting_depth(entry) > LEDGER_MAX_DEPTH:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    outcome = entry.get("outcome")
+    if isinstance(outcome, str) and outcome in LEGACY_OUTCOMES:
+        entry["outcome"] = LEGACY_OUTCOMES[outcome]
+    return entry
+
+
+def read_ledger_tail(layout: Layout, keep: int | None) -> tuple[list[Json], int, int]:
+    """The last `keep` good entries (all when None) oldest first, how many good entries there are
+    and how many lines were corrupt (skipped: a line cut off mid-append, garbage). Read a line at
+    a time, so memory follows `keep`, not the ledger's size."""
+    entries: collections.deque[Json] = collections.deque(maxlen=keep)
+    total = corrupt = 0
+    try:
+        fh = layout.ledger.open("rb")
     except FileNotFoundError:
-        return [], 0
-    entries: list[Json] = []
-    corrupt = 0
-    for line in raw.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            corrupt += 1
-            continue
-        if isinstance(entry, dict):
-            outcome = entry.get("outcome")
-            if isinstance(outcome, str) and outcome in LEGACY_OUTCOMES:
-                entry["outcome"] = LEGACY_OUTCOMES[outcome]
-            entries.append(entry)
-        else:
-            corrupt += 1
+        return [], 0, 0
+    with fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            entry = ledger_line(line)
+            if entry is None:
+                corrupt += 1
+            else:
+                total += 1
+                entries.append(entry)
+    return list(entries), total, corrupt
+
+
+def read_ledger(layout: Layout) -> tuple[list[Json], int]:
+    """Good entries oldest first, and how many lines were corrupt (skipped)."""
+    entries, _, corrupt = read_ledger_tail(layout, None)
     return entries, corrupt
 
 
@@ -1764,9 +1859,8 @@ def cmd_ledger_append(args: argparse.Namespace) -> Json:
 
 
 def cmd_history(args: argparse.Namespace) -> Json:
-    entries, corrupt = read_ledger(Layout(args.base))
-    newest = list(reversed(entries))[: args.limit]
-    return {"ok": True, "entries": newest, "total": len(entries), "corrupt": corrupt}
+    entries, total, corrupt = read_ledger_tail(Layout(args.base), args.limit)
+    return {"ok": True, "entries": list(reversed(entries)), "total": total, "corrupt": corrupt}
 
 
 # --------------------------------------------------------------------------- rollback

@@ -6,6 +6,7 @@ import { environmentNames, resolveEnvironment, RolesSchema, UserEnvironmentsSche
 import { checkRuntimeTemplate } from "./runtime-config.js";
 import { closest, getIn, unknownKeyFix } from "../text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
+import { configText, jsonTextIssues } from "./json-text.js";
 import { detectShape, parseTomlFile, wrongKindOfRequirements, type ProjectShape } from "./project.js";
 
 /** A path inside the source tree: relative, no `..`, no leading slash. A trailing `/` means "must be a directory". */
@@ -73,7 +74,7 @@ export const FullConfigSchema = z.strictObject({
   }),
   test: z.strictObject({
     paths: z.array(RelPath).describe("Paths given to pytest; empty keeps pytest.ini's testpaths"),
-    args: z.array(z.string()).describe("Extra pytest arguments"),
+    args: z.array(z.string().regex(/^[^\p{Cc}]*$/u, "must be one argument of printable text (no control characters such as NUL or a newline)")).describe("Extra pytest arguments"),
     coverageThreshold: z.number().min(0).max(100).describe(
       "Minimum total coverage in percent. Used only when the repository's coverage config sets no fail_under, unless set in shipit.json",
     ),
@@ -290,12 +291,16 @@ async function runtimeTemplateIssues(view: SourceView, user: Record<string, unkn
 
 export function parseUserConfig(text: string | null, origin: string): UserConfig {
   if (text === null) return {};
+  const read = configText(text);
+  if ("issue" in read) throw new ConfigError(origin, [read.issue]);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(read.text);
   } catch (e) {
     throw new ConfigError(origin, [configIssue({ code: "NOT_JSON", path: [], key: "(file)", problem: `is not valid JSON (${(e as Error).message})`, fix: "fix the JSON syntax" })]);
   }
+  const textIssues = jsonTextIssues(read.text);
+  if (textIssues.length) throw new ConfigError(origin, textIssues);
   const parsed = UserConfigSchema.safeParse(json);
   if (parsed.success) {
     // Environments are kept as written: they are merged over their defaults and parsed whole by
