@@ -224,7 +224,8 @@ function serviceFailed(r: StepResult): Gate | null {
     "test",
     r,
     `service ${names.join(", ")} not ready · no tests ran`,
-    `${lines.map((m) => m[0].replace(/^shipit: /, "")).join("\n")}\nno tests ran: pytest starts only once every service in test.services is ready`,
+    // the whole of it: a service's own output follows its line
+    `${r.stderr.trim().replace(/^shipit: (?=service )/gm, "")}\nno tests ran: pytest starts only once every service in test.services is ready`,
   );
 }
 
