@@ -108,7 +108,7 @@ def wait_services(step: dict, started: float) -> str | None:
         command = svc.get("readyCommand")
         while command:
             try:
-                done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=max(0.1, deadline - time.monotonic()))
+                done = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True, timeout=max(0.1, deadline - time.monotonic()))
                 if done.returncode == 0:
                     break
                 said = (done.stdout + done.stderr).decode(errors="replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
