@@ -16,7 +16,7 @@ const BIND = "127.0.0.1";
 /** How long a stopped service may take to end before it is killed. */
 const STOP_GRACE_MS = 5000;
 
-type Child = ResultPromise<{ detached: true; reject: false; stdin: "ignore"; all: true; buffer: false }>;
+type Child = ResultPromise<{ detached: true; reject: false; stdin: "ignore"; buffer: false }>;
 
 /** Every service process this shipit started and has not stopped yet, for the exit and signal handlers. */
 const running = new Set<Child>();
@@ -115,13 +115,18 @@ async function startOne(s: TestService, i: number, started: Child[]): Promise<st
   }
   installHandlers();
   const argv = s.command.map((a) => a.replaceAll("{bind}", BIND));
-  const child: Child = execa(exe, argv.slice(1), { detached: true, reject: false, stdin: "ignore", all: true, buffer: false });
+  // a script (postgres' initdb + postgres) is named, not quoted whole
+  const shown = argv.some((a) => a.includes("\n")) ? `the command of ${at} (${argv.slice(0, 2).join(" ")} …)` : `\`${argv.join(" ")}\``;
+  const child: Child = execa(exe, argv.slice(1), { detached: true, reject: false, stdin: "ignore", buffer: false });
   running.add(child);
   started.push(child);
-  let output = "";
-  child.all?.on("data", (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8000);
-  });
+  // the last of each stream: a server says why it stopped on stderr, after its usage text on stdout
+  const seen = { stdout: "", stderr: "" };
+  for (const name of ["stdout", "stderr"] as const) {
+    child[name]?.on("data", (chunk: Buffer) => {
+      seen[name] = (seen[name] + chunk.toString()).slice(-8000);
+    });
+  }
   let exited: { code: number | undefined; signal: string | undefined } | null = null;
   void child.then((r) => {
     exited = { code: r.exitCode, signal: r.signal };
@@ -131,9 +136,10 @@ async function startOne(s: TestService, i: number, started: Child[]): Promise<st
   let lastCheck = "";
   while (performance.now() < deadline) {
     if (exited) {
+      const output = seen.stderr.trim() ? seen.stderr : seen.stdout;
       const e = exited as { code: number | undefined; signal: string | undefined };
       const how = e.code !== undefined ? `exit code ${e.code}` : `signal ${e.signal}`;
-      return serviceNotReady(s, `${s.command[0]} ended (${how}) before it was ready${output.trim() ? `; its output:\n${tail(output, 10)}\n` : ""}`, `run \`${argv.join(" ")}\` on this machine to see why, or fix ${at}`);
+      return serviceNotReady(s, `${s.command[0]} ended (${how}) before it was ready${output.trim() ? `; its output:\n${tail(output, 10)}\n` : ""}`, `run ${shown} on this machine to see why, or fix ${at}`);
     }
     if (!tcpReady) tcpReady = await tcpOpen(s.port);
     if (tcpReady && s.ready.command) {
@@ -145,5 +151,5 @@ async function startOne(s: TestService, i: number, started: Child[]): Promise<st
     await sleep(100);
   }
   const what = tcpReady ? `the port answered but the ready command did not succeed within ${s.timeoutSec} s${lastCheck}` : `nothing answered on ${BIND}:${s.port} within ${s.timeoutSec} s`;
-  return serviceNotReady(s, what, `check that \`${argv.join(" ")}\` listens on port ${s.port}, or raise ${at}.timeoutSec`);
+  return serviceNotReady(s, what, `check that ${shown} listens on port ${s.port}, or raise ${at}.timeoutSec`);
 }

@@ -3,7 +3,8 @@
  * server is a Dagger service (Debian's nats-server installed into the python image) bound to the
  * checks' container, reached by the tests on 127.0.0.1:4222 through run_steps.py's forwarder.
  * Green with the service, with the same gate rows as the host runner; red without it, naming the
- * refused connection; red in bounded time, naming the service, when it never listens.
+ * refused connection; red in bounded time, naming the service, when it never listens. The
+ * needs-postgres fixture's PostgreSQL 15 the same way.
  */
 import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -46,6 +47,17 @@ test("with test.services nats: a Dagger service bound to the checks, reached on 
   ]);
   expect(gateRows(host.stdout)).toEqual(gateRows(summary));
   expect(summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (needs-nats): all 6 gates passed");
+});
+
+test("with test.services postgres: PostgreSQL 15 from Debian's package as a Dagger service; green, the host runner's rows", async () => {
+  const dir = join(REPO, "test/fixtures/needs-postgres");
+  const [summary, host] = await Promise.all([
+    ciReport(dir),
+    execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/bin/shipit.mjs"), "ci", `--source=${dir}`], { cwd: REPO, reject: false }),
+  ]);
+  expect(gateRows(summary)[3]).toBe("test ok 3 passed · coverage 96.7% (threshold 85%)");
+  expect(gateRows(host.stdout)).toEqual(gateRows(summary));
+  expect(summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (needs-postgres): all 6 gates passed");
 });
 
 test("without test.services: the engine's test gate is red on the refused connection, as on the host", async () => {

@@ -3,10 +3,12 @@
  * publish and receive through a NATS server. With the service declared, `shipit ci` starts
  * nats-server on 127.0.0.1:4222 around the test gate and is green; without it the tests fail fast
  * on the refused connection; a service that is missing, that dies or that never listens makes
- * the gate red in bounded time, naming the service, its port and the fix. Needs Debian's
- * nats-server (`apt-get install nats-server`; .ci/run installs it): without it this file fails.
+ * the gate red in bounded time, naming the service, its port and the fix. The needs-postgres
+ * fixture's tests query a PostgreSQL 15 started the same way. Needs Debian's nats-server and
+ * postgresql-15 (`apt-get install nats-server postgresql-15`; .ci/run installs them): without
+ * them this file fails.
  */
-import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,8 +30,8 @@ async function copy(services?: unknown[]): Promise<string> {
   return dir;
 }
 
-function shipit(args: string[]) {
-  return execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/bin/shipit.mjs"), ...args], { cwd: REPO, reject: false, stdin: "ignore", timeout: 5 * 60_000 });
+function shipit(args: string[], env: Record<string, string> = {}) {
+  return execa(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "dagger/bin/shipit.mjs"), ...args], { cwd: REPO, reject: false, stdin: "ignore", timeout: 5 * 60_000, env });
 }
 
 /** Nothing left listening, and no server process of ours left behind. */
@@ -39,9 +41,11 @@ async function noServiceLeft(port: number, pattern: string): Promise<void> {
   expect(ps.stdout, `left running: ${ps.stdout}`).toBe("");
 }
 
-test("nats-server is installed (the host runner starts it for the fixture)", async () => {
+test("nats-server and PostgreSQL 15 are installed (the host runner starts them for the fixtures)", async () => {
   const r = await execa("sh", ["-c", "command -v nats-server || ls /usr/sbin/nats-server"], { reject: false });
   expect(r.exitCode, "nats-server is missing on this machine. Fix: apt-get install nats-server").toBe(0);
+  const pg = await execa("ls", ["/usr/lib/postgresql/15/bin/postgres", "/usr/lib/postgresql/15/bin/initdb"], { reject: false });
+  expect(pg.exitCode, "PostgreSQL 15 is missing on this machine. Fix: apt-get install postgresql-15").toBe(0);
 });
 
 test("with test.services nats: shipit ci starts nats-server around the test gate, the tests publish and receive, all green; the server is stopped after", async () => {
@@ -57,7 +61,19 @@ test("with test.services nats: shipit ci starts nats-server around the test gate
     "build ok needs-nats-0.0.0-dev.tar.gz (3 files, 1.8 KiB)",
   ]);
   expect(r.stdout.trimEnd().split("\n").at(-1)).toBe("shipit ci (needs-nats): all 6 gates passed");
-  await noServiceLeft(4222, "^nats-server --addr 127.0.0.1 --port 4222");
+  await noServiceLeft(4222, "bin/nats-server --addr 127.0.0.1 --port 4222$");
+});
+
+test("with test.services postgres: initdb and postgres as the postgres user around the gate, the tests query it; the data folder is removed after", async () => {
+  expect(await tcpOpen(5432), "something already listens on 127.0.0.1:5432: stop it, the fixture's tests use that port").toBe(false);
+  const tmp = await mkdtemp(join(tmpdir(), "shipit-pg-tmp-"));
+  await chmod(tmp, 0o755); // the postgres user creates its data folder in there
+  const r = await shipit(["test", `--source=${join(REPO, "test/fixtures/needs-postgres")}`], { TMPDIR: tmp });
+  expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+  expect(gateRows(r.stdout)).toEqual(["test ok 3 passed · coverage 96.7% (threshold 85%)"]);
+  await noServiceLeft(5432, "postgresql/15/bin/postgres -D");
+  // the service's data folder (mktemp -d under TMPDIR) went with it
+  expect((await execa("find", [tmp, "-name", "PG_VERSION"])).stdout).toBe("");
 });
 
 test("without test.services: the tests fail fast on the refused connection, and the gate names it", async () => {
@@ -102,7 +118,18 @@ test("a service that never listens: red after its timeoutSec, naming service, po
   expect(r.stdout).toContain(
     "[test] service nats (sleep, port 4299) not ready: nothing answered on 127.0.0.1:4299 within 2 s. Fix: check that `sleep 600` listens on port 4299, or raise test.services[0].timeoutSec",
   );
-  await noServiceLeft(4299, "^sleep 600$");
+  await noServiceLeft(4299, "bin/sleep 600$");
+});
+
+test("interrupted (SIGINT) while a service starts: shipit ends and takes the service with it", async () => {
+  const dir = await copy([{ name: "nats", package: "coreutils", command: ["sleep", "601"], port: 4297, timeoutSec: 120 }]);
+  const child = shipit(["test", `--source=${dir}`]);
+  for (let i = 0; i < 100 && (await execa("pgrep", ["-f", "bin/sleep 601$"], { reject: false })).exitCode !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect((await execa("pgrep", ["-f", "bin/sleep 601$"], { reject: false })).exitCode, "the service never started").toBe(0);
+  child.kill("SIGINT");
+  const r = await child;
+  expect(r.exitCode ?? r.signal).not.toBe(0);
+  await noServiceLeft(4297, "bin/sleep 601$");
 });
 
 test("a port already taken on this machine: red, never mistaken for the service", async () => {

@@ -53,12 +53,18 @@ export interface TestService {
 const PG = "/usr/lib/postgresql/15/bin";
 /**
  * PostgreSQL refuses to run as root: a fresh data folder, owned by the postgres user when shipit runs
- * as root (the package creates that user), trust authentication, user postgres, database postgres.
+ * as root (the package creates that user), trust authentication, user postgres, database postgres;
+ * trusted from any address, since in the engine the tests connect from their own container (on the
+ * host it listens on 127.0.0.1 only).
+ * Stopped (SIGTERM to the group), the script waits for the server and removes the folder.
  */
 const PG_SCRIPT = [
   'd="$(mktemp -d)"',
-  'as() { if [ "$(id -u)" = 0 ]; then chown -R postgres "$d"; su postgres -s /bin/sh -c "$1"; else sh -c "$1"; fi; }',
-  `as "${PG}/initdb -D $d -A trust -U postgres >/dev/null && exec ${PG}/postgres -D $d -k $d -h {bind} -p {port}"`,
+  'trap \'wait; rm -rf "$d"\' EXIT',
+  "trap 'exit 143' TERM INT",
+  'run() { if [ "$(id -u)" = 0 ]; then chown -R postgres "$d"; su postgres -s /bin/sh -c "$1"; else sh -c "$1"; fi; }',
+  `run "${PG}/initdb -D $d -A trust -U postgres >/dev/null && echo 'host all all 0.0.0.0/0 trust' >>$d/pg_hba.conf && exec ${PG}/postgres -D $d -k $d -h {bind} -p {port}" &`,
+  "wait $!",
 ].join("\n");
 
 /** Known services: a name alone (`{"name": "nats"}`) is enough for these. */
