@@ -187,7 +187,8 @@ export class DaggerRunner implements Runner {
   }
 
   /**
-   * The steps' services as Dagger services: `image` as it is, else the python image with the
+   * The steps' services as Dagger services: `image` as it is (its entrypoint and default command
+   * unless `command` is given), else the python image with the
    * Debian `package` installed (cached by the engine like any layer). One whose container cannot
    * be built is `broken`, with the reason: its step is red, the others run.
    */
@@ -213,7 +214,7 @@ export class DaggerRunner implements Runner {
           return;
         }
         const args = svc.command.map((a) => a.replaceAll("{bind}", "0.0.0.0"));
-        ready.set(svc.name, c.withExposedPort(svc.port, { experimentalSkipHealthcheck: true }).asService(args.length ? { args } : {}));
+        ready.set(svc.name, c.withExposedPort(svc.port, { experimentalSkipHealthcheck: true }).asService(args.length ? { args } : { useEntrypoint: true }));
       }),
     );
     return { ready, broken };

@@ -151,5 +151,6 @@ async function startOne(s: TestService, i: number, started: Child[]): Promise<st
     await sleep(100);
   }
   const what = tcpReady ? `the port answered but the ready command did not succeed within ${s.timeoutSec} s${lastCheck}` : `nothing answered on ${BIND}:${s.port} within ${s.timeoutSec} s`;
-  return serviceNotReady(s, what, `check that ${shown} listens on port ${s.port}, or raise ${at}.timeoutSec`);
+  const fix = tcpReady ? `check ${at}.ready.command against the running service, or raise ${at}.timeoutSec` : `check that ${shown} listens on port ${s.port}, or raise ${at}.timeoutSec`;
+  return serviceNotReady(s, what, fix);
 }

@@ -60,6 +60,12 @@ test("with test.services postgres: PostgreSQL 15 from Debian's package as a Dagg
   expect(summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (needs-postgres): all 6 gates passed");
 });
 
+test("two services, one an image with its own command and a ready command run beside the tests: green", async () => {
+  const summary = await ciReport(await copy([{ name: "nats" }, { name: "web", image: "python:3.11-slim", command: ["python3", "-m", "http.server", "--bind", "{bind}", "{port}"], port: 18080, ready: { command: ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:18080/')"] } }]));
+  expect(gateRows(summary)[3]).toBe("test ok 3 passed · coverage 90% (threshold 85%)");
+  expect(summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (needs-nats): all 6 gates passed");
+});
+
 test("without test.services: the engine's test gate is red on the refused connection, as on the host", async () => {
   const summary = await ciReport(await copy());
   expect(gateRows(summary)[3]).toBe("test FAILED 1 passed, 2 failed · coverage 38.9% (threshold 85%)");

@@ -76,6 +76,15 @@ test("with test.services postgres: initdb and postgres as the postgres user arou
   expect((await execa("find", [tmp, "-name", "PG_VERSION"])).stdout).toBe("");
 });
 
+test("two services, one of them described in full (package, command, port, a ready command): both up for the tests, both stopped after", async () => {
+  const dir = await copy([{ name: "nats" }, { name: "web", package: "python3", command: ["python3", "-m", "http.server", "--bind", "{bind}", "{port}"], port: 18080, ready: { command: ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:18080/')"] } }]);
+  const r = await shipit(["test", `--source=${dir}`]);
+  expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+  expect(gateRows(r.stdout)).toEqual(["test ok 3 passed · coverage 90% (threshold 85%)"]);
+  await noServiceLeft(4222, "bin/nats-server --addr 127.0.0.1 --port 4222$");
+  await noServiceLeft(18080, "http.server --bind 127.0.0.1 18080$");
+});
+
 test("without test.services: the tests fail fast on the refused connection, and the gate names it", async () => {
   const dir = await copy();
   const r = await shipit(["test", `--source=${dir}`]);
@@ -119,6 +128,17 @@ test("a service that never listens: red after its timeoutSec, naming service, po
     "[test] service nats (sleep, port 4299) not ready: nothing answered on 127.0.0.1:4299 within 2 s. Fix: check that `sleep 600` listens on port 4299, or raise test.services[0].timeoutSec",
   );
   await noServiceLeft(4299, "bin/sleep 600$");
+});
+
+test("a ready command that never succeeds: red after timeoutSec with what it last said", async () => {
+  const dir = await copy([{ name: "nats", ready: { command: ["sh", "-c", "echo not yet >&2; exit 3"] }, timeoutSec: 2 }]);
+  const r = await shipit(["test", `--source=${dir}`]);
+  expect(r.exitCode).toBe(1);
+  expect(gateRows(r.stdout)).toEqual(["test FAILED service nats not ready · no tests ran"]);
+  expect(r.stdout).toContain(
+    "[test] service nats (nats-server, port 4222) not ready: the port answered but the ready command did not succeed within 2 s; the ready command `sh -c echo not yet >&2; exit 3` last said: not yet. Fix: check test.services[0].ready.command against the running service, or raise test.services[0].timeoutSec",
+  );
+  await noServiceLeft(4222, "bin/nats-server --addr 127.0.0.1 --port 4222$");
 });
 
 test("interrupted (SIGINT) while a service starts: shipit ends and takes the service with it", async () => {

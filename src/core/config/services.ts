@@ -50,7 +50,8 @@ export interface TestService {
   timeoutSec: number;
 }
 
-const PG = "/usr/lib/postgresql/15/bin";
+/** The newest PostgreSQL Debian has installed (postgresql-15 on bookworm; `package` may name another). */
+const PG = "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)";
 /**
  * PostgreSQL refuses to run as root: a fresh data folder, owned by the postgres user when shipit runs
  * as root (the package creates that user), trust authentication, user postgres, database postgres;
@@ -60,10 +61,11 @@ const PG = "/usr/lib/postgresql/15/bin";
  */
 const PG_SCRIPT = [
   'd="$(mktemp -d)"',
+  `pg="${PG}"`,
   'trap \'wait; rm -rf "$d"\' EXIT',
   "trap 'exit 143' TERM INT",
   'run() { if [ "$(id -u)" = 0 ]; then chown -R postgres "$d"; su postgres -s /bin/sh -c "$1"; else sh -c "$1"; fi; }',
-  `run "${PG}/initdb -D $d -A trust -U postgres >/dev/null && echo 'host all all 0.0.0.0/0 trust' >>$d/pg_hba.conf && exec ${PG}/postgres -D $d -k $d -h {bind} -p {port}" &`,
+  `run "$pg/initdb -D $d -A trust -U postgres >/dev/null && echo 'host all all 0.0.0.0/0 trust' >>$d/pg_hba.conf && exec $pg/postgres -D $d -k $d -h {bind} -p {port}" &`,
   "wait $!",
 ].join("\n");
 
