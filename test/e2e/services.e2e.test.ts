@@ -66,6 +66,12 @@ test("two services, one an image with its own command and a ready command run be
   expect(summary.trimEnd().split("\n").at(-1)).toBe("shipit ci (needs-nats): all 6 gates passed");
 });
 
+test("the test function alone (dagger call test): the service bound to the test step's container, the gate green", async () => {
+  const r = await call(["test", `--source=${join(REPO, "test/fixtures/needs-nats")}`]);
+  expect(r.exitCode, r.stderr.slice(-3000)).toBe(0);
+  expect(gateRows(r.stdout)).toEqual(["test ok 3 passed · coverage 90% (threshold 85%)"]);
+});
+
 test("without test.services: the engine's test gate is red on the refused connection, as on the host", async () => {
   const summary = await ciReport(await copy());
   expect(gateRows(summary)[3]).toBe("test FAILED 1 passed, 2 failed · coverage 38.9% (threshold 85%)");
