@@ -90,10 +90,23 @@ export class ConfigError extends ShipitError {
   }
 }
 
+/** Characters of a bad value a message shows at most: a 100,000-character value is named by its length. */
+const SHOWN_VALUE = 200;
+/** Issues one config error lists at most; the issues array keeps them all. */
+const SHOWN_CONFIG_ISSUES = 50;
+
+/** The value as JSON for a message, cut to SHOWN_VALUE characters. */
+export function shownValue(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length <= SHOWN_VALUE ? json : `${json.slice(0, SHOWN_VALUE)}… (${json.length} characters)`;
+}
+
 function formatIssues(source: string, issues: ConfigIssue[]): string {
-  const lines = issues.map((i) => {
-    const value = i.value === undefined ? "" : ` = ${JSON.stringify(i.value)}`;
+  const lines = issues.slice(0, SHOWN_CONFIG_ISSUES).map((i) => {
+    const value = i.value === undefined ? "" : ` = ${shownValue(i.value)}`;
     return `  - ${i.key}${value}: ${i.problem}. Fix: ${i.fix}`;
   });
+  const more = issues.length - lines.length;
+  if (more > 0) lines.push(`  - and ${more} more issue${more === 1 ? "" : "s"} (fix these first)`);
   return `invalid shipit config (${source}):\n${lines.join("\n")}`;
 }

@@ -13,6 +13,7 @@ it offline (``pip --no-index --find-links wheels``) as it installs any requireme
 from __future__ import annotations
 
 import argparse
+import ast
 import gzip
 import hashlib
 import io
@@ -22,6 +23,7 @@ import platform
 import sys
 import sysconfig
 import tarfile
+import zipfile
 from pathlib import Path
 
 FIXED_MTIME = 315532800  # 1980-01-01T00:00:00Z
@@ -50,6 +52,75 @@ def collect(src: Path, include: list[str]) -> dict[str, Path]:
                 path = Path(dirpath) / name
                 files[path.relative_to(src).as_posix()] = path
     return files
+
+
+class _Imports(ast.NodeVisitor):
+    """Absolute imports a module needs to start: not those under `try:` (optional) or
+    `if TYPE_CHECKING:` (never run)."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, int]] = []
+
+    def visit_Try(self, node: ast.Try) -> None:
+        for part in (node.handlers, node.orelse, node.finalbody):
+            for child in part:
+                self.visit(child)
+
+    visit_TryStar = visit_Try
+
+    def visit_If(self, node: ast.If) -> None:
+        test = node.test
+        name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
+        if name != "TYPE_CHECKING":
+            self.generic_visit(node)
+        else:
+            for child in node.orelse:
+                self.visit(child)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.found += [(a.name.split(".")[0], node.lineno) for a in node.names]
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level == 0 and node.module:
+            self.found.append((node.module.split(".")[0], node.lineno))
+
+
+def missing_modules(src: Path, files: dict[str, Path], provided: set[str]) -> list[str]:
+    """Modules of the repository's top level that shipped code imports but the artifact leaves out
+    (seen on a real bot: lib/__init__.py imports __version__, a top-level file): the release would
+    not start. One line per module, naming the first importer and the fix."""
+    shipped = {rel.split("/")[0].removesuffix(".py") for rel in files}
+    problems: dict[str, str] = {}
+    for rel, path in sorted(files.items()):
+        if not rel.endswith(".py") or rel.startswith("wheels/"):
+            continue
+        try:
+            tree = ast.parse(path.read_bytes(), filename=rel)
+        except (SyntaxError, ValueError):
+            continue  # the lint and typecheck gates report it
+        visitor = _Imports()
+        visitor.visit(tree)
+        for name, line in visitor.found:
+            if name in shipped or name in provided or name in problems:
+                continue
+            if (src / f"{name}.py").is_file():
+                entry = f"{name}.py"
+            elif (src / name / "__init__.py").is_file():
+                entry = name
+            else:
+                continue  # the standard library or a dependency
+            problems[name] = (
+                f"{rel}:{line} imports {name}, which is {entry} in the repository but not in the "
+                f"artifact: the release would not start. Fix: add \"{entry}\" to build.include in shipit.json"
+            )
+    return list(problems.values())
+
+
+def wheel_top_level(path: Path) -> set[str]:
+    """The import names a wheel provides (its top-level packages and modules)."""
+    with zipfile.ZipFile(path) as whl:
+        names = {n.split("/")[0] for n in whl.namelist()}
+    return {n.removesuffix(".py") for n in names if not n.endswith((".dist-info", ".data"))}
 
 
 def wheel_pin(name: str) -> str:
@@ -102,6 +173,10 @@ def main() -> int:
         dist, version = wheel_pin(built[0].name).split("==")
         project = {"name": dist, "version": version, "wheel": built[0].name}
     wheels = sorted(found)
+    provided = set().union(*(wheel_top_level(p) for p in found.values())) if found else set()
+    problems = missing_modules(src, files, provided)
+    if problems:
+        raise SystemExit("pack: " + "\npack: ".join(problems))
     for name in wheels:
         files[f"wheels/{name}"] = found[name]
 

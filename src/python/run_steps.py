@@ -13,6 +13,14 @@ never through this process:
 * ``<out>/result.json``: ``exitCode``, ``durationMs``, ``argv`` (the command that ended the step)
   and ``timedOut`` (the step ran past ``timeoutSec`` and was killed, with everything it started).
 
+A step may list ``services`` (test.services), each ``{name, host, port, timeoutSec, tcp,
+readyCommand, line, broken}``: before its commands run, each service must accept a TCP connection
+on ``host:port`` (the Dagger service bound under that host name) within ``timeoutSec`` of the
+step's start, and its ``readyCommand`` must exit 0; then 127.0.0.1:``port`` is forwarded to it, so
+the tests reach it on localhost as on the host runner. A service that is not ready (or ``broken``:
+its container could not be built) ends the step with exit code 125 and its ``line`` on stderr,
+``{why}`` and ``{fix}`` filled in; the commands never run.
+
 Exits 0 once every step has ended, whatever the steps did: the steps' verdicts are theirs. Exits 2
 only when the spec itself is unusable. Standard library only.
 """
@@ -22,11 +30,95 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+
+SERVICE_EXIT_CODE = 125
+_forwarded: set[int] = set()
+_forward_lock = threading.Lock()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def forward(port: int, host: str) -> None:
+    """127.0.0.1:port -> host:port, for as long as this process runs (daemon threads)."""
+    with _forward_lock:
+        if port in _forwarded:
+            return
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen(64)
+        _forwarded.add(port)
+
+    def accept() -> None:
+        while True:
+            client, _ = server.accept()
+            try:
+                upstream = socket.create_connection((host, port), timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True, name=f"forward-{port}").start()
+
+
+def wait_services(step: dict, started: float) -> str | None:
+    """None once every service is ready (and forwarded), else the failure line of the first that is not."""
+    for svc in step.get("services", []):
+        line: str = svc["line"]
+        if svc.get("broken"):
+            return line.replace("{why}", svc["broken"]).replace("{fix}", svc["brokenFix"])
+        host, port, limit = svc["host"], int(svc["port"]), float(svc["timeoutSec"])
+        deadline = started + limit
+        last = "no attempt"
+        ready = not svc.get("tcp", True)
+        while not ready and time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+                ready = True
+            except OSError as exc:
+                last = exc.strerror or str(exc)
+                time.sleep(0.2)
+        if not ready:
+            why = f"nothing answered on {host}:{port} within {limit:g} s (last attempt: {last})"
+            fix = f"check the service's command and port in test.services ({svc['name']} must listen on 0.0.0.0:{port}), or raise its timeoutSec"
+            return line.replace("{why}", why).replace("{fix}", fix)
+        forward(port, host)
+        command = svc.get("readyCommand")
+        while command:
+            try:
+                done = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True, timeout=max(0.1, deadline - time.monotonic()))
+                if done.returncode == 0:
+                    break
+                said = (done.stdout + done.stderr).decode(errors="replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                said = [str(exc)]
+            if time.monotonic() >= deadline:
+                why = f"the port answered but the ready command `{' '.join(command)}` did not succeed within {limit:g} s; it last said: {said[0]}"
+                return line.replace("{why}", why).replace("{fix}", f"check the ready command of test.services ({svc['name']}), or raise its timeoutSec")
+            time.sleep(0.2)
+    return None
 
 
 def run_step(step: dict) -> None:
@@ -41,6 +133,10 @@ def run_step(step: dict) -> None:
     started = time.monotonic()
     exit_code, argv, timed_out = 0, [], False
     with open(out / "stdout", "wb") as stdout, open(out / "stderr", "wb") as stderr:
+        failure = wait_services(step, started)
+        if failure:
+            stderr.write(f"{failure}\n".encode())
+            exit_code, commands = SERVICE_EXIT_CODE, []
         for i, cmd in enumerate(commands):
             argv = cmd
             last = i == len(commands) - 1

@@ -23,12 +23,14 @@ Host layout under BASE::
 from __future__ import annotations
 
 import argparse
+import collections
 import errno
 import fcntl
 import gzip
 import hashlib
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -1242,9 +1244,59 @@ def cmd_switch(args: argparse.Namespace) -> Json:
             f"release {args.release!r} is not installed on the host; "
             f"{describe_releases(layout.releases_list(), layout.current_name())}",
         )
+    on_host = {r.name for r in layout.releases_list() if release_complete(layout, r.name)}
+    # Before the switch: what the ledger says of the release that is live now.
+    rollback_to, note = automatic_rollback_target(
+        layout, layout.current_name(), args.release, on_host
+    )
     previous = switch_to(layout, args.run, args.release)
     log(f"current: {previous} -> {args.release}")
-    return {"ok": True, "previous": previous, "current": args.release}
+    answer: Json = {
+        "ok": True,
+        "previous": previous,
+        "current": args.release,
+        "rollbackTo": rollback_to,
+    }
+    if note:
+        answer["rollbackNote"] = note
+    return answer
+
+
+FAILED_OUTCOMES = ("failed", "rolled_back", "rollback_failed")
+
+
+def automatic_rollback_target(
+    layout: Layout, previous: str | None, new: str, on_host: set[str]
+) -> tuple[str | None, str]:
+    """Where a failed deploy goes back to: the release live before it, unless the ledger shows that
+    one never passed health (it failed its own deploy, and no deploy or rollback to it succeeded);
+    then the newest release on the host that did. A release the ledger does not mention (a host
+    older than the ledger's `release` field) is trusted, as before. (None, why) when there is none.
+    """
+    entries, _ = read_ledger(layout)
+    good: list[str] = []
+    failed: set[str] = set()
+    for e in entries:
+        release = e.get("release")
+        if not isinstance(release, str):
+            continue
+        if e.get("outcome") == "succeeded":
+            good.append(release)
+        elif e.get("outcome") in FAILED_OUTCOMES and e.get("kind") == "deploy":
+            failed.add(release)
+    if previous is None:
+        return None, "no release was live before this deploy"
+    if previous not in failed or previous in good:
+        return previous, ""
+    for release in reversed(good):
+        if release not in (new, previous) and release in on_host:
+            return release, (
+                f"{previous} (live before this deploy) never passed health; {release} did"
+            )
+    return None, (
+        f"{previous}, live before this deploy, failed its own deploy and never passed health, "
+        "and no other release on the host has: there is no known-good release to roll back to"
+    )
 
 
 # --------------------------------------------------------------------------- restart
@@ -1255,11 +1307,14 @@ def systemctl(sudo: bool) -> list[str]:
     return (["sudo", "-n"] if sudo else []) + ["systemctl"]
 
 
-def journal_tail(unit: str, sudo: bool = False) -> str:
+def journal_tail(unit: str, sudo: bool = False, since: float | None = None) -> str:
     # Never through sudo: the deploy user reads the journal as a member of systemd-journal (what
     # `shipit setup` grants), and its sudoers rule allows only restart, reset-failed and show.
+    # `since` (the restart's wall clock): only this release's lines, never the one before's.
     del sudo
     argv = ["journalctl", "-u", unit, "-n", "20", "--no-pager"]
+    if since is not None:
+        argv.append(f"--since=@{since:.3f}")
     try:
         result = run_cmd(argv, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -1269,6 +1324,7 @@ def journal_tail(unit: str, sudo: bool = False) -> str:
 
 def cmd_restart(args: argparse.Namespace) -> Json:
     started = time.monotonic()
+    since = time.time()
     argv = systemctl(args.sudo) + ["restart", args.unit]
     try:
         # A unit that crash-looped past its start limit refuses `restart` until reset: a rollback
@@ -1297,7 +1353,13 @@ def cmd_restart(args: argparse.Namespace) -> Json:
             stderr=tail(result.stderr),
             journal=journal,
         )
-    return {"ok": True, "unit": args.unit, "duration": round(time.monotonic() - started, 3)}
+    return {
+        "ok": True,
+        "unit": args.unit,
+        "duration": round(time.monotonic() - started, 3),
+        # the journal of this start begins here: health's crash-loop excerpt reads from it
+        "since": round(since, 3),
+    }
 
 
 def unit_state(unit: str) -> tuple[str, int] | None:
@@ -1315,7 +1377,9 @@ def unit_state(unit: str) -> tuple[str, int] | None:
         return None
 
 
-def check_crash_loop(unit: str, baseline: tuple[str, int] | None, elapsed: float) -> None:
+def check_crash_loop(
+    unit: str, baseline: tuple[str, int] | None, elapsed: float, since: float | None = None
+) -> None:
     if baseline is None:
         return
     state = unit_state(unit)
@@ -1331,7 +1395,7 @@ def check_crash_loop(unit: str, baseline: tuple[str, int] | None, elapsed: float
             f"while waiting for health (NRestarts {baseline[1]} -> {restarts})"
         )
     if why:
-        journal = journal_tail(unit)
+        journal = journal_tail(unit, since=since)
         raise AgentError(
             "CRASH_LOOP",
             f"{why}, {elapsed:.1f} s after the start. The bot exits on start; last journal "
@@ -1367,20 +1431,28 @@ class Probe(NamedTuple):
     status: int | None = None
 
 
-def http_call(
-    url: str, timeout: float, data: bytes | None = None
+def _http_exchange(
+    url: str, timeout: float, data: bytes | None
 ) -> tuple[int | None, bytes, Probe | None]:
-    """(HTTP status, body, None) for any answer; (None, b"", problem) when there was none.
-
-    The problem's code is a suffix ("UNREACHABLE", "TIMEOUT") for the caller to prefix.
-    """
     headers = {"Accept": "application/json"}
     if data is not None:
         headers["Content-Type"] = "application/json"
     request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read(MAX_JSON_INPUT), None
+            body = response.read(MAX_JSON_INPUT)
+            missing = response.length  # what Content-Length announced and never came
+            if missing and len(body) < MAX_JSON_INPUT:
+                return (
+                    None,
+                    b"",
+                    Probe(
+                        "UNREACHABLE",
+                        f"{url} closed the connection after {len(body)} bytes of the "
+                        f"{len(body) + missing} it announced (HTTP {response.status})",
+                    ),
+                )
+            return response.status, body, None
     except urllib.error.HTTPError as exc:
         try:
             body = exc.read(MAX_JSON_INPUT)
@@ -1396,12 +1468,60 @@ def http_call(
         return None, b"", Probe("UNREACHABLE", f"cannot reach {url} ({reason})")
     except (socket.timeout, TimeoutError):
         return None, b"", Probe("TIMEOUT", f"no answer from {url} within {timeout:.1f} s")
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         return (
             None,
             b"",
             Probe("UNREACHABLE", f"{url} closed the connection without an answer ({exc!r})"),
         )
+
+
+def http_call(
+    url: str, timeout: float, data: bytes | None = None
+) -> tuple[int | None, bytes, Probe | None]:
+    """(HTTP status, body, None) for any answer; (None, b"", problem) when there was none.
+
+    The problem's code is a suffix ("UNREACHABLE", "TIMEOUT") for the caller to prefix. The whole
+    exchange is bounded by `timeout`, not each read: a server that trickles its headers or its
+    body a byte at a time, or sends chunks forever, is a TIMEOUT when the time is up (urllib's own
+    timeout is per socket read, so alone it would wait for as long as the bytes keep coming). The
+    exchange runs in a daemon thread that is left behind when it is late.
+    """
+    done: list[tuple[int | None, bytes, Probe | None]] = []
+
+    def exchange() -> None:
+        try:
+            done.append(_http_exchange(url, timeout, data))
+        except Exception as exc:  # noqa: BLE001 - whatever urllib raises is an unreachable URL
+            done.append((None, b"", Probe("UNREACHABLE", f"cannot reach {url} ({exc!r})")))
+
+    worker = threading.Thread(target=exchange, name="shipit-http", daemon=True)
+    worker.start()
+    worker.join(timeout + 0.05)
+    if not done:
+        return None, b"", Probe("TIMEOUT", f"no whole answer from {url} within {timeout:.1f} s")
+    return done[0]
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(raw: bytes) -> Any:
+    """JSON as RFC 8259 has it: no NaN or Infinity (Python's json reads them, then writes JSON
+    that no other reader takes), no number too large for a float; nested at most as deep as the
+    interpreter allows (RecursionError is a ValueError here)."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
 
 
 def type_ok(value: Any, kind: str) -> bool:
@@ -1437,7 +1557,7 @@ def probe_health(url: str, timeout: float, expect_version: str | None) -> Probe:
             status=status,
         )
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = strict_json(raw)
     except (UnicodeDecodeError, ValueError):
         snippet = raw[:120].decode("utf-8", "replace")
         if status is not None and not 200 <= status < 300:
@@ -1637,7 +1757,7 @@ def cmd_health(args: argparse.Namespace) -> Json:
                     answer["health"] = passed["contract"]
             return answer
         if args.unit:
-            check_crash_loop(args.unit, baseline, elapsed)
+            check_crash_loop(args.unit, baseline, elapsed, args.since)
         if time.monotonic() >= deadline:
             first = failing[0][1]
             message = (
@@ -1683,7 +1803,7 @@ def cmd_smoke(args: argparse.Namespace) -> Json:
             )
         if problem is None and status is not None and 200 <= status < 300:
             try:
-                body = json.loads(raw.decode("utf-8"))
+                body = strict_json(raw)
             except (UnicodeDecodeError, ValueError):
                 body = None
             reply = body.get("reply") if isinstance(body, dict) else None
@@ -1784,30 +1904,67 @@ LEDGER_OUTCOMES = ("succeeded", "failed", "rolled_back", "rollback_failed")
 LEGACY_OUTCOMES = {"success": "succeeded"}
 
 
-def read_ledger(layout: Layout) -> tuple[list[Json], int]:
-    """Good entries oldest first (legacy outcome words read as today's), and how many lines were
-    corrupt (skipped)."""
+# The driver writes 3 levels; a deeper line would not survive the trip back as JSON.
+LEDGER_MAX_DEPTH = 32
+
+
+def nesting_depth(value: Any) -> int:
+    """How many lists and objects deep a parsed JSON value goes (iterative: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def ledger_line(line: bytes) -> Json | None:
+    """One ledger line as an entry (legacy outcome words read as today's), or None when it is
+    not one: not UTF-8, not JSON, not an object, or nested deeper than any entry is."""
     try:
-        raw = layout.ledger.read_bytes()
+        entry = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
+        return None
+    brackets = line.count(b"[") + line.count(b"{")
+    if brackets > LEDGER_MAX_DEPTH and nesting_depth(entry) > LEDGER_MAX_DEPTH:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    outcome = entry.get("outcome")
+    if isinstance(outcome, str) and outcome in LEGACY_OUTCOMES:
+        entry["outcome"] = LEGACY_OUTCOMES[outcome]
+    return entry
+
+
+def read_ledger_tail(layout: Layout, keep: int | None) -> tuple[list[Json], int, int]:
+    """The last `keep` good entries (all when None) oldest first, how many good entries there are
+    and how many lines were corrupt (skipped: a line cut off mid-append, garbage). Read a line at
+    a time, so memory follows `keep`, not the ledger's size."""
+    entries: collections.deque[Json] = collections.deque(maxlen=keep)
+    total = corrupt = 0
+    try:
+        fh = layout.ledger.open("rb")
     except FileNotFoundError:
-        return [], 0
-    entries: list[Json] = []
-    corrupt = 0
-    for line in raw.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            corrupt += 1
-            continue
-        if isinstance(entry, dict):
-            outcome = entry.get("outcome")
-            if isinstance(outcome, str) and outcome in LEGACY_OUTCOMES:
-                entry["outcome"] = LEGACY_OUTCOMES[outcome]
-            entries.append(entry)
-        else:
-            corrupt += 1
+        return [], 0, 0
+    with fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            entry = ledger_line(line)
+            if entry is None:
+                corrupt += 1
+            else:
+                total += 1
+                entries.append(entry)
+    return list(entries), total, corrupt
+
+
+def read_ledger(layout: Layout) -> tuple[list[Json], int]:
+    """Good entries oldest first, and how many lines were corrupt (skipped)."""
+    entries, _, corrupt = read_ledger_tail(layout, None)
     return entries, corrupt
 
 
@@ -1862,9 +2019,8 @@ def cmd_ledger_append(args: argparse.Namespace) -> Json:
 
 
 def cmd_history(args: argparse.Namespace) -> Json:
-    entries, corrupt = read_ledger(Layout(args.base))
-    newest = list(reversed(entries))[: args.limit]
-    return {"ok": True, "entries": newest, "total": len(entries), "corrupt": corrupt}
+    entries, total, corrupt = read_ledger_tail(Layout(args.base), args.limit)
+    return {"ok": True, "entries": list(reversed(entries)), "total": total, "corrupt": corrupt}
 
 
 # --------------------------------------------------------------------------- rollback
@@ -2109,6 +2265,8 @@ def build_parser() -> Parser:
     p.add_argument("--interval", type=seconds, default=0.5)
     p.add_argument("--request-timeout", type=seconds, default=5.0)
     p.add_argument("--unit", type=unit)
+    # the restart's wall clock: journal lines from it on
+    p.add_argument("--since", type=float)
 
     p = command("smoke", cmd_smoke, base=False)
     p.add_argument("--url", type=url_arg, required=True)

@@ -49,10 +49,10 @@ def checked_destination(user: Any, host: Any) -> Tuple[str, str]:
     return user, host
 
 
-def progress(line: str) -> None:
-    """A phase's start or end on stderr, for a person watching a host deploy (`shipit deploy`)."""
+def progress(line: str, kind: str = "deploy") -> None:
+    """A phase's start or end on stderr, for a person watching a host deploy, rollback or setup."""
     if os.environ.get("SHIPIT_PROGRESS") == "1":
-        sys.stderr.write("deploy: %s\n" % line)
+        sys.stderr.write("%s: %s\n" % (kind, line))
         sys.stderr.flush()
 
 
@@ -196,10 +196,10 @@ class Driver:
 
     def call(self, phase: Dict[str, Any]) -> Dict[str, Any]:
         """One phase, with a progress line when it starts and when it ends (SHIPIT_PROGRESS=1)."""
-        progress("… %s" % phase["name"])
+        progress("… %s" % phase["name"], self.plan.get("kind", "deploy"))
         record = self._call(phase)
         err = record.get("error") or {}
-        progress("%s %s %.1fs%s" % ("✓" if record.get("ok") else "✗", phase["name"], record.get("seconds", 0.0), (" " + str(err.get("code"))) if err else ""))
+        progress("%s %s %.1fs%s" % ("✓" if record.get("ok") else "✗", phase["name"], record.get("seconds", 0.0), (" " + str(err.get("code"))) if err else ""), self.plan.get("kind", "deploy"))
         return record
 
     def _call(self, phase: Dict[str, Any]) -> Dict[str, Any]:
@@ -329,8 +329,11 @@ class Driver:
                 return self.finish(result, "failed", failure, t0)
             if not plan.get("rollback"):
                 return self.finish(result, "failed", failure, t0)
-            if self.outputs.get(plan["commitAfter"], {}).get("previous") is None:
-                result["rollback"].append({"name": "rollback", "ok": False, "seconds": 0.0, "error": {"code": "NO_PREVIOUS_RELEASE", "message": "no previous release on the host to roll back to"}})
+            switched = self.outputs.get(plan["commitAfter"], {})
+            # the agent's switch names the known-good release to go back to (rollbackTo), and why none
+            if switched.get("rollbackTo", switched.get("previous")) is None:
+                why = switched.get("rollbackNote") or "no previous release on the host"
+                result["rollback"].append({"name": "rollback", "ok": False, "seconds": 0.0, "error": {"code": "NO_PREVIOUS_RELEASE", "message": "%s to roll back to" % why if "roll back to" not in why else why}})
                 return self.finish(result, "rollback_failed", failure, t0)
             rolled = self.run_phases(plan["rollback"], result["rollback"]) is None
             return self.finish(result, "rolled_back" if rolled else "rollback_failed", failure, t0)
@@ -432,7 +435,7 @@ def run_setup(plan: Dict[str, Any]) -> Dict[str, Any]:
             missing = " ".join(out.split()) or err.strip()
             record.update(status="refused", seconds=round(time.monotonic() - started, 3), detail=missing)
             return done("refused", step, "HOST_NOT_READY", "%s: missing %s" % (step.get("refusal", "the host is not ready"), missing))
-        progress("… %s" % step["id"])
+        progress("… %s" % step["id"], "setup")
         code, out, err = sh(step["apply"])
         if code != 0:
             record.update(status="failed", seconds=round(time.monotonic() - started, 3))
@@ -445,7 +448,7 @@ def run_setup(plan: Dict[str, Any]) -> Dict[str, Any]:
             record["status"] = "failed"
             return done("failed", step, "STEP_UNVERIFIED", "%s ran, but its check still fails afterwards: %s" % (step["id"], err.strip() or "the host is not in the expected state"))
         record["status"] = "changed"
-        progress("✓ %s" % step["change"])
+        progress("✓ %s" % step["change"], "setup")
     return {"kind": "setup", "outcome": "succeeded", "steps": records}
 
 

@@ -1,8 +1,10 @@
-import { CacheSharingMode, dag, ExecError, ReturnType, type Container, type Directory } from "@dagger.io/dagger";
+import { CacheSharingMode, dag, ExecError, ReturnType, type Container, type Directory, type Service } from "@dagger.io/dagger";
 import type { ResolvedConfig, SourceView } from "../core/config/config.js";
 import { timeoutMessage } from "../core/checks/gates.js";
 import type { Runner } from "../core/checks/pipeline.js";
-import { CONTAINER_LAYOUT, type Step, type StepResult } from "../core/checks/step.js";
+import { CONTAINER_LAYOUT, serviceNotReady, type Step, type StepResult } from "../core/checks/step.js";
+import type { TestService } from "../core/config/services.js";
+import { tail } from "../core/text.js";
 
 /**
  * A SourceView over a Dagger Directory: config validation runs before any container starts. One
@@ -118,13 +120,37 @@ export class DaggerRunner implements Runner {
     if (!this.deps) throw new Error("DaggerRunner.run called before prepare: the dependency layer must come first");
     const l = this.layout;
     const out = (s: Step) => `${l.out}/.shipit-steps/${s.id}`;
+    const services = await this.services(steps);
     const spec = {
-      steps: steps.map((s) => ({ id: s.id, commands: s.commands, cwd: s.cwd, env: s.env, dirs: s.dirs, okExitCodes: s.okExitCodes, timeoutSec: s.timeoutMs / 1000, out: out(s) })),
+      steps: steps.map((s) => ({
+        id: s.id,
+        commands: s.commands,
+        cwd: s.cwd,
+        env: s.env,
+        dirs: s.dirs,
+        okExitCodes: s.okExitCodes,
+        timeoutSec: s.timeoutMs / 1000,
+        out: out(s),
+        services: s.services.map((svc) => ({
+          name: svc.name,
+          host: svc.name,
+          port: svc.port,
+          timeoutSec: svc.timeoutSec,
+          tcp: svc.ready.tcp,
+          readyCommand: svc.ready.command,
+          line: serviceNotReady(svc, "{why}", "{fix}"),
+          ...services.broken.get(svc.name),
+        })),
+      })),
     };
     // Mounted, not copied: the source and shipit's scripts need no snapshot of their own, and the
     // script creates the steps' folders itself, so the one exec is the only operation before the run.
     let assets = dag.directory().withNewFile(RUN_STEPS_SCRIPT, this.runSteps).withNewFile("steps.json", JSON.stringify(spec, null, 1));
     let c = this.caches(this.deps.withMountedDirectory(l.src, this.source), steps);
+    // bound to the one container: the engine starts them with it, run_steps.py waits for each and
+    // forwards 127.0.0.1:<port> to it (no health check of the engine's: a service that never
+    // listens makes the test gate red, named, and leaves the other gates alone)
+    for (const [name, svc] of services.ready) c = c.withServiceBinding(name, svc);
     for (const s of steps) {
       for (const [path, contents] of Object.entries(s.files)) {
         if (path.startsWith(`${l.assets}/`)) assets = assets.withNewFile(path.slice(l.assets.length + 1), contents, { permissions: 0o755 });
@@ -158,6 +184,40 @@ export class DaggerRunner implements Runner {
       }),
     );
     return results;
+  }
+
+  /**
+   * The steps' services as Dagger services: `image` as it is (its entrypoint and default command
+   * unless `command` is given), else the python image with the
+   * Debian `package` installed (cached by the engine like any layer). One whose container cannot
+   * be built is `broken`, with the reason: its step is red, the others run.
+   */
+  private async services(steps: Step[]): Promise<{ ready: Map<string, Service>; broken: Map<string, { broken: string; brokenFix: string }> }> {
+    const ready = new Map<string, Service>();
+    const broken = new Map<string, { broken: string; brokenFix: string }>();
+    const all = new Map<string, TestService>(steps.flatMap((s) => s.services.map((svc) => [svc.name, svc] as const)));
+    await Promise.all(
+      [...all.values()].map(async (svc) => {
+        let c = svc.image ? dag.container().from(svc.image) : dag.container().from(this.config.python.image);
+        if (!svc.image && svc.package) {
+          c = c
+            .withEnvVariable("DEBIAN_FRONTEND", "noninteractive")
+            .withExec(["apt-get", "update", "-qq"])
+            .withExec(["apt-get", "install", "-y", "-qq", "--no-install-recommends", svc.package]);
+        }
+        try {
+          c = await c.sync();
+        } catch (e) {
+          const why = e instanceof ExecError ? `installing ${svc.package} into ${this.config.python.image} failed (exit ${e.exitCode}): ${tail(e.stderr || e.stdout, 5)}` : `its container could not be made: ${(e as Error).message.split("\n")[0]}`;
+          const fix = svc.image ? `check that the image ${svc.image} exists and can be pulled by the engine` : `check that ${svc.package} is a Debian package of ${this.config.python.image}'s release and that the engine reaches Debian's mirrors`;
+          broken.set(svc.name, { broken: why, brokenFix: fix });
+          return;
+        }
+        const args = svc.command.map((a) => a.replaceAll("{bind}", "0.0.0.0"));
+        ready.set(svc.name, c.withExposedPort(svc.port, { experimentalSkipHealthcheck: true }).asService(args.length ? { args } : { useEntrypoint: true }));
+      }),
+    );
+    return { ready, broken };
   }
 
   /** The cache volumes of the given steps. Two steps may share a cache path only under one name. */

@@ -7,7 +7,8 @@ import { dirname, join, relative, resolve } from "node:path";
 import { execa } from "execa";
 import type { ResolvedConfig, SourceView } from "../core/config/config.js";
 import type { Runner } from "../core/checks/pipeline.js";
-import type { Layout, Step, StepResult } from "../core/checks/step.js";
+import { SERVICE_EXIT_CODE, type Layout, type Step, type StepResult } from "../core/checks/step.js";
+import { startHostServices } from "./services-host.js";
 
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
 
@@ -156,7 +157,19 @@ export class HostRunner implements Runner {
       await cp(this.source, this.layout.src, { recursive: true, filter: (s) => keep(this.source, s) });
     })();
     await this.copied;
-    return this.exec(step);
+    if (!step.services.length) return this.exec(step);
+    // test.services: local processes around the step, stopped however it ends
+    const started = performance.now();
+    const services = await startHostServices(step.services);
+    try {
+      if (services.failures.length) {
+        return { id: step.id, exitCode: SERVICE_EXIT_CODE, stdout: "", stderr: services.failures.join("\n"), durationMs: performance.now() - started, reports: Object.fromEntries(step.reports.map((p) => [p, null])), argv: [] };
+      }
+      const r = await this.exec(step);
+      return { ...r, durationMs: performance.now() - started };
+    } finally {
+      await services.stop();
+    }
   }
 
   private async exec(step: Step): Promise<StepResult> {

@@ -4,6 +4,7 @@ systemctl first on PATH (real systemd is tested in the container target)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.error
 from typing import Any
 
@@ -334,3 +335,21 @@ def test_smoke_url() -> None:
     assert agent.smoke_url("http://127.0.0.1:8080/api/health") == "http://127.0.0.1:8080/api/smoke"
     assert agent.smoke_url("http://h:1/api/smoke") == "http://h:1/api/smoke"
     assert agent.smoke_url("http://h:1") == "http://h:1/api/smoke"
+
+
+def test_a_crash_loop_quotes_only_this_starts_journal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Seen on the real Rosey: the excerpt began with the previous release's traceback. With the
+    # restart's clock, journalctl reads from that start on.
+    seen: list[list[str]] = []
+
+    def fake(argv: list[str], timeout: float) -> Any:
+        seen.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "this start's traceback\n", "")
+
+    monkeypatch.setattr(agent, "run_cmd", fake)
+    assert agent.journal_tail("bot", since=1767225600.5) == "this start's traceback"
+    assert seen[-1] == [
+        "journalctl", "-u", "bot", "-n", "20", "--no-pager", "--since=@1767225600.500"
+    ]
+    agent.journal_tail("bot")
+    assert seen[-1] == ["journalctl", "-u", "bot", "-n", "20", "--no-pager"]

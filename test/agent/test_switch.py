@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -19,10 +20,16 @@ def test_switch_reports_previous_and_current(call: Any, base: Path, hold: Any) -
     fake_release(base, A)
     fake_release(base, B)
     first = call("switch", "--base", base, "--run", "r1", "--release", A)
-    assert first.out == {"ok": True, "previous": None, "current": A}
+    assert first.out == {
+        "ok": True,
+        "previous": None,
+        "current": A,
+        "rollbackTo": None,
+        "rollbackNote": "no release was live before this deploy",
+    }
     assert os.readlink(base / "current") == f"releases/{A}"
     second = call("switch", "--base", base, "--run", "r1", "--release", B)
-    assert second.out == {"ok": True, "previous": A, "current": B}
+    assert second.out == {"ok": True, "previous": A, "current": B, "rollbackTo": A}
     assert os.readlink(base / "current") == f"releases/{B}"
     assert (base / "current" / "manifest.json").is_file()
     assert [p.name for p in base.glob("current.tmp-*")] == []
@@ -101,7 +108,61 @@ def test_a_deploy_killed_mid_switch_leaves_a_consistent_state(
     holder = LockHolder(base, "run-5")
     try:
         got = call("switch", "--base", base, "--run", "run-5", "--release", B)
-        assert got.out == {"ok": True, "previous": A, "current": B}
+        assert got.out == {"ok": True, "previous": A, "current": B, "rollbackTo": A}
     finally:
         holder.release()
     assert not (base / "current.tmp-run-5").exists()
+
+
+C = "1.2.0-20260103T000000Z"
+
+
+def ledger(base: Path, *entries: tuple[str, str, str]) -> None:
+    with (base / "ledger.jsonl").open("a") as f:
+        for kind, release, outcome in entries:
+            f.write(json.dumps({"kind": kind, "release": release, "outcome": outcome}) + "\n")
+
+
+def test_a_failed_deploy_goes_back_to_the_newest_release_that_passed_health(
+    call: Any, base: Path, hold: Any
+) -> None:
+    # A went live; B's deploy failed and its rollback too, so B is live (broken); C's deploy
+    # must go back to A, not to B (seen on the real Rosey: a second broken release "rolled back"
+    # to the first broken one).
+    hold("r1")
+    for name in (A, B, C):
+        fake_release(base, name)
+    point_current(base, B)
+    ledger(base, ("deploy", A, "succeeded"), ("deploy", B, "rollback_failed"))
+    got = call("switch", "--base", base, "--run", "r1", "--release", C)
+    assert got.out["previous"] == B
+    assert got.out["rollbackTo"] == A
+    assert got.out["rollbackNote"] == f"{B} (live before this deploy) never passed health; {A} did"
+
+
+def test_no_known_good_release_means_no_automatic_rollback(
+    call: Any, base: Path, hold: Any
+) -> None:
+    hold("r1")
+    fake_release(base, B)
+    fake_release(base, C)
+    point_current(base, B)
+    ledger(base, ("deploy", B, "rollback_failed"))
+    got = call("switch", "--base", base, "--run", "r1", "--release", C)
+    assert got.out["rollbackTo"] is None
+    assert got.out["rollbackNote"] == (
+        f"{B}, live before this deploy, failed its own deploy and never passed health, and no "
+        "other release on the host has: there is no known-good release to roll back to"
+    )
+
+
+def test_a_release_the_ledger_does_not_mention_is_trusted(call: Any, base: Path, hold: Any) -> None:
+    # hosts older than the ledger's `release` field, or a release put there by hand
+    hold("r1")
+    fake_release(base, A)
+    fake_release(base, B)
+    point_current(base, A)
+    ledger(base, ("deploy", C, "rolled_back"))
+    got = call("switch", "--base", base, "--run", "r1", "--release", B)
+    assert got.out["rollbackTo"] == A
+    assert "rollbackNote" not in got.out

@@ -14,7 +14,8 @@ import { REPO } from "../helpers/variants.js";
  * Layout: the agent at the root (its tests import it as a module: pytest.ini has
  * `pythonpath = .`), the tests under tests/, test/agent/requirements.txt (hypothesis, for the
  * property tests) as requirements.txt, shipit's pack_artifact.py under support/ (the tests
- * build real artifacts with it; it is not linted here), test/agent/shipit.json as shipit.json, and
+ * build real artifacts with it; it is not linted here) and the smoke client beside it,
+ * test/agent/shipit.json as shipit.json, and
  * the contracts the agent's copies are held to (test_contracts.py): config/contracts/*.schema.json
  * under contracts/, the golden fixtures of test/fixtures/contracts/ under contracts/fixtures/.
  */
@@ -44,6 +45,8 @@ async function agentRepository(): Promise<string> {
   for (const name of await readdir(join(REPO, "test/fixtures/contracts"))) await copyFile(join(REPO, "test/fixtures/contracts", name), join(dir, "contracts/fixtures", name));
   await copyFile(join(REPO, "src/python/shipit_agent.py"), join(dir, "shipit_agent.py"));
   await copyFile(join(REPO, "src/python/pack_artifact.py"), join(dir, "support/pack_artifact.py"));
+  // the smoke client, for the generated chat frames of test_props_smoke.py (not linted here either)
+  await copyFile(join(REPO, "src/python/shipit_smoke.py"), join(dir, "support/shipit_smoke.py"));
   await copyFile(join(REPO, "test/agent/shipit.json"), join(dir, "shipit.json"));
   // the suite's own requirements (hypothesis, pinned): installed into its venv by the deps step
   await copyFile(join(REPO, "test/agent/requirements.txt"), join(dir, "requirements.txt"));

@@ -76,8 +76,24 @@ describe("shipit init", () => {
     const r = await init(dir);
     expect(r.exitCode, r.stderr).toBe(0);
     const written = JSON.parse(await readFile(join(dir, "shipit.json"), "utf8"));
-    expect(written.environments.test).toEqual({ host: "", basePath: "/srv/rosey-test", unit: "rosey-test.service", setup: { exec: ["bot/rosey/rosey.py", "bot/rosey/config.json"] } });
+    expect(written.environments.test).toEqual({
+      host: "",
+      basePath: "/srv/rosey-test",
+      unit: "rosey-test.service",
+      // the bot's own format, ready for a deploy: the keys shipit knows, the password from the secret
+      runtimeConfig: {
+        template: "bot/rosey/config.json.dist",
+        path: "bot/rosey/config.json",
+        values: { domain: "https://cytu.be", channel: "test-rosey", "user[0]": "RoseyTest", db: "data/test.db", log_level: "DEBUG" },
+        secrets: { "user[1]": "CYTUBEBOT_TEST_PASSWORD" },
+      },
+      health: { kind: ["systemd"] },
+      smoke: { kind: "presence" },
+      setup: { exec: ["bot/rosey/rosey.py", "bot/rosey/config.json"] },
+    });
     const config = await loadConfig(hostSourceView(dir));
+    // and the loader checked each path against the template (user[0] exists, user[1] exists)
+    expect(resolveEnvironment("prod", config.environments, config.origin, { requireHost: false }).runtimeConfig?.values).toEqual({ domain: "https://cytu.be", channel: "rosey", "user[0]": "Rosey", db: "data/rosey.db", log_level: "INFO" });
     expect([config.name, config.typecheck.paths, config.test.paths]).toEqual(["rosey", ["bot", "common", "lib"], []]);
     expect(r.stdout).toContain("bot/rosey/config.json.dist has secret-looking values at user[1]: keep only placeholders there, and have the deploy fill them from secrets");
     const notes = await readFile(join(dir, "shipit.init.md"), "utf8");

@@ -119,6 +119,9 @@ describe("shipit setup on a bare host", () => {
       `changed: wrote /etc/sudoers.d/shipit-rosey-test: deploy may run only systemctl restart ${UNIT}, systemctl reset-failed ${UNIT}, systemctl show ${UNIT} (checked with visudo -cf)`,
       `setup of test on root@127.0.0.1:${t.port}: 7 changes; the host is ready for deploys as deploy`,
     ]);
+    // progress on stderr names what is running: setup's steps, not a deploy's
+    expect(first.stderr).toContain("setup: ✓ created user deploy (no password, key login only)\n");
+    expect(first.stderr).not.toMatch(/^deploy: /m);
     // the admin key and the deploy key's private half never show
     for (const secret of [t.privateKey, deployKey]) {
       const body = secret.split("\n")[1]!;

@@ -14,7 +14,7 @@ import {
   type CoverageSummary,
   type JUnitSummary,
 } from "./parsers.js";
-import type { Step, StepResult } from "./step.js";
+import { SERVICE_EXIT_CODE, type Step, type StepResult } from "./step.js";
 
 type GateName = "dependencies" | "lint" | "typecheck" | "test" | "security" | "build";
 type GateStatus = "passed" | "failed" | "skipped";
@@ -143,6 +143,8 @@ export function evaluateTest(
   const base = { threshold, coverage: null, junit: null };
   const late = timedOut("test", r);
   if (late) return { ...late, ...base };
+  const service = serviceFailed(r);
+  if (service) return { ...service, ...base };
   if (junitXml === null) {
     const [figure, detail] = pytestDidNotRun(r, root);
     return { ...failed("test", r, figure, detail), ...base };
@@ -210,6 +212,21 @@ export function evaluateTest(
     coverage,
     junit,
   };
+}
+
+/** A service of test.services was not ready: pytest never ran. The runner's line names the service, port and fix. */
+function serviceFailed(r: StepResult): Gate | null {
+  if (r.exitCode !== SERVICE_EXIT_CODE) return null;
+  const lines = [...r.stderr.matchAll(/^shipit: service (\S+) .*$/gm)];
+  if (!lines.length) return null;
+  const names = lines.map((m) => m[1]!);
+  return failed(
+    "test",
+    r,
+    `service ${names.join(", ")} not ready · no tests ran`,
+    // the whole of it: a service's own output follows its line
+    `${r.stderr.trim().replace(/^shipit: (?=service )/gm, "")}\nno tests ran: pytest starts only once every service in test.services is ready`,
+  );
 }
 
 /**

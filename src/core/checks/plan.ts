@@ -4,6 +4,7 @@ import type { SourceScan } from "./security/source-scan.js";
 import { step, type Layout, type Step } from "./step.js";
 import { ConfigError, configIssue } from "../errors.js";
 import { SafeVersion } from "../config/grammar.js";
+import { serviceEnvPrefix } from "../config/services.js";
 
 export interface CheckPlan {
   /** Builds shipit's tools venv from the tool pins alone: shared by every project with the same pins and image. */
@@ -247,10 +248,16 @@ function planTest(c: ResolvedConfig, l: Layout): Step {
     ],
     cwd: l.src,
     // unbuffered: pytest's progress reaches `shipit test` as it happens, not in 8 KiB blocks
-    env: { COVERAGE_FILE: `${dir}/.coverage`, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" },
+    env: { COVERAGE_FILE: `${dir}/.coverage`, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1", ...serviceEnv(c) },
     reports: [reports.junit, reports.coverageJson],
+    services: c.services,
     okExitCodes: [0, 1, 5],
   });
+}
+
+/** Where the tests find each service: `NATS_HOST=127.0.0.1`, `NATS_PORT=4222` (both runners). */
+function serviceEnv(c: ResolvedConfig): Record<string, string> {
+  return Object.fromEntries(c.services.flatMap((s) => [[`${serviceEnvPrefix(s.name)}_HOST`, "127.0.0.1"], [`${serviceEnvPrefix(s.name)}_PORT`, String(s.port)]]));
 }
 
 export const PACK_SCRIPT = "pack_artifact.py";

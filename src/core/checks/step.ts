@@ -1,3 +1,5 @@
+import type { TestService } from "../config/services.js";
+
 /** A pipeline step as plain data. Runners (Dagger, host) turn it into processes; nothing here runs anything. */
 export interface Step {
   id: string;
@@ -19,6 +21,23 @@ export interface Step {
   /** Exit codes that are results, not tool crashes (e.g. pytest 1 = tests failed). */
   okExitCodes: number[];
   timeoutMs: number;
+  /**
+   * Services started before the commands and stopped after them, each reachable on
+   * 127.0.0.1:<port> (test.services). A service not ready in time ends the step with
+   * SERVICE_EXIT_CODE and a `shipit: service …` line (serviceNotReady) on stderr.
+   */
+  services: TestService[];
+}
+
+/** The exit code of a step whose service was not ready: the commands never ran. */
+export const SERVICE_EXIT_CODE = 125;
+
+/**
+ * The line a runner writes to stderr when a service was not ready; evaluateTest reads it back.
+ * `why` says what was seen (the process ended, nothing answered on the port), `fix` what to do.
+ */
+export function serviceNotReady(s: TestService, why: string, fix: string): string {
+  return `shipit: service ${s.name} (${s.command[0] ?? s.image ?? s.name}, port ${s.port}) not ready: ${why}. Fix: ${fix}`;
 }
 
 /** Where things live for one runner. The Dagger runner uses fixed container paths, the host runner temp folders. */
@@ -71,6 +90,7 @@ export function step(init: Partial<Step> & Pick<Step, "id" | "commands" | "cwd">
     reports: [],
     okExitCodes: [0],
     timeoutMs: 20 * 60_000,
+    services: [],
     ...init,
   };
 }

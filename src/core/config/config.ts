@@ -6,6 +6,8 @@ import { environmentNames, resolveEnvironment, RolesSchema, UserEnvironmentsSche
 import { checkRuntimeTemplate } from "./runtime-config.js";
 import { closest, getIn, unknownKeyFix } from "../text.js";
 import { FileNamePart, ImageRef, SafeVersion, relativePathProblem } from "./grammar.js";
+import { configText, jsonTextIssues } from "./json-text.js";
+import { resolveServices, ServiceSchema, type TestService } from "./services.js";
 import { detectShape, parseTomlFile, wrongKindOfRequirements, type ProjectShape } from "./project.js";
 
 /** A path inside the source tree: relative, no `..`, no leading slash. A trailing `/` means "must be a directory". */
@@ -73,9 +75,12 @@ export const FullConfigSchema = z.strictObject({
   }),
   test: z.strictObject({
     paths: z.array(RelPath).describe("Paths given to pytest; empty keeps pytest.ini's testpaths"),
-    args: z.array(z.string()).describe("Extra pytest arguments"),
+    args: z.array(z.string().regex(/^[^\p{Cc}]*$/u, "must be one argument of printable text (no control characters such as NUL or a newline)")).describe("Extra pytest arguments"),
     coverageThreshold: z.number().min(0).max(100).describe(
       "Minimum total coverage in percent. Used only when the repository's coverage config sets no fail_under, unless set in shipit.json",
+    ),
+    services: z.array(ServiceSchema).describe(
+      "Services the tests need (a NATS server, PostgreSQL), started before the test gate and stopped after it: Dagger services on the engine, local processes on the host; the tests reach each on 127.0.0.1:<port> (CONFIGURATION.md, Services for tests)",
     ),
     timeoutSec: TimeoutSec,
   }),
@@ -158,6 +163,8 @@ export interface ResolvedConfig extends FullConfig {
   coverage: { threshold: number; from: string };
   /** What the project is made of (requirement files, pyproject.toml, uv.lock, layout) and what the project environment installs. */
   shape: ProjectShape;
+  /** test.services filled in from the catalogue of known services: what the runners start around the test gate. */
+  services: TestService[];
   /** Where build.version came from: shipit.json, pyproject's [project].version, or shipit's default. */
   versionSource: "config" | "pyproject" | "default";
   /** shipit.json's `environments`, resolved per environment by resolveEnvironment. */
@@ -253,6 +260,7 @@ export async function resolveConfig(
     issues,
   );
   issues.push(...(await runtimeTemplateIssues(view, user.environments, merged.build.include)));
+  const services = resolveServices(user.test?.services, issues);
   if (issues.length) throw new ConfigError(origin, issues);
   merged.project = { ...merged.project, extras: shape.extras, groups: shape.groups, lock: shape.lock !== null };
   let versionSource: ResolvedConfig["versionSource"] = user.build?.version !== undefined ? "config" : "default";
@@ -269,7 +277,7 @@ export async function resolveConfig(
       ? { threshold: user.test.coverageThreshold, from: `${origin} test.coverageThreshold` }
       : ((await repoCoverageThreshold(view)) ?? { threshold: DEFAULTS.test.coverageThreshold, from: "shipit default" });
   merged.test.coverageThreshold = coverage.threshold;
-  return { ...merged, coverage, origin, environments: user.environments ?? {}, shape, versionSource };
+  return { ...merged, coverage, origin, environments: user.environments ?? {}, shape, versionSource, services };
 }
 
 /** Each environment's runtimeConfig against its template in the repository (ci fails on a path the template lacks). */
@@ -290,12 +298,16 @@ async function runtimeTemplateIssues(view: SourceView, user: Record<string, unkn
 
 export function parseUserConfig(text: string | null, origin: string): UserConfig {
   if (text === null) return {};
+  const read = configText(text);
+  if ("issue" in read) throw new ConfigError(origin, [read.issue]);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(read.text);
   } catch (e) {
     throw new ConfigError(origin, [configIssue({ code: "NOT_JSON", path: [], key: "(file)", problem: `is not valid JSON (${(e as Error).message})`, fix: "fix the JSON syntax" })]);
   }
+  const textIssues = jsonTextIssues(read.text);
+  if (textIssues.length) throw new ConfigError(origin, textIssues);
   const parsed = UserConfigSchema.safeParse(json);
   if (parsed.success) {
     // Environments are kept as written: they are merged over their defaults and parsed whole by
@@ -337,6 +349,11 @@ function shapeAt(path: PropertyKey[]): Record<string, unknown> | undefined {
   let schema: z.ZodType = UserConfigSchema;
   for (const seg of path) {
     const inner = unwrap(schema);
+    // an entry of a list (test.services[0]): the entry's keys
+    if (inner instanceof z.ZodArray && typeof seg === "number") {
+      schema = inner.element as z.ZodType;
+      continue;
+    }
     if (!(inner instanceof z.ZodObject)) return undefined;
     schema = (inner.shape as Record<string, z.ZodType>)[String(seg)]!;
     if (!schema) return undefined;

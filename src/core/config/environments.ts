@@ -62,7 +62,7 @@ const HealthSchema = z
   .strictObject({
     kind: z.union([HealthKindSchema, z.array(HealthKindSchema).min(1)], { error: `must be one of ${HEALTH_KINDS.map((k) => JSON.stringify(k)).join(", ")}, or a list of them` }).default("contract").describe("contract (healthUrl answers the health JSON), http (healthUrl answers any 2xx), systemd (the unit stays active with no restart for stableSec), log (logPattern appears in the unit's journal since this restart); a list: all must hold"),
     stableSec: z.number().positive().default(5).describe("systemd health: how long the unit must stay active with no restart"),
-    logPattern: z.string().min(1).max(500).optional().describe("log health: a regular expression (Python syntax) one line of the unit's journal since this restart must match, e.g. \"joined channel\""),
+    logPattern: z.string().min(1).max(500).regex(/^[^\p{Cc}]+$/u, "must be one line of printable text (the journal is matched line by line)").optional().describe("log health: a regular expression (Python syntax) one line of the unit's journal since this restart must match, e.g. \"joined channel\""),
   })
   .superRefine((h, ctx) => {
     const kinds = healthKinds(h.kind);

@@ -121,7 +121,7 @@ export function probesUrl(env: Environment): boolean {
  * `health.kind`, which the agent checks together until all hold. The crash-loop watch on the
  * unit runs whatever the kinds.
  */
-function healthCall(name: string, env: Environment, expectVersion?: string): RemoteCall {
+function healthCall(name: string, env: Environment, expectVersion?: string, afterRestart?: string): RemoteCall {
   const kinds = healthKinds(env.health.kind);
   const plain = kinds.length === 1 && kinds[0] === "contract";
   return {
@@ -135,6 +135,8 @@ function healthCall(name: string, env: Environment, expectVersion?: string): Rem
       // --key=value: a pattern such as "-x" stays a value
       ...(kinds.includes("log") && env.health.logPattern !== undefined ? [`--log-pattern=${env.health.logPattern}`] : []),
       ...(expectVersion ? ["--expect-version", expectVersion] : []),
+      // the restart's wall clock: a crash loop quotes this release's journal lines, not the last one's
+      ...(afterRestart ? [`--since={${afterRestart}.since}`] : []),
     ],
     timeoutSec: env.healthTimeoutSec + 60,
   };
@@ -183,9 +185,9 @@ function smokeCall(env: Environment, paths: DeployPaths): LocalCall {
 
 function rollbackCalls(env: Environment): RemoteCall[] {
   return [
-    { name: "rollback-switch", args: ["switch", ...b(env), "--run", "{run}", "--release", "{switch.previous}"] },
+    { name: "rollback-switch", args: ["switch", ...b(env), "--run", "{run}", "--release", "{switch.rollbackTo}"] },
     { name: "rollback-restart", args: restartArgs(env) },
-    healthCall("rollback-health", env),
+    healthCall("rollback-health", env, undefined, "rollback-restart"),
   ];
 }
 
@@ -230,7 +232,7 @@ export function buildDeployPlan(r: DeployRequest): DriverPlan {
       { name: "configure", args: ["configure", ...b(env), ...run, "--release", "{install.release}"], stdin: { json: configureInput(env), secretFiles: { bot_password: r.paths.botPassword } } },
       { name: "switch", args: ["switch", ...b(env), ...run, "--release", "{install.release}"] },
       { name: "restart", args: restartArgs(env) },
-      healthCall("health", env),
+      healthCall("health", env, undefined, "restart"),
       ...(env.smoke.kind === "none" ? [] : [smokeCall(env, r.paths)]),
     ],
     commitAfter: "switch",
@@ -261,7 +263,7 @@ export function buildRollbackPlan(r: RollbackRequest): DriverPlan {
       { name: "rollback-target", args: ["rollback-target", ...b(env), ...(r.to ? ["--to", r.to] : [])] },
       { name: "switch", args: ["switch", ...b(env), ...run, "--release", "{rollback-target.release}"] },
       { name: "restart", args: restartArgs(env) },
-      healthCall("health", env),
+      healthCall("health", env, undefined, "restart"),
     ],
     commitAfter: "switch",
     rollback: withRun(rollbackCalls(env), r.run),

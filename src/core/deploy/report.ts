@@ -33,6 +33,8 @@ export function reportDeploy(r: DriverResult, what: { env: string; version: stri
   const verb = what.kind === "deploy" ? `deploy of ${what.version} to ${what.env}` : `rollback of ${what.env}${what.version === "previous" ? "" : ` to ${what.version}`}`;
   const release = (r.outputs?.["install"]?.["release"] ?? r.outputs?.["rollback-target"]?.["release"]) as string | undefined;
   const previous = r.outputs?.["switch"]?.["previous"] as string | undefined | null;
+  // the known-good release the automatic rollback went to (the agent's switch picks it)
+  const rolledTo = (r.outputs?.["switch"]?.["rollbackTo"] ?? previous) as string | undefined | null;
   const ledger = r.ledger && !r.ledger.ok ? `\nwarning: the ledger line could not be written: ${r.ledger.error?.message}` : "";
   switch (r.outcome) {
     case "succeeded":
@@ -47,7 +49,9 @@ export function reportDeploy(r: DriverResult, what: { env: string; version: stri
         outcome: r.outcome,
         message:
           `${verb} FAILED at ${cause(r)}\n` +
-          `rolled back automatically: the previous release ${previous} is live again and healthy ` +
+          (rolledTo === previous
+            ? `rolled back automatically: the previous release ${previous} is live again and healthy `
+            : `rolled back automatically to ${rolledTo}, the newest release that passed health (the previous one, ${previous}, never did); it is live again and healthy `) +
           `(rollback took ${secs(r.rollback.reduce((a, p) => a + (p.seconds ?? 0), 0))}).\nphases: ${phaseLine(r)}${ledger}`,
       };
     case "rollback_failed": {

@@ -13,6 +13,8 @@ export interface ConfigTemplate {
   format: "json" | "yaml" | "toml";
   /** Paths of values that look secret: a secret-looking key, or a placeholder naming a secret (`user[1]` = "YourPassword"). */
   secrets: string[];
+  /** A JSON template's top-level keys whose values are scalars or lists (what `runtimeConfig.values` may set). */
+  fields?: Record<string, "scalar" | "list">;
 }
 
 export interface SystemdUnit {
@@ -28,6 +30,11 @@ export interface Layout {
   pyproject?: { name?: string };
   requirements: string[];
   appFolders: string[];
+  /**
+   * Top-level modules (`__version__.py`) that the app folders' code imports: a release without
+   * them cannot start (seen on the real Rosey: `lib/__init__.py` imports `__version__`).
+   */
+  appModules: string[];
   testFolders: string[];
   /** Where pytest's settings are (pytest.ini, pyproject.toml, setup.cfg, tox.ini), and its testpaths. */
   pytestConfig?: { file: string; testpaths: string[] };
@@ -56,6 +63,27 @@ const formatOf = (p: string): ConfigTemplate["format"] | null => {
   if (/\.toml$/.test(bare)) return "toml";
   return null;
 };
+
+/** Top-level files that are no module an app imports. */
+const NOT_APP_MODULE = /^(setup|conftest|noxfile|fabfile|tasks|manage)\.py$|^test_.*\.py$|_test\.py$/;
+
+/**
+ * The top-level `NAME.py` files that code in the app folders imports (`import NAME`, `from NAME
+ * import …`, at the start of a line: a statement, not prose in a docstring, in practice).
+ */
+export async function importedTopModules(view: SourceView, files: string[], appFolders: string[]): Promise<string[]> {
+  const candidates = files.filter((f) => !f.includes("/") && f.endsWith(".py") && !NOT_APP_MODULE.test(f)).map((f) => f.slice(0, -3));
+  if (!candidates.length) return [];
+  const wanted = new Set<string>();
+  const statement = /^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)[ \t.]|import[ \t]+([A-Za-z_]\w*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*))/gm;
+  for (const f of files.filter((x) => x.endsWith(".py") && appFolders.includes(x.split("/")[0]!))) {
+    const text = (await view.read(f)) ?? "";
+    for (const m of text.matchAll(statement)) {
+      for (const name of m[1] ? [m[1]] : m[2]!.split(",").map((n) => n.trim())) if (candidates.includes(name)) wanted.add(name);
+    }
+  }
+  return [...wanted].sort().map((n) => `${n}.py`);
+}
 
 /** A config template: `*.dist`/`*.example` of a JSON, YAML or TOML file, or a committed `config*.json|yaml|toml`. */
 function isConfigTemplate(p: string): boolean {
@@ -97,6 +125,22 @@ function yamlSecrets(text: string): string[] {
     else if (isSecretKey(m[2]!)) out.push(path);
   }
   return out;
+}
+
+function jsonFields(text: string): { fields?: Record<string, "scalar" | "list"> } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) return {};
+  const fields: Record<string, "scalar" | "list"> = {};
+  for (const [k, v] of Object.entries(doc)) {
+    if (Array.isArray(v)) fields[k] = "list";
+    else if (v === null || typeof v !== "object") fields[k] = "scalar";
+  }
+  return { fields };
 }
 
 export function templateSecrets(text: string, format: ConfigTemplate["format"]): string[] {
@@ -164,7 +208,7 @@ export async function detectLayout(view: SourceView): Promise<Layout> {
   const files = await view.files();
   const top = new Set(files.filter((f) => !f.includes("/")));
   const topDirs = [...new Set(files.filter((f) => f.includes("/")).map((f) => f.split("/")[0]!))].sort();
-  const layout: Layout = { requirements: [], appFolders: [], testFolders: [], templates: [], units: [] };
+  const layout: Layout = { requirements: [], appFolders: [], appModules: [], testFolders: [], templates: [], units: [] };
 
   if (top.has("pyproject.toml")) {
     let name: string | undefined;
@@ -178,6 +222,7 @@ export async function detectLayout(view: SourceView): Promise<Layout> {
   }
   layout.requirements = [...top].filter((f) => /^requirements([-_.][A-Za-z0-9_.-]*)?\.txt$/.test(f)).sort((a, b) => (a === "requirements.txt" ? -1 : b === "requirements.txt" ? 1 : a.localeCompare(b)));
   layout.appFolders = topDirs.filter((d) => !d.startsWith(".") && !NOT_APP.has(d) && files.some((f) => f.startsWith(`${d}/`) && f.endsWith(".py")));
+  layout.appModules = await importedTopModules(view, files, layout.appFolders);
   layout.testFolders = topDirs.filter((d) => TEST_DIRS.has(d) && files.some((f) => f.startsWith(`${d}/`) && f.endsWith(".py")));
 
   for (const [file, sections] of [["pytest.ini", ["pytest"]], ["setup.cfg", ["tool:pytest"]], ["tox.ini", ["pytest"]]] as const) {
@@ -219,7 +264,7 @@ export async function detectLayout(view: SourceView): Promise<Layout> {
   for (const f of files.filter(isConfigTemplate)) {
     const format = formatOf(f)!;
     const text = (await view.read(f)) ?? "";
-    layout.templates.push({ path: f, ...(isTemplate(f) ? { renders: f.replace(/\.(dist|example|sample|template)$/, "") } : {}), format, secrets: templateSecrets(text, format) });
+    layout.templates.push({ path: f, ...(isTemplate(f) ? { renders: f.replace(/\.(dist|example|sample|template)$/, "") } : {}), format, secrets: templateSecrets(text, format), ...(format === "json" ? jsonFields(text) : {}) });
   }
   for (const f of files.filter((p) => p.endsWith(".service"))) layout.units.push(parseUnit(f, (await view.read(f)) ?? ""));
 

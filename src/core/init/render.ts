@@ -10,9 +10,9 @@
  */
 import type { ResolvedConfig, SourceView } from "../config/config.js";
 import { resolveConfig } from "../config/config.js";
-import { resolveEnvironment } from "../config/environments.js";
+import { resolveEnvironment, type Environment } from "../config/environments.js";
 import { ShipitError } from "../errors.js";
-import type { Layout, SystemdUnit } from "./detect.js";
+import type { ConfigTemplate, Layout, SystemdUnit } from "./detect.js";
 
 export interface ModuleRef {
   owner: string;
@@ -57,6 +57,52 @@ function botUnit(layout: Layout): { unit: SystemdUnit; exec: string[] } | undefi
   return undefined;
 }
 
+/**
+ * The bot's own config template, for `runtimeConfig`: a JSON template of the file the bot's unit
+ * names on its command line (Rosey: bot/rosey/config.json from config.json.dist), or else the only
+ * JSON template there is.
+ */
+export function botTemplate(layout: Layout): ConfigTemplate | undefined {
+  const json = layout.templates.filter((t) => t.renders && t.format === "json" && t.fields);
+  const exec = botUnit(layout)?.exec ?? [];
+  return json.find((t) => exec.includes(t.renders!)) ?? (json.length === 1 ? json[0] : undefined);
+}
+
+/** Template keys shipit knows how to fill, by the names bots use for them. */
+const SERVER_KEYS = ["domain", "server", "url"];
+const CHANNEL_KEYS = ["channel", "room"];
+const DB_KEYS = ["db", "database", "db_path", "database_path"];
+const LOG_KEYS = ["log_level", "loglevel", "logLevel"];
+const USER_KEYS = ["user", "login", "account", "credentials"];
+
+/**
+ * The environment's `runtimeConfig`, `runtime`, `health` and `smoke` for a bot in its own format:
+ * the template's keys that shipit knows set from the environment's defaults, the password at
+ * `user[1]` from the environment's bot-password secret; health from systemd (the bot serves no
+ * health contract), and the presence smoke (it answers no command shipit knows).
+ */
+function ownFormat(t: ConfigTemplate, env: Environment): Record<string, unknown> {
+  const f = t.fields ?? {};
+  const first = (keys: string[], kind: "scalar" | "list") => keys.find((k) => f[k] === kind);
+  const values: Record<string, string> = {};
+  const server = first(SERVER_KEYS, "scalar");
+  if (server) values[server] = `https://${env.runtime.server}`;
+  const channel = first(CHANNEL_KEYS, "scalar");
+  if (channel) values[channel] = env.runtime.channel;
+  const user = first(USER_KEYS, "list");
+  const pair = user !== undefined && t.secrets.includes(`${user}[1]`);
+  if (pair) values[`${user}[0]`] = env.runtime.bot_name;
+  const db = first(DB_KEYS, "scalar");
+  if (db) values[db] = env.runtime.db_path;
+  const log = first(LOG_KEYS, "scalar");
+  if (log) values[log] = env.runtime.log_level;
+  return {
+    runtimeConfig: { template: t.path, path: t.renders, values, ...(pair ? { secrets: { [`${user}[1]`]: env.secrets.botPassword } } : {}) },
+    health: { kind: ["systemd"] },
+    smoke: { kind: "presence" },
+  };
+}
+
 export function initName(layout: Layout, hint?: string): string {
   const bot = botUnit(layout);
   const script = bot?.exec.find((a) => a.endsWith(".py"));
@@ -70,12 +116,13 @@ export function renderShipitJson(layout: Layout, mod: ModuleRef, name: string): 
   if (!layout.pyproject && layout.requirements.length) doc["requirements"] = layout.requirements;
   if (layout.appFolders.length) {
     doc["typecheck"] = { paths: layout.appFolders };
-    doc["build"] = { include: layout.appFolders };
+    doc["build"] = { include: [...layout.appFolders, ...layout.appModules] };
     doc["security"] = { paths: layout.appFolders };
   }
   // pytest's own testpaths win when it has them; else the test folders found
   if (!layout.pytestConfig?.testpaths.length && layout.testFolders.length) doc["test"] = { paths: layout.testFolders };
-  const env = (e: string) => ({ host: "", basePath: `/srv/${name}-${e}`, unit: `${name}-${e}.service`, ...(bot ? { setup: { exec: bot.exec } } : {}) });
+  const own = botTemplate(layout);
+  const env = (e: string) => ({ host: "", basePath: `/srv/${name}-${e}`, unit: `${name}-${e}.service`, ...(own ? ownFormat(own, resolveEnvironment(e, {}, "shipit.json", { requireHost: false })) : {}), ...(bot ? { setup: { exec: bot.exec } } : {}) });
   doc["environments"] = { test: env("test"), prod: env("prod") };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
@@ -267,6 +314,11 @@ export function nextSteps(config: ResolvedConfig, layout: Layout, mod: ModuleRef
   for (const u of layout.units.filter((x) => x.logsToFile && x === botUnit(layout)?.unit)) {
     steps.push(`${u.path} appends its output to a file (StandardOutput=append:…): shipit's built-in unit logs to the journal instead, which log health and failure messages read.`);
   }
+  const own = botTemplate(layout);
+  if (own) {
+    const secret = envs.map((e) => e.secrets.botPassword).join("/");
+    steps.push(`Check environments.*.runtimeConfig in shipit.json: it renders ${own.renders} from ${own.path} with each environment's values${own.secrets.some((p) => /\[1\]$/.test(p)) ? ` and the bot's password from ${secret}` : ""}; other secret-looking keys stay as in the template. Health is \`systemd\` (the unit stays up): add \`"log"\` to \`health.kind\` with a \`health.logPattern\` your bot prints once it is in (Rosey: \`login .*'success': True\`) to know it logged in.`);
+  }
   steps.push("Commit shipit.json and .github/workflows/, open a pull request: it runs ci and deploys to the test environment.");
   return steps;
 }
@@ -275,9 +327,13 @@ function describeLayout(layout: Layout): string[] {
   const out: string[] = [];
   out.push(layout.pyproject ? `pyproject.toml${layout.pyproject.name ? ` (project ${layout.pyproject.name})` : ""}: its dependencies and groups are installed for the checks` : layout.requirements.length ? `requirement files: ${layout.requirements.join(", ")} → \`requirements\`` : "no requirement files and no pyproject.toml: only the tools are installed");
   out.push(layout.appFolders.length ? `app folders: ${layout.appFolders.join(", ")} → \`typecheck.paths\`, \`build.include\`, \`security.paths\`` : "no app folders with Python files: the defaults stay");
+  if (layout.appModules.length && layout.appFolders.length) out.push(`top-level modules the app imports: ${layout.appModules.join(", ")} → \`build.include\` (a release without them cannot start)`);
   out.push(layout.pytestConfig ? `pytest settings in ${layout.pytestConfig.file}${layout.pytestConfig.testpaths.length ? ` (testpaths ${layout.pytestConfig.testpaths.join(", ")}: kept, so \`test.paths\` is not set)` : ""}` : `no pytest settings${layout.testFolders.length ? `; test folders ${layout.testFolders.join(", ")} → \`test.paths\`` : ""}`);
   if (layout.coverage) out.push(`coverage config in ${layout.coverage.file}${layout.coverage.failUnder !== undefined ? `: fail_under ${layout.coverage.failUnder} is the coverage gate's threshold` : ""}`);
-  for (const t of layout.templates) out.push(`config ${t.path} (${t.format}${t.renders ? `, a template of ${t.renders}` : ""})${t.secrets.length ? `; secret-looking: ${t.secrets.join(", ")}` : ""}`);
+  const own = botTemplate(layout);
+  for (const t of layout.templates) {
+    out.push(`config ${t.path} (${t.format}${t.renders ? `, a template of ${t.renders}` : ""})${t.secrets.length ? `; secret-looking: ${t.secrets.join(", ")}` : ""}${t === own ? " → `environments.*.runtimeConfig` (the deploy renders it per environment, 0600, in each release; `health.kind` systemd, `smoke.kind` presence)" : ""}`);
+  }
   const bot = botUnit(layout);
   for (const u of layout.units) {
     const exec = u === bot?.unit ? bot.exec : undefined;

@@ -7,7 +7,7 @@
  * whoever can deploy, and must not be able to script the page of whoever reads it.
  */
 import { z } from "zod";
-import { chronological, computeMetrics, formatDays, formatSeconds, metricRows, type CommitTimes, type MetricsReport, type Window } from "./metrics.js";
+import { chronological, computeMetrics, isDuration, formatDays, formatSeconds, metricRows, type CommitTimes, type MetricsReport, type Window } from "./metrics.js";
 import type { LedgerEntry, LedgerOutcome } from "../deploy/contracts.js";
 
 /** The verdict on an environment's live release: its health probe answered healthy, failed, or was not asked. */
@@ -130,9 +130,10 @@ export function buildDashboard(input: DashboardInput): DashboardData {
   const until = Date.parse(w.until);
   const envs = Object.keys(input.ledgers).sort();
   const all = envs.flatMap((env) => input.ledgers[env]!.map((e) => ({ ...e, env })));
-  const inWindow = chronological(all).filter((e) => Date.parse(e.ended) >= since && Date.parse(e.ended) < until);
+  const ordered = chronological(all);
+  const inWindow = ordered.filter((e) => Date.parse(e.ended) >= since && Date.parse(e.ended) < until);
 
-  const recent: RecentEntry[] = chronological(all)
+  const recent: RecentEntry[] = ordered
     .filter((e) => Date.parse(e.ended) < until)
     .slice(-(input.recentLimit ?? 20))
     .reverse()
@@ -158,10 +159,10 @@ export function buildDashboard(input: DashboardInput): DashboardData {
     rollbackDurations[env] = [];
   }
   for (const e of inWindow) {
-    const p = (y: number): Point => ({ x: Date.parse(e.ended), y: Math.round(y * 1000) / 1000, version: e.version, outcome: e.outcome });
-    if (e.kind === "deploy" && typeof e.seconds === "number") deployDurations[e.env]!.push(p(e.seconds));
-    if (e.kind === "deploy" && e.outcome === "rolled_back") rollbackDurations[e.env]!.push(p(rollbackSeconds(e)));
-    if (e.kind === "rollback" && e.outcome === "succeeded" && typeof e.seconds === "number") rollbackDurations[e.env]!.push(p(e.seconds));
+    const p = (y: number): Point => ({ x: Date.parse(e.ended), y: Number.isFinite(y * 1000) ? Math.round(y * 1000) / 1000 : y, version: e.version, outcome: e.outcome });
+    if (e.kind === "deploy" && isDuration(e.seconds)) deployDurations[e.env]!.push(p(e.seconds));
+    if (e.kind === "deploy" && e.outcome === "rolled_back" && isDuration(rollbackSeconds(e))) rollbackDurations[e.env]!.push(p(rollbackSeconds(e)));
+    if (e.kind === "rollback" && e.outcome === "succeeded" && isDuration(e.seconds)) rollbackDurations[e.env]!.push(p(e.seconds));
   }
 
   const days: string[] = [];

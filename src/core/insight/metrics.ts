@@ -70,7 +70,10 @@ export type CommitTimes = Record<string, string>;
 
 const DAY = 86_400_000;
 const ms = (iso: string) => Date.parse(iso);
-const secs = (n: number) => Math.round(n * 1000) / 1000;
+/** Rounded to 3 decimals; a value too large to scale (1e308) is left as it is rather than made Infinity. */
+const secs = (n: number) => (Number.isFinite(n * 1000) ? Math.round(n * 1000) / 1000 : n);
+/** A duration a ledger line can be believed on: a finite number of seconds, not negative (a hand edit or a cut line can hold anything). */
+export const isDuration = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n) && n >= 0;
 const ratio = (n: number) => Math.round(n * 10_000) / 10_000;
 const isRolledBackOutcome = (o: LedgerOutcome) => o === "rolled_back" || o === "rollback_failed";
 
@@ -91,11 +94,17 @@ export function parseLedger(text: string): { entries: LedgerEntry[]; corrupt: nu
       corrupt++;
       continue;
     }
-    const entry = readLedgerEntry(json);
-    if (entry && !Number.isNaN(ms(entry.ended))) entries.push(entry);
+    const entry = asEntry(json);
+    if (entry) entries.push(entry);
     else corrupt++;
   }
   return { entries, corrupt };
+}
+
+/** One parsed line as an entry, or null when it is not one (or its `ended` is no real time). */
+function asEntry(json: unknown): LedgerEntry | null {
+  const entry = readLedgerEntry(json);
+  return entry && !Number.isNaN(ms(entry.ended)) ? entry : null;
 }
 
 /** The agent's `history` answer: its entries (newest first) and the lines the host itself could not read. */
@@ -108,15 +117,16 @@ const HistoryAnswer = z.object({ entries: z.array(z.unknown()), corrupt: z.numbe
  */
 export function ledgerFromHistory(answer: unknown, from = "the host agent"): { entries: LedgerEntry[]; corrupt: number } {
   const history = checkShape(HistoryAnswer, answer, `the history answer of ${from}`);
-  const parsed = parseLedger(history.entries.map((e) => JSON.stringify(e)).join("\n"));
-  return { entries: parsed.entries, corrupt: parsed.corrupt + (history.corrupt ?? 0) };
+  // each entry as a line of a file would be read, without writing it out and parsing it again
+  const entries = history.entries.map(asEntry).filter((e): e is LedgerEntry => e !== null);
+  return { entries, corrupt: history.entries.length - entries.length + (history.corrupt ?? 0) };
 }
 
 export function median(values: number[]): number | null {
   if (!values.length) return null;
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return s.length % 2 ? s[mid]! : s[mid - 1]! / 2 + s[mid]! / 2; // halves first: two huge values do not overflow
 }
 
 /** Nearest-rank percentile (p in 0..100). */
@@ -139,8 +149,8 @@ function commitTime(commit: string | null | undefined, times: CommitTimes): numb
 /** Entries oldest first by end time (the ledger is append-only, so ties keep their order). */
 export function chronological(entries: LedgerEntry[]): LedgerEntry[] {
   return entries
-    .map((e, i) => ({ e, i }))
-    .sort((a, b) => ms(a.e.ended) - ms(b.e.ended) || a.i - b.i)
+    .map((e, i) => ({ e, i, t: ms(e.ended) }))
+    .sort((a, b) => a.t - b.t || a.i - b.i)
     .map((x) => x.e);
 }
 
@@ -157,16 +167,16 @@ export function computeEnvMetrics(entries: LedgerEntry[], window: Window, commit
   const manual = all.filter((e) => e.kind === "rollback" && inWindow(e));
 
   let rolledBack = 0;
-  for (const d of deploys) {
-    const next = all[all.indexOf(d) + 1];
-    if (isRolledBackOutcome(d.outcome) || next?.kind === "rollback") rolledBack++;
-  }
+  // by position, not all.indexOf(d): a 100,000-line ledger would take minutes
+  all.forEach((d, i) => {
+    if (d.kind === "deploy" && inWindow(d) && (isRolledBackOutcome(d.outcome) || all[i + 1]?.kind === "rollback")) rolledBack++;
+  });
 
-  const deployTimes = ok.map((e) => e.seconds).filter((s): s is number => typeof s === "number");
+  const deployTimes = ok.map((e) => e.seconds).filter(isDuration);
   const rollbackTimes = [
     ...deploys.filter((e) => e.outcome === "rolled_back").map((e) => Object.values(e.rollbackPhases ?? {}).reduce((a, b) => a + b, 0)),
-    ...manual.filter((e) => e.outcome === "succeeded" && typeof e.seconds === "number").map((e) => e.seconds!),
-  ];
+    ...manual.filter((e) => e.outcome === "succeeded").map((e) => e.seconds),
+  ].filter(isDuration);
 
   const restores: number[] = [];
   let open: { since: string; at: number; failures: number } | null = null;
@@ -181,8 +191,11 @@ export function computeEnvMetrics(entries: LedgerEntry[], window: Window, commit
 
   const leads: number[] = [];
   let unknownCommits = 0;
+  const seen = new Map<string, number | null>(); // one lookup per commit: a prefix search walks every commit git knows
   for (const d of ok) {
-    const t = commitTime(d.commit, commitTimes);
+    const key = d.commit ?? "";
+    const t = seen.has(key) ? seen.get(key)! : commitTime(d.commit, commitTimes);
+    seen.set(key, t);
     if (t === null) unknownCommits++;
     else leads.push((ms(d.ended) - t) / 1000);
   }

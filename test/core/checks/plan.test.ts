@@ -92,7 +92,7 @@ test("no secret or shell string ever appears in a step: every command is an argv
   for (const s of steps) {
     for (const cmd of s.commands) expect(cmd[0]).not.toMatch(/^(sh|bash)$/);
     // A step is plain data with these fields only: none of them carries a secret for the runner to fill.
-    expect(Object.keys(s).sort()).toEqual(["caches", "commands", "cwd", "dirs", "env", "exclusiveCaches", "files", "id", "okExitCodes", "reports", "timeoutMs"]);
+    expect(Object.keys(s).sort()).toEqual(["caches", "commands", "cwd", "dirs", "env", "exclusiveCaches", "files", "id", "okExitCodes", "reports", "services", "timeoutMs"]);
     expect(Object.keys(s.env).filter((k) => /pass|token|secret|key/i.test(k))).toEqual([]);
   }
 });

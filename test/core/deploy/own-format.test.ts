@@ -120,16 +120,17 @@ test("health kinds: each reaches the agent's argv; the contract default keeps to
   const env = resolveEnvironment("test", { test: plain });
   const plan = deployPlan(env);
   const health = plan.phases.find((p) => p.name === "health") as RemoteCall;
-  expect(health.args).toEqual(["health", "--base", "/srv/rosey-test", "--kind", "log", "--kind", "systemd", "--timeout", "60", "--unit", "rosey-test.service", "--stable", "4", "--log-pattern=joined channel \\S+"]);
-  expect(plan.rollback.at(-1)!.args).toEqual(health.args);
+  expect(health.args).toEqual(["health", "--base", "/srv/rosey-test", "--kind", "log", "--kind", "systemd", "--timeout", "60", "--unit", "rosey-test.service", "--stable", "4", "--log-pattern=joined channel \\S+", "--since={restart.since}"]);
+  // the rollback's health reads the journal from the rollback's own restart
+  expect(plan.rollback.at(-1)!.args).toEqual([...health.args.slice(0, -1), "--since={rollback-restart.since}"]);
   expect((buildRollbackPlan({ env, run: "r2", trigger: "manual", agentHash: "0".repeat(16), paths }).phases.at(-1) as RemoteCall).args).toEqual(health.args);
   // status has no URL to show when nothing probes one
   expect((buildQueryPlan("status", { env, run: "q", agentHash: "0".repeat(16), paths }).phases[0] as RemoteCall).args).toEqual(["status", "--base", "/srv/rosey-test"]);
 
   const http = resolveEnvironment("test", { test: { host: "h", healthUrl: "http://127.0.0.1:9000/ping", health: { kind: ["http", "systemd"] } } });
-  expect((deployPlan(http).phases.find((p) => p.name === "health") as RemoteCall).args).toEqual(["health", "--base", "/srv/rosey-test", "--kind", "http", "--kind", "systemd", "--url", "http://127.0.0.1:9000/ping", "--timeout", "60", "--unit", "rosey-test.service", "--stable", "5"]);
+  expect((deployPlan(http).phases.find((p) => p.name === "health") as RemoteCall).args).toEqual(["health", "--base", "/srv/rosey-test", "--kind", "http", "--kind", "systemd", "--url", "http://127.0.0.1:9000/ping", "--timeout", "60", "--unit", "rosey-test.service", "--stable", "5", "--since={restart.since}"]);
   const contract = resolveEnvironment("test", { test: { host: "h" } });
-  expect((deployPlan(contract).phases.find((p) => p.name === "health") as RemoteCall).args).toEqual(["health", "--base", "/srv/rosey-test", "--url", "http://127.0.0.1:8080/api/health", "--timeout", "60", "--unit", "rosey-test.service"]);
+  expect((deployPlan(contract).phases.find((p) => p.name === "health") as RemoteCall).args).toEqual(["health", "--base", "/srv/rosey-test", "--url", "http://127.0.0.1:8080/api/health", "--timeout", "60", "--unit", "rosey-test.service", "--since={restart.since}"]);
 });
 
 test("smoke kinds: presence looks for the bot in the user list; none has no smoke phase and needs no smoke password", () => {

@@ -53,7 +53,9 @@ test("the deploy plan: lock, upload with sha256, install, configure via stdin, a
   expect(remote(plan.phases[3]).args).toEqual(["switch", "--base", "/srv/rosey-test", "--run", "r1", "--release", "{install.release}"]);
   expect(plan.commitAfter).toBe("switch");
   expect(plan.rollback.map((p) => p.args.slice(0, 1)[0])).toEqual(["switch", "restart", "health"]);
-  expect(plan.rollback[0]!.args).toEqual(["switch", "--base", "/srv/rosey-test", "--run", "r1", "--release", "{switch.previous}"]);
+  expect(plan.rollback[0]!.args).toEqual(["switch", "--base", "/srv/rosey-test", "--run", "r1", "--release", "{switch.rollbackTo}"]);
+  // a crash loop quotes only this start's journal lines: from the restart's own clock
+  expect(plan.rollback[2]!.args.at(-1)).toBe("--since={rollback-restart.since}");
   expect(plan.onSuccess[0]!.args).toEqual(["prune", "--base", "/srv/rosey-test", "--keep", "5"]);
   expect(plan.ledger!.entry).toEqual({ kind: "deploy", env: "test", version: "1.2.0", sha256: "ab".repeat(32), trigger: "push", run: "r1" });
   // No secret value can be in the plan: it only names files.

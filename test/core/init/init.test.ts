@@ -14,7 +14,10 @@ const ROSEY_LIKE: Record<string, string> = {
   "bot/rosey/rosey.py": "print('rosey')\n",
   "bot/rosey/config.json.dist": JSON.stringify({ domain: "https://cytu.be", channel: "YourChannelName", user: ["YourUsername", "YourPassword"], log_level: "WARNING", db: "bot_data.db", llm: { max_tokens: 500, openai: { api_key: "sk-YOUR_OPENAI_API_KEY" } } }),
   "common/__init__.py": "",
-  "lib/__init__.py": "",
+  // as in Rosey: a package imports a top-level module, which the release must carry
+  "lib/__init__.py": "from __version__ import __version__\n",
+  "__version__.py": "__version__ = '0.4.0'\n",
+  "setup_bot.py": "import sys\n",
   "lib/__main__.py": "",
   "tests/test_bot.py": "def test_x():\n    pass\n",
   "examples/echo/config.json.dist": JSON.stringify({ user: ["Echo", "YourPassword"] }),
@@ -26,11 +29,12 @@ test("the layout of a Rosey-shaped repository", async () => {
   expect(await detectLayout(memoryView(ROSEY_LIKE))).toEqual({
     requirements: ["requirements.txt"],
     appFolders: ["bot", "common", "lib"],
+    appModules: ["__version__.py"],
     testFolders: ["tests"],
     pytestConfig: { file: "pytest.ini", testpaths: ["tests"] },
     coverage: { file: ".coveragerc", failUnder: 66 },
     // examples/ is not the bot's own config; max_tokens is not a secret, api_key and user[1] are
-    templates: [{ path: "bot/rosey/config.json.dist", renders: "bot/rosey/config.json", format: "json", secrets: ["user[1]", "llm.openai.api_key"] }],
+    templates: [{ path: "bot/rosey/config.json.dist", renders: "bot/rosey/config.json", format: "json", secrets: ["user[1]", "llm.openai.api_key"], fields: { domain: "scalar", channel: "scalar", user: "list", log_level: "scalar", db: "scalar" } }],
     units: [{ path: "systemd/cytube-bot.service", execStart: "/usr/bin/python3 bot/rosey/rosey.py bot/rosey/config.json", user: "botuser", workingDirectory: "/home/botuser/cytube-bot", logsToFile: true }],
     mainModule: "lib",
   });
@@ -55,13 +59,22 @@ describe("the files init writes", () => {
     const view = memoryView(ROSEY_LIKE);
     const r = await renderInit(view, await detectLayout(view), MOD, "rosey-robot");
     expect(Object.keys(r.files)).toEqual(["shipit.json", ".github/workflows/pull-request.yml", ".github/workflows/main.yml", ".github/workflows/rollback.yml", ".github/workflows/pr-comment.yml", "shipit.init.md"]);
-    const env = (e: string) => ({ host: "", basePath: `/srv/rosey-${e}`, unit: `rosey-${e}.service`, setup: { exec: ["bot/rosey/rosey.py", "bot/rosey/config.json"] } });
+    // its own config format: the keys shipit knows filled from each environment, the password from its secret
+    const runtimeConfig = (e: string) => ({
+      template: "bot/rosey/config.json.dist",
+      path: "bot/rosey/config.json",
+      values: e === "test"
+        ? { domain: "https://cytu.be", channel: "test-rosey", "user[0]": "RoseyTest", db: "data/test.db", log_level: "DEBUG" }
+        : { domain: "https://cytu.be", channel: "rosey", "user[0]": "Rosey", db: "data/rosey.db", log_level: "INFO" },
+      secrets: { "user[1]": e === "test" ? "CYTUBEBOT_TEST_PASSWORD" : "CYTUBEBOT_PROD_PASSWORD" },
+    });
+    const env = (e: string) => ({ host: "", basePath: `/srv/rosey-${e}`, unit: `rosey-${e}.service`, runtimeConfig: runtimeConfig(e), health: { kind: ["systemd"] }, smoke: { kind: "presence" }, setup: { exec: ["bot/rosey/rosey.py", "bot/rosey/config.json"] } });
     expect(JSON.parse(r.files["shipit.json"]!)).toEqual({
       $schema: "https://raw.githubusercontent.com/acme/shipit/v0.1.0/config/shipit.schema.json",
       name: "rosey",
       requirements: ["requirements.txt"],
       typecheck: { paths: ["bot", "common", "lib"] },
-      build: { include: ["bot", "common", "lib"] },
+      build: { include: ["bot", "common", "lib", "__version__.py"] },
       security: { paths: ["bot", "common", "lib"] },
       environments: { test: env("test"), prod: env("prod") },
     });
@@ -70,6 +83,10 @@ describe("the files init writes", () => {
     expect(r.steps).toContain("Add the repository secrets (Settings → Secrets and variables → Actions): DEPLOY_SSH_KEY, CYTUBEBOT_TEST_PASSWORD, CYTUBE_SMOKE_PASSWORD, CYTUBEBOT_PROD_PASSWORD.");
     expect(r.steps).toContain("Set up the test host once: shipit setup --env=test --admin-key=env:SHIPIT_ADMIN_SSH_KEY --known-hosts=.github/known_hosts --deploy-key=deploy_key.pub (the admin key is root's; the deploy user deploy gets only the rights a deploy needs).");
     expect(r.files["shipit.init.md"]).toContain("- coverage config in .coveragerc: fail_under 66 is the coverage gate's threshold\n");
+    expect(r.files["shipit.init.md"]).toContain("- top-level modules the app imports: __version__.py → `build.include` (a release without them cannot start)\n");
+    expect(r.steps.find((x) => x.startsWith("Check environments.*.runtimeConfig"))).toBe("Check environments.*.runtimeConfig in shipit.json: it renders bot/rosey/config.json from bot/rosey/config.json.dist with each environment's values and the bot's password from CYTUBEBOT_TEST_PASSWORD/CYTUBEBOT_PROD_PASSWORD; other secret-looking keys stay as in the template. Health is `systemd` (the unit stays up): add `\"log\"` to `health.kind` with a `health.logPattern` your bot prints once it is in (Rosey: `login .*'success': True`) to know it logged in.");
+    // the rendered environments pass the loader's own checks, paths against the template included
+    expect(r.config.environments).toBeDefined();
   });
 
   test("the workflows call shipit's module by reference with the repository as --source, secrets by name only", async () => {
