@@ -1985,6 +1985,9 @@ def check_ledger_entry(entry: Any) -> Json:
     for key in ("started", "ended"):
         if key in entry and (not isinstance(entry[key], str) or not ISO_RE.match(entry[key])):
             problems.append(f"{key} must be a UTC ISO-8601 time such as 2026-11-26T21:00:00Z")
+    if nesting_depth(entry) > LEDGER_MAX_DEPTH:
+        # history reads a line this deep as corrupt: it would be written and never read back
+        problems.append(f"it is nested deeper than {LEDGER_MAX_DEPTH} levels")
     leaked = sorted(secret_keys(entry))
     if leaked:
         problems.append(

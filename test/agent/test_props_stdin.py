@@ -109,6 +109,9 @@ def ledger_entries() -> st.SearchStrategy[Any]:
             "figure": st.one_of(
                 st.sampled_from([float("nan"), float("inf"), -float("inf"), 0.5]), st.floats()
             ),
+            "deep": st.one_of(st.sampled_from([31, 32, 33, 63, 64, 65]), st.integers(1, 70)).map(
+                lambda d: json.loads("[" * d + "]" * d)
+            ),
         },
     )
 
@@ -375,6 +378,13 @@ REQUEST = b'{"file": {"template": "tmpl.json", "path": "../x.json"}, "secrets": 
         ),
         # refused after the secrets were written
         ("configure", REQUEST, "BAD_CONFIG_INPUT", "runtimeConfig.path '../x.json' leaves"),
+        # appended, then read back by history as a corrupt line (deeper than it reads)
+        (
+            "ledger-append",
+            json.dumps({**VALID_ENTRY, "deep": json.loads("[" * 32 + "]" * 32)}).encode(),
+            "BAD_LEDGER_ENTRY",
+            "it is nested deeper than 32 levels",
+        ),
         # seen while fixing: UnicodeEncodeError writing the secret; TypeError from dict(5)
         (
             "configure",
@@ -402,6 +412,7 @@ REQUEST = b'{"file": {"template": "tmpl.json", "path": "../x.json"}, "secrets": 
         "deep-ledger",
         "deep-config",
         "nan",
+        "too-deep-to-read-back",
         "nul-path",
         "written-then-refused",
         "surrogate",
