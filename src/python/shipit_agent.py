@@ -133,10 +133,6 @@ def stdin_bytes() -> IO[bytes]:
     return cast(IO[bytes], getattr(sys.stdin, "buffer", sys.stdin))
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def read_stdin_json(code: str, what: str) -> Any:
     """One JSON value from stdin, strict: what JSON.parse takes, at most MAX_JSON_DEPTH deep.
 
@@ -147,15 +143,13 @@ def read_stdin_json(code: str, what: str) -> Any:
     if len(raw) > MAX_JSON_INPUT:
         raise AgentError(code, f"{what} on stdin is larger than {MAX_JSON_INPUT} bytes; send less")
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
+        value = strict_json(raw)
         problem = json_problem(value)
     except UnicodeDecodeError:
         problem = "not UTF-8"
     except json.JSONDecodeError as exc:
         problem = exc.msg
-    except RecursionError:
-        problem = f"nested deeper than {MAX_JSON_DEPTH} levels"
-    except ValueError as exc:  # NaN, Infinity; an integer past Python's digit limit
+    except ValueError as exc:  # NaN, Infinity, 1e999, too deep; an integer past the digit limit
         problem = str(exc)
     if problem:
         # Never echo the input: it may hold secrets.
@@ -1285,7 +1279,7 @@ def automatic_rollback_target(
         elif e.get("outcome") in FAILED_OUTCOMES and e.get("kind") == "deploy":
             failed.add(release)
     if previous is None:
-        return None, "no release was live before this deploy"
+        return None, "no release was live before this deploy: there is nothing to roll back to"
     if previous not in failed or previous in good:
         return previous, ""
     for release in reversed(good):
@@ -1517,11 +1511,11 @@ def _no_constant(name: str) -> Any:
 def strict_json(raw: bytes) -> Any:
     """JSON as RFC 8259 has it: no NaN or Infinity (Python's json reads them, then writes JSON
     that no other reader takes), no number too large for a float; nested at most as deep as the
-    interpreter allows (RecursionError is a ValueError here)."""
+    interpreter allows (RecursionError is a ValueError here: far deeper than MAX_JSON_DEPTH)."""
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
-        raise ValueError("nested too deep") from None
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
 
 
 def type_ok(value: Any, kind: str) -> bool:

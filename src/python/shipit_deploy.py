@@ -332,8 +332,8 @@ class Driver:
             switched = self.outputs.get(plan["commitAfter"], {})
             # the agent's switch names the known-good release to go back to (rollbackTo), and why none
             if switched.get("rollbackTo", switched.get("previous")) is None:
-                why = switched.get("rollbackNote") or "no previous release on the host"
-                result["rollback"].append({"name": "rollback", "ok": False, "seconds": 0.0, "error": {"code": "NO_PREVIOUS_RELEASE", "message": "%s to roll back to" % why if "roll back to" not in why else why}})
+                why = switched.get("rollbackNote") or "no previous release on the host to roll back to"
+                result["rollback"].append({"name": "rollback", "ok": False, "seconds": 0.0, "error": {"code": "NO_PREVIOUS_RELEASE", "message": why}})
                 return self.finish(result, "rollback_failed", failure, t0)
             rolled = self.run_phases(plan["rollback"], result["rollback"]) is None
             return self.finish(result, "rolled_back" if rolled else "rollback_failed", failure, t0)

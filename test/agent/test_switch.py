@@ -25,7 +25,7 @@ def test_switch_reports_previous_and_current(call: Any, base: Path, hold: Any) -
         "previous": None,
         "current": A,
         "rollbackTo": None,
-        "rollbackNote": "no release was live before this deploy",
+        "rollbackNote": "no release was live before this deploy: there is nothing to roll back to",
     }
     assert os.readlink(base / "current") == f"releases/{A}"
     second = call("switch", "--base", base, "--run", "r1", "--release", B)
