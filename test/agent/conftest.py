@@ -408,13 +408,32 @@ def run_agent(argv: list[Any], stdin: bytes = b"") -> Result:
 
 
 def _no_constant(name: str) -> Any:
-    raise AssertionError(f"the agent printed {name}, which is not JSON (JSON.parse refuses it)")
+    raise AssertionError(f"{name} is not JSON (JSON.parse refuses it)")
+
+
+def props(examples: int) -> Any:
+    """The agent properties' settings: a fixed set of cases (derandomized, no example database),
+    no deadline (the machine is shared), and room for the large artifacts they generate."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def strict_loads(text: str) -> Any:
+    """JSON as the TypeScript side's JSON.parse takes it: NaN and Infinity fail the test."""
+    return json.loads(text, parse_constant=_no_constant)
 
 
 def parse_strict(code: int, stdout: str, stderr: str) -> Result:
     """parse(), and the line must be strict JSON: what the TypeScript side's JSON.parse takes."""
     result = parse(code, stdout, stderr)
-    json.loads(stdout.strip(), parse_constant=_no_constant)
+    strict_loads(stdout.strip())
     assert "Traceback" not in stderr, stderr
     if code != 0:
         assert result.error["code"] != "INTERNAL_ERROR", result.error

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import shipit_agent as agent
-from conftest import healthy
+from conftest import healthy, strict_loads
 
 SEED = int(os.environ.get("SHIPIT_PROP_SEED", "202026"))
 RUNS = int(120 * float(os.environ.get("SHIPIT_PROP_RUNS", "1")))
@@ -199,15 +199,6 @@ cases = st.one_of(
 HANGING = {"trickle-body", "trickle-headers", "chunked-slow", "silent"}
 
 
-def strict(text: str) -> Any:
-    """JSON as the TypeScript side and every other strict reader takes it (no NaN, no Infinity)."""
-
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    return json.loads(text, parse_constant=refuse)
-
-
 @seed(SEED)
 @settings(
     max_examples=RUNS,
@@ -223,7 +214,8 @@ def test_every_answer_is_a_health_code_within_the_probe_timeout(
     probe = agent.probe_health(server.url, REQUEST_TIMEOUT, "1.0.0")
     assert probe.code in CODES, probe
     assert isinstance(probe.message, str) and probe.message
-    strict(json.dumps({"body": probe.body, "message": probe.message}))  # crosses to TypeScript
+    # crosses to TypeScript
+    strict_loads(json.dumps({"body": probe.body, "message": probe.message}))
     if case.how in HANGING:
         assert probe.code == "HEALTH_TIMEOUT", probe
     elif case.how in ("close", "short"):
@@ -231,7 +223,7 @@ def test_every_answer_is_a_health_code_within_the_probe_timeout(
     elif case.how == "chunked-fast":
         assert probe.code == "HEALTH_NOT_JSON", probe  # cut at the 1 MB the agent reads
     if probe.code is None:
-        body = strict(case.body.decode())
+        body = strict_loads(case.body.decode())
         assert body["status"] == "running" and body["connected"] is True
         assert body["version"] == "1.0.0" and math.isfinite(body["uptime"])
 
@@ -246,7 +238,7 @@ def test_a_hanging_endpoint_fails_health_with_timeout_at_its_deadline(
     server.case = Case(how)
     got = call("health", "--url", server.url, "--timeout", "0.5", "--request-timeout", "0.2")
     assert got.error["code"] == "HEALTH_TIMEOUT"
-    strict(got.stdout)
+    strict_loads(got.stdout)
 
 
 @pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
@@ -259,7 +251,7 @@ def test_an_uptime_that_is_not_a_json_number_is_not_json(
     server.case = Case("answer", 200, body + b'"uptime": ' + value + b"}")
     got = call("health", "--url", server.url, "--timeout", "0.3", "--request-timeout", "0.2")
     assert got.error["code"] == "HEALTH_NOT_JSON"
-    strict(got.stdout)
+    strict_loads(got.stdout)
 
 
 def test_an_answer_nested_thousands_deep_is_not_json_not_a_crash(

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import shipit_agent as agent
-from conftest import LockHolder, Result, changes, report, run_agent, snapshot
+from conftest import LockHolder, Result, changes, props, report, run_agent, snapshot
 
 TOP = "bot-1.0.0"
 # The agent's bound on what an artifact unpacks to, lowered for these runs so that a bomb
@@ -44,16 +44,6 @@ REFUSALS = {
     "PIP_FAILED",
 }
 APP = {"bot/__init__.py": b"", "bot/main.py": b"print('hello')\n"}
-
-
-def props(examples: int) -> Any:
-    return settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 # --------------------------------------------------------------------------- the sandbox

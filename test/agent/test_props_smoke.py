@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import json
 import os
 import sys
 import threading
@@ -26,6 +25,8 @@ from typing import Any, ClassVar
 import pytest
 from hypothesis import HealthCheck, event, given, seed, settings
 from hypothesis import strategies as st
+
+from conftest import strict_loads
 
 HERE = Path(__file__).resolve().parent
 SMOKE = next(
@@ -176,11 +177,7 @@ def run(smoke_module: Any, argv: list[str], tmp: Path) -> tuple[int, dict[str, A
     assert not failure, repr(failure[0])
     lines = out.getvalue().strip().splitlines()
     assert len(lines) == 1, lines
-
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    return result[0], json.loads(lines[0], parse_constant=refuse)
+    return result[0], strict_loads(lines[0])
 
 
 BASE_ARGV = ["--server", "http://127.0.0.1:8880", "--channel", "test-rosey", "--account"]

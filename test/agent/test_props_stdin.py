@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import shipit_agent as agent
@@ -35,24 +35,16 @@ from conftest import (
     fake_release,
     parse_strict,
     point_current,
+    props,
     report,
     run_agent,
     snapshot,
+    strict_loads,
 )
 
 LIVE = "0.9.0-20260101T000000Z"
 NEW = "1.0.0-20260102T000000Z"
 TEMPLATE = {"channel": "x", "server": {"host": "h", "ports": [1, 2]}, "bot_password": ""}
-
-
-def props(examples: int) -> Any:
-    return settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 # --------------------------------------------------------------------------- generated input
@@ -257,10 +249,6 @@ def env(tmp_path: Path) -> Any:
         holder.release()
 
 
-def no_constants(name: str) -> Any:
-    raise AssertionError(f"{name} in the ledger is not JSON")
-
-
 # --------------------------------------------------------------------------- the properties
 
 EXAMPLES = {"ledger": 200, "configure": 400, "process": 30}
@@ -278,7 +266,7 @@ def test_ledger_append_takes_a_valid_entry_and_refuses_anything_else(env: Any) -
         def read_back() -> None:
             raw = ledger.read_bytes().splitlines()
             assert len(raw) == 1
-            seen.append(json.loads(raw[0], parse_constant=no_constants))
+            seen.append(strict_loads(raw[0]))
             history = run_agent(["history", "--base", e.base, "--limit", "1"])
             assert history.out["entries"] == seen
 
