@@ -1,4 +1,4 @@
-import type { TestService } from "../config/services.js";
+import { serviceWhat, type TestService } from "../config/services.js";
 
 /** A pipeline step as plain data. Runners (Dagger, host) turn it into processes; nothing here runs anything. */
 export interface Step {
@@ -37,7 +37,7 @@ export const SERVICE_EXIT_CODE = 125;
  * `why` says what was seen (the process ended, nothing answered on the port), `fix` what to do.
  */
 export function serviceNotReady(s: TestService, why: string, fix: string): string {
-  return `shipit: service ${s.name} (${s.command[0] ?? s.image ?? s.name}, port ${s.port}) not ready: ${why}. Fix: ${fix}`;
+  return `shipit: service ${s.name} (${serviceWhat(s)}, port ${s.port}) not ready: ${why}. Fix: ${fix}`;
 }
 
 /** Where things live for one runner. The Dagger runner uses fixed container paths, the host runner temp folders. */

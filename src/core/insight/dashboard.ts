@@ -7,7 +7,7 @@
  * whoever can deploy, and must not be able to script the page of whoever reads it.
  */
 import { z } from "zod";
-import { chronological, computeMetrics, isDuration, formatDays, formatSeconds, metricRows, type CommitTimes, type MetricsReport, type Window } from "./metrics.js";
+import { chronological, computeMetrics, isDuration, formatDays, rollbackSeconds, secs, formatSeconds, metricRows, type CommitTimes, type MetricsReport, type Window } from "./metrics.js";
 import type { LedgerEntry, LedgerOutcome } from "../deploy/contracts.js";
 
 /** The verdict on an environment's live release: its health probe answered healthy, failed, or was not asked. */
@@ -121,8 +121,6 @@ function liveOf(env: string, entries: LedgerEntry[], status: HostStatus | undefi
   };
 }
 
-const rollbackSeconds = (e: LedgerEntry) => Object.values(e.rollbackPhases ?? {}).reduce((a, b) => a + b, 0);
-
 export function buildDashboard(input: DashboardInput): DashboardData {
   const metrics = computeMetrics(input.ledgers, input.window, input.commitTimes ?? {});
   const w = metrics.window;
@@ -159,9 +157,10 @@ export function buildDashboard(input: DashboardInput): DashboardData {
     rollbackDurations[env] = [];
   }
   for (const e of inWindow) {
-    const p = (y: number): Point => ({ x: Date.parse(e.ended), y: Number.isFinite(y * 1000) ? Math.round(y * 1000) / 1000 : y, version: e.version, outcome: e.outcome });
+    const p = (y: number): Point => ({ x: Date.parse(e.ended), y: secs(y), version: e.version, outcome: e.outcome });
+    const rolledBackIn = rollbackSeconds(e);
     if (e.kind === "deploy" && isDuration(e.seconds)) deployDurations[e.env]!.push(p(e.seconds));
-    if (e.kind === "deploy" && e.outcome === "rolled_back" && isDuration(rollbackSeconds(e))) rollbackDurations[e.env]!.push(p(rollbackSeconds(e)));
+    if (e.kind === "deploy" && e.outcome === "rolled_back" && isDuration(rolledBackIn)) rollbackDurations[e.env]!.push(p(rolledBackIn));
     if (e.kind === "rollback" && e.outcome === "succeeded" && isDuration(e.seconds)) rollbackDurations[e.env]!.push(p(e.seconds));
   }
 

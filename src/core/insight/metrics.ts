@@ -71,9 +71,11 @@ export type CommitTimes = Record<string, string>;
 const DAY = 86_400_000;
 const ms = (iso: string) => Date.parse(iso);
 /** Rounded to 3 decimals; a value too large to scale (1e308) is left as it is rather than made Infinity. */
-const secs = (n: number) => (Number.isFinite(n * 1000) ? Math.round(n * 1000) / 1000 : n);
+export const secs = (n: number) => (Number.isFinite(n * 1000) ? Math.round(n * 1000) / 1000 : n);
 /** A duration a ledger line can be believed on: a finite number of seconds, not negative (a hand edit or a cut line can hold anything). */
 export const isDuration = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n) && n >= 0;
+/** How long a deploy's automatic rollback took: the sum of its rollback phases. */
+export const rollbackSeconds = (e: LedgerEntry) => Object.values(e.rollbackPhases ?? {}).reduce((a, b) => a + b, 0);
 const ratio = (n: number) => Math.round(n * 10_000) / 10_000;
 const isRolledBackOutcome = (o: LedgerOutcome) => o === "rolled_back" || o === "rollback_failed";
 
@@ -174,7 +176,7 @@ export function computeEnvMetrics(entries: LedgerEntry[], window: Window, commit
 
   const deployTimes = ok.map((e) => e.seconds).filter(isDuration);
   const rollbackTimes = [
-    ...deploys.filter((e) => e.outcome === "rolled_back").map((e) => Object.values(e.rollbackPhases ?? {}).reduce((a, b) => a + b, 0)),
+    ...deploys.filter((e) => e.outcome === "rolled_back").map(rollbackSeconds),
     ...manual.filter((e) => e.outcome === "succeeded").map((e) => e.seconds),
   ].filter(isDuration);
 
